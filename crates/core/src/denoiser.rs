@@ -1,0 +1,124 @@
+//! The denoiser abstraction shared by every prior: `D(x, sigma) ~= E[x0 | x_sigma = x]` and
+//! its vector-Jacobian product `J(x)^T v` (ALGORITHMS.md §1–2).
+//!
+//! VML-MAP (arXiv 2512.10524, §3 of ALGORITHMS.md) needs `D` first, then builds the
+//! cotangent `g` from `D`, then one VJP: [`Denoiser::linearize`] returns a
+//! [`Linearization`] holding `D` whose `vjp` is the backward pass of that same forward.
+//! Analytic priors implement it in closed form; neural networks through burn autodiff.
+
+use crate::Shape;
+
+/// A failure inside a denoiser (a network that could not run, a bad input length).
+#[derive(Debug, thiserror::Error)]
+pub enum DenoiserError {
+    #[error("denoiser expects {expected} values ({shape}), got {found}")]
+    InputLength {
+        shape: Shape,
+        expected: usize,
+        found: usize,
+    },
+    #[error("invalid noise level sigma = {0}: must be positive and finite")]
+    Sigma(f64),
+    #[error("denoiser failed: {0}")]
+    Backend(String),
+}
+
+/// The result of one forward pass kept for one backward pass.
+pub trait Linearization {
+    /// `D(x, sigma)`.
+    fn output(&self) -> &[f64];
+    /// `J(x)^T v` for the `x` and `sigma` of the forward.
+    fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError>;
+}
+
+/// A (possibly learned) MMSE denoiser in the variance-exploding parametrisation.
+pub trait Denoiser: Send + Sync {
+    /// Shape of the images it denoises.
+    fn shape(&self) -> Shape;
+
+    /// A short name for reports.
+    fn name(&self) -> String;
+
+    /// `D(x, sigma)`.
+    fn denoise(&self, x: &[f64], sigma: f64) -> Result<Vec<f64>, DenoiserError>;
+
+    /// `D(x, sigma)` with what is needed for one `J^T v`.
+    fn linearize<'a>(
+        &'a self,
+        x: &[f64],
+        sigma: f64,
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError>;
+
+    /// Rounds a sampler's sigma to the noise levels the denoiser was trained on. Analytic
+    /// priors are continuous in sigma and return it unchanged.
+    fn round_sigma(&self, sigma: f64) -> f64 {
+        sigma
+    }
+
+    /// `J(x)^T v` alone (one forward and one backward).
+    fn vjp(&self, x: &[f64], sigma: f64, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        self.linearize(x, sigma)?.vjp(v)
+    }
+
+    /// Validates an input against [`Denoiser::shape`] and `sigma`.
+    fn check_input(&self, x: &[f64], sigma: f64) -> Result<(), DenoiserError> {
+        let shape = self.shape();
+        if x.len() != shape.numel() {
+            return Err(DenoiserError::InputLength {
+                shape,
+                expected: shape.numel(),
+                found: x.len(),
+            });
+        }
+        if !(sigma > 0.0 && sigma.is_finite()) {
+            return Err(DenoiserError::Sigma(sigma));
+        }
+        Ok(())
+    }
+}
+
+/// A linearization whose VJP is a closure over precomputed quantities.
+pub struct ClosureLinearization<'a> {
+    output: Vec<f64>,
+    vjp: Box<dyn FnOnce(&[f64]) -> Result<Vec<f64>, DenoiserError> + 'a>,
+}
+
+impl<'a> ClosureLinearization<'a> {
+    pub fn new(
+        output: Vec<f64>,
+        vjp: impl FnOnce(&[f64]) -> Result<Vec<f64>, DenoiserError> + 'a,
+    ) -> Self {
+        Self {
+            output,
+            vjp: Box::new(vjp),
+        }
+    }
+}
+
+impl Linearization for ClosureLinearization<'_> {
+    fn output(&self) -> &[f64] {
+        &self.output
+    }
+    fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        (self.vjp)(v)
+    }
+}
+
+/// Central finite-difference check of a denoiser's VJP: returns the relative error between
+/// `<J^T v, u>` and `(<v, D(x + h u)> - <v, D(x - h u)>) / 2h`.
+pub fn vjp_finite_difference_error(
+    d: &dyn Denoiser,
+    x: &[f64],
+    sigma: f64,
+    v: &[f64],
+    u: &[f64],
+    h: f64,
+) -> Result<f64, DenoiserError> {
+    use crate::vector::{add, dot, scale, sub};
+    let jtv = d.vjp(x, sigma, v)?;
+    let analytic = dot(&jtv, u);
+    let plus = d.denoise(&add(x, &scale(u, h)), sigma)?;
+    let minus = d.denoise(&sub(x, &scale(u, h)), sigma)?;
+    let numeric = (dot(v, &plus) - dot(v, &minus)) / (2.0 * h);
+    Ok((analytic - numeric).abs() / numeric.abs().max(analytic.abs()).max(1e-300))
+}
