@@ -30,6 +30,8 @@ pub enum Covariance {
     Diagonal(Vec<f64>),
     /// `diag(d) + W W^T`, `W` of size `n x r`.
     LowRankDiag { diag: Vec<f64>, factor: DMatrix<f64> },
+    /// A dense symmetric positive-definite matrix (small images only).
+    Dense(DMatrix<f64>),
 }
 
 /// A Gaussian prior over images of one shape.
@@ -65,6 +67,17 @@ impl GaussianPrior {
                     return Err(param("diagonal variance", v, "must be positive and finite"));
                 }
             }
+            Covariance::Dense(m) => {
+                if m.nrows() != n || m.ncols() != n {
+                    return Err(param("dense covariance", format!("{}x{}", m.nrows(), m.ncols()), &format!("expected {n}x{n}")));
+                }
+                if n > DENSE_POSTERIOR_MAX_N {
+                    return Err(PriorError::TooLargeForDense { n, max: DENSE_POSTERIOR_MAX_N });
+                }
+                if (m - m.transpose()).norm() > 1e-12 * m.norm() || m.clone().cholesky().is_none() {
+                    return Err(param("dense covariance", "matrix", "must be symmetric positive definite"));
+                }
+            }
         }
         if let Covariance::LowRankDiag { factor, .. } = &cov {
             if factor.nrows() != n {
@@ -92,6 +105,7 @@ impl GaussianPrior {
                 let wwt = factor * wt;
                 v.iter().zip(diag).zip(wwt.iter()).map(|((a, d), l)| a * d + l).collect()
             }
+            Covariance::Dense(m) => (m * DVector::from_column_slice(v)).as_slice().to_vec(),
         }
     }
 
@@ -115,6 +129,12 @@ impl GaussianPrior {
                 let corr = aw * sol;
                 av.iter().zip(corr.iter()).map(|(a, c)| a - c).collect()
             }
+            Covariance::Dense(m) => {
+                let n = m.nrows();
+                let a = m + DMatrix::identity(n, n) * t;
+                let ch = a.cholesky().expect("S0 + t I is positive definite");
+                ch.solve(&DVector::from_column_slice(v)).as_slice().to_vec()
+            }
         }
     }
 
@@ -128,6 +148,7 @@ impl GaussianPrior {
                 let s = DMatrix::from_diagonal(&DVector::from_column_slice(diag)) + factor * factor.transpose();
                 s.cholesky().expect("diag + W W^T is positive definite").l()
             }
+            Covariance::Dense(m) => m.clone().cholesky().expect("validated positive definite").l(),
         }
     }
 
@@ -149,6 +170,7 @@ impl GaussianPrior {
                 let wz = factor * z2;
                 z.iter().zip(diag).zip(wz.iter()).map(|((a, d), l)| a * d.sqrt() + l).collect()
             }
+            Covariance::Dense(_) => (self.dense_sqrt() * DVector::from_column_slice(&z)).as_slice().to_vec(),
         };
         add(&self.mean, &dev)
     }
@@ -236,7 +258,7 @@ impl DenseGain {
             // Pad with zero rows so that the SVD's V is a full basis (null space included).
             bmat = bmat.insert_rows(m, n - m, 0.0);
         }
-        let svd = bmat.svd(true, true);
+        let svd = vmlmap_operators::factor::accurate_svd(bmat);
         Ok(Self {
             l,
             u: svd.u.expect("U requested"),
@@ -325,6 +347,7 @@ impl Denoiser for GaussianPrior {
             Covariance::Isotropic(_) => "gaussian-isotropic".into(),
             Covariance::Diagonal(_) => "gaussian-diagonal".into(),
             Covariance::LowRankDiag { .. } => "gaussian-lowrank".into(),
+            Covariance::Dense(_) => "gaussian-dense".into(),
         }
     }
 

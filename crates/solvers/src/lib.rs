@@ -1,0 +1,118 @@
+//! Solvers for `y = H x0 + sigma_y eta` with a diffusion prior given by its denoiser:
+//! VML-MAP (Gutha, Vinuesa, Azizpour, "Mode-seeking for inverse problems with diffusion
+//! models", arXiv 2512.10524; ALGORITHMS.md §3–5) and the trivial baseline `pinv`.
+//!
+//! A [`Solver`] takes a validated [`Problem`], a [`Denoiser`] and a seed, reports progress
+//! to an [`Observer`] and returns a [`Solution`] with its NFE and VJP counts. Adding a
+//! solver is one file and one line in [`registry`].
+
+pub mod pinv;
+pub mod registry;
+pub mod vml_map;
+
+pub use registry::{build_solver, SolverOptions, SOLVER_NAMES};
+
+use vmlmap_core::{Denoiser, DenoiserError};
+use vmlmap_operators::LinearOperator;
+
+/// A solver failure or an invalid configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SolverError {
+    #[error("invalid solver setting {field} = {value}: {reason}")]
+    InvalidConfig {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("unknown solver {0:?}; known solvers: {list}", list = SOLVER_NAMES.join(", "))]
+    UnknownSolver(String),
+    #[error("measurement has {found} values, the operator {operator} gives {expected}")]
+    MeasurementLength {
+        operator: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("invalid sigma_y = {0}: must be positive and finite (use 1e-9 for noise-free)")]
+    SigmaY(f64),
+    #[error("denoiser works on {denoiser} images, operator on {operator}")]
+    ShapeMismatch {
+        denoiser: vmlmap_core::Shape,
+        operator: vmlmap_core::Shape,
+    },
+    #[error("iterate became non-finite at step {step} (sigma = {sigma}); lower the step size")]
+    Diverged { step: usize, sigma: f64 },
+    #[error(transparent)]
+    Denoiser(#[from] DenoiserError),
+}
+
+/// A linear inverse problem: operator, measurement and noise level (`[-1, 1]` units).
+pub struct Problem<'a> {
+    pub op: &'a dyn LinearOperator,
+    pub y: Vec<f64>,
+    pub sigma_y: f64,
+}
+
+impl<'a> Problem<'a> {
+    /// A validated problem.
+    pub fn new(op: &'a dyn LinearOperator, y: Vec<f64>, sigma_y: f64) -> Result<Self, SolverError> {
+        if y.len() != op.output_len() {
+            return Err(SolverError::MeasurementLength {
+                operator: op.describe(),
+                expected: op.output_len(),
+                found: y.len(),
+            });
+        }
+        if !(sigma_y > 0.0 && sigma_y.is_finite()) {
+            return Err(SolverError::SigmaY(sigma_y));
+        }
+        Ok(Self { op, y, sigma_y })
+    }
+
+    /// Checks that a denoiser fits the operator.
+    pub fn check_denoiser(&self, d: &dyn Denoiser) -> Result<(), SolverError> {
+        if d.shape() != self.op.input_shape() {
+            return Err(SolverError::ShapeMismatch {
+                denoiser: d.shape(),
+                operator: self.op.input_shape(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `‖H x - y‖ / ‖y‖`.
+    pub fn residual(&self, x: &[f64]) -> f64 {
+        vmlmap_core::vector::rel_err(&self.op.apply(x), &self.y)
+    }
+}
+
+/// What a solver returns.
+#[derive(Clone, Debug)]
+pub struct Solution {
+    pub x: Vec<f64>,
+    /// Network (denoiser) evaluations, forward passes with or without a graph.
+    pub nfe: usize,
+    /// Vector-Jacobian products (backward passes).
+    pub vjp: usize,
+}
+
+/// Progress hooks.
+pub trait Observer {
+    /// Called after reverse step `step` (0-based) of `total`, at noise level `sigma`.
+    fn on_step(&mut self, _step: usize, _total: usize, _sigma: f64) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// A method for the inverse problem.
+pub trait Solver: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn solve(
+        &self,
+        problem: &Problem,
+        denoiser: &dyn Denoiser,
+        seed: u64,
+        observer: &mut dyn Observer,
+    ) -> Result<Solution, SolverError>;
+}

@@ -1,0 +1,20 @@
+//! The trivial baseline: the pseudo-inverse `H^+ y` (no prior, no network evaluation).
+
+use crate::{Observer, Problem, Solution, Solver, SolverError};
+use vmlmap_core::Denoiser;
+
+/// `x = H^+ y`.
+pub struct PseudoInverse;
+
+impl Solver for PseudoInverse {
+    fn name(&self) -> &'static str {
+        "pinv"
+    }
+
+    fn solve(&self, problem: &Problem, denoiser: &dyn Denoiser, _seed: u64, observer: &mut dyn Observer) -> Result<Solution, SolverError> {
+        problem.check_denoiser(denoiser)?;
+        let x = problem.op.pinv(&problem.y);
+        observer.on_step(0, 1, 0.0);
+        Ok(Solution { x, nfe: 0, vjp: 0 })
+    }
+}

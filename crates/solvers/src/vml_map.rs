@@ -1,0 +1,277 @@
+//! VML-MAP (Gutha, Vinuesa, Azizpour, arXiv 2512.10524; ALGORITHMS.md §3–5): at each noise
+//! level of a reverse diffusion schedule, minimise the variational mode-seeking loss
+//! `VML_S(x) = -log p_sigma(x) - ‖D - x‖²/(2 sigma²) + ‖y - H D‖²/(2 sigma_y²)` by `K` steps
+//! along its gradient `J^T g`, `g = (x - D)/sigma² + H^T (H D - y)/sigma_y²` (one VJP), then
+//! move to the next noise level with a DDIM step.
+//!
+//! Preconditioning (§4, project choice: precondition the vector before the VJP): with
+//! `lambda = sigma_y²/sigma²`,
+//! `P g = (H^T H/sigma_y² + I/sigma²)^-1 g = lambda (H^T H + lambda I)^-1 (x - D)
+//!        + (H^T H + lambda I)^-1 H^T (H D - y)`,
+//! computed as the operator's null-space filter plus its regularised pseudo-inverse, which
+//! stay exact as `sigma_y -> 0`. The plain variant steps along `J^T (sigma_y² g)` scaled by
+//! `1 / (‖H‖² + lambda)`, the reciprocal of the Lipschitz bound of the rescaled gradient
+//! when `0 <= J <= I`.
+//!
+//! Project choices: pure-noise start `x = sigma_0 eps`; SGD inner steps; `eta = 0`
+//! (deterministic DDIM) by default, `eta > 0` re-injects fresh noise.
+
+use crate::{Observer, Problem, Solution, Solver, SolverError};
+use vmlmap_core::rng::{normal_vec, seeded};
+use vmlmap_core::schedule::karras;
+use vmlmap_core::vector::{add, all_finite, axpy, scale, sub};
+use vmlmap_core::Denoiser;
+
+/// How the VML_S gradient is conditioned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preconditioning {
+    /// `J^T P g` (default; needs the operator's Gram solve).
+    Gram,
+    /// `J^T (sigma_y² g)`, un-preconditioned.
+    Plain,
+}
+
+/// VML-MAP settings (unchecked; see [`VmlMapConfig::check`]).
+#[derive(Clone, Debug)]
+pub struct VmlMapConfig {
+    /// Reverse steps `N`.
+    pub steps: usize,
+    /// Inner steps `K` per noise level.
+    pub inner: usize,
+    /// Step size of the inner SGD.
+    pub lr: f64,
+    /// DDIM stochasticity in `[0, 1]`.
+    pub eta: f64,
+    pub sigma_max: f64,
+    pub sigma_min: f64,
+    /// Karras schedule exponent.
+    pub rho: f64,
+    pub preconditioning: Preconditioning,
+}
+
+impl Default for VmlMapConfig {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            inner: 5,
+            lr: 1.0,
+            eta: 0.0,
+            sigma_max: 80.0,
+            sigma_min: 0.002,
+            rho: 7.0,
+            preconditioning: Preconditioning::Gram,
+        }
+    }
+}
+
+fn invalid(field: &'static str, value: impl ToString, reason: &str) -> SolverError {
+    SolverError::InvalidConfig {
+        field,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl VmlMapConfig {
+    /// The validated solver, or a typed error naming the first invalid setting.
+    pub fn check(self) -> Result<VmlMap, SolverError> {
+        if self.steps == 0 {
+            return Err(invalid("steps", self.steps, "need at least 1 reverse step"));
+        }
+        if self.inner == 0 {
+            return Err(invalid("inner", self.inner, "need at least 1 inner step"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(invalid("lr", self.lr, "step size must be positive and finite"));
+        }
+        if !(0.0..=1.0).contains(&self.eta) {
+            return Err(invalid("eta", self.eta, "must be in [0, 1]"));
+        }
+        if !(self.sigma_min > 0.0 && self.sigma_min.is_finite()) {
+            return Err(invalid("sigma_min", self.sigma_min, "must be positive and finite"));
+        }
+        if !(self.sigma_max > self.sigma_min && self.sigma_max.is_finite()) {
+            return Err(invalid("sigma_max", self.sigma_max, &format!("must exceed sigma_min = {}", self.sigma_min)));
+        }
+        if !(self.rho > 0.0 && self.rho.is_finite()) {
+            return Err(invalid("rho", self.rho, "must be positive and finite"));
+        }
+        Ok(VmlMap { cfg: self })
+    }
+}
+
+/// The validated VML-MAP solver.
+#[derive(Clone, Debug)]
+pub struct VmlMap {
+    cfg: VmlMapConfig,
+}
+
+/// One evaluation of the descent direction.
+pub struct VmlDirection {
+    /// `D(x, sigma)`.
+    pub denoised: Vec<f64>,
+    /// `J^T P g` (preconditioned) or `J^T (sigma_y² g)` (plain).
+    pub direction: Vec<f64>,
+}
+
+/// The VML_S descent direction at `x` and `sigma`: one forward with graph, one VJP.
+pub fn vml_direction(
+    problem: &Problem,
+    denoiser: &dyn Denoiser,
+    x: &[f64],
+    sigma: f64,
+    preconditioning: Preconditioning,
+) -> Result<VmlDirection, SolverError> {
+    let lin = denoiser.linearize(x, sigma)?;
+    let d = lin.output().to_vec();
+    let op = problem.op;
+    let lambda = (problem.sigma_y / sigma).powi(2);
+    let x_minus_d = sub(x, &d);
+    let resid = sub(&op.apply(&d), &problem.y);
+    let w = match preconditioning {
+        Preconditioning::Gram => add(&op.null_filter(&x_minus_d, lambda), &op.regularized_pinv(&resid, lambda)),
+        Preconditioning::Plain => add(&scale(&x_minus_d, lambda), &op.adjoint(&resid)),
+    };
+    let direction = lin.vjp(&w)?;
+    Ok(VmlDirection { denoised: d, direction })
+}
+
+/// The plain variant's step scale `1 / (‖H‖² + sigma_y²/sigma²)`.
+pub fn plain_step_scale(problem: &Problem, sigma: f64) -> f64 {
+    1.0 / (problem.op.norm().powi(2) + (problem.sigma_y / sigma).powi(2))
+}
+
+impl VmlMap {
+    pub fn config(&self) -> &VmlMapConfig {
+        &self.cfg
+    }
+
+    /// The noise levels of the run, rounded to the denoiser's grid.
+    pub fn sigmas(&self, denoiser: &dyn Denoiser) -> Vec<f64> {
+        let c = &self.cfg;
+        karras(c.steps, c.sigma_max, c.sigma_min, c.rho)
+            .expect("validated configuration")
+            .into_iter()
+            .map(|s| denoiser.round_sigma(s))
+            .collect()
+    }
+
+    /// The inner step size at `sigma`.
+    fn step_size(&self, problem: &Problem, sigma: f64) -> f64 {
+        match self.cfg.preconditioning {
+            Preconditioning::Gram => self.cfg.lr,
+            Preconditioning::Plain => self.cfg.lr * plain_step_scale(problem, sigma),
+        }
+    }
+}
+
+impl Solver for VmlMap {
+    fn name(&self) -> &'static str {
+        match self.cfg.preconditioning {
+            Preconditioning::Gram => "vml-map",
+            Preconditioning::Plain => "vml-map-plain",
+        }
+    }
+
+    fn solve(&self, problem: &Problem, denoiser: &dyn Denoiser, seed: u64, observer: &mut dyn Observer) -> Result<Solution, SolverError> {
+        let n = problem.op.input_shape().numel();
+        let mut rng = seeded(seed);
+        let noise = normal_vec(&mut rng, n);
+        self.solve_from_noise(problem, denoiser, &noise, &mut rng, observer)
+    }
+}
+
+impl VmlMap {
+    /// The run from a given standard-normal starting noise (`x = sigma_0 * noise`); `rng`
+    /// feeds the DDIM noise when `eta > 0`.
+    pub fn solve_from_noise(
+        &self,
+        problem: &Problem,
+        denoiser: &dyn Denoiser,
+        noise: &[f64],
+        rng: &mut vmlmap_core::rng::Rng,
+        observer: &mut dyn Observer,
+    ) -> Result<Solution, SolverError> {
+        problem.check_denoiser(denoiser)?;
+        let sigmas = self.sigmas(denoiser);
+        let mut x = scale(noise, sigmas[0]);
+        let (mut nfe, mut vjp) = (0, 0);
+        for (i, &sigma) in sigmas.iter().enumerate() {
+            let lr = self.step_size(problem, sigma);
+            for _ in 0..self.cfg.inner {
+                let dir = vml_direction(problem, denoiser, &x, sigma, self.cfg.preconditioning)?;
+                nfe += 1;
+                vjp += 1;
+                axpy(&mut x, -lr, &dir.direction);
+            }
+            if !all_finite(&x) {
+                return Err(SolverError::Diverged { step: i, sigma });
+            }
+            let d = denoiser.denoise(&x, sigma)?;
+            nfe += 1;
+            let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
+            x = ddim_step(&x, &d, sigma, next, self.cfg.eta, rng);
+            observer.on_step(i, sigmas.len(), sigma);
+        }
+        Ok(Solution { x, nfe, vjp })
+    }
+}
+
+/// `x' = D + sqrt(next² - c²) (x - D)/sigma + c z`, `c = eta * next * sqrt(1 - next²/sigma²)`
+/// (DDIM in the variance-exploding form; `eta = 0` is deterministic, `next = 0` gives `D`).
+pub fn ddim_step(x: &[f64], d: &[f64], sigma: f64, next: f64, eta: f64, rng: &mut vmlmap_core::rng::Rng) -> Vec<f64> {
+    let c = eta * next * (1.0 - (next / sigma).powi(2)).max(0.0).sqrt();
+    let keep = (next * next - c * c).max(0.0).sqrt() / sigma;
+    let mut out: Vec<f64> = d.iter().zip(x).map(|(d, x)| d + keep * (x - d)).collect();
+    if c > 0.0 {
+        let z = normal_vec(rng, x.len());
+        axpy(&mut out, c, &z);
+    }
+    out
+}
+
+/// Minimises VML_S at one fixed `sigma` from `x0` with steps of size `lr` along the chosen
+/// direction until `converged(D(x))` or `cap` iterations. Returns the final `x`, `D(x)` and
+/// the number of iterations (`cap` when it did not converge).
+pub fn minimise_at_sigma(
+    problem: &Problem,
+    denoiser: &dyn Denoiser,
+    x0: &[f64],
+    sigma: f64,
+    preconditioning: Preconditioning,
+    lr: f64,
+    cap: usize,
+    mut converged: impl FnMut(&[f64]) -> bool,
+) -> Result<(Vec<f64>, Vec<f64>, usize), SolverError> {
+    let mut x = x0.to_vec();
+    for it in 1..=cap {
+        let dir = vml_direction(problem, denoiser, &x, sigma, preconditioning)?;
+        axpy(&mut x, -lr, &dir.direction);
+        if !all_finite(&x) {
+            return Err(SolverError::Diverged { step: it, sigma });
+        }
+        let d = denoiser.denoise(&x, sigma)?;
+        if converged(&d) {
+            return Ok((x, d, it));
+        }
+    }
+    let d = denoiser.denoise(&x, sigma)?;
+    Ok((x, d, cap))
+}
+
+/// The largest eigenvalue of the Hessian of the rescaled loss `sigma_y² VML_S` at `x`, by
+/// power iteration on differences of the plain direction (exact for quadratic losses).
+pub fn plain_lipschitz(problem: &Problem, denoiser: &dyn Denoiser, x: &[f64], sigma: f64, iters: usize) -> Result<f64, SolverError> {
+    let g0 = vml_direction(problem, denoiser, x, sigma, Preconditioning::Plain)?.direction;
+    let mut v = normal_vec(&mut seeded(12345), x.len());
+    let mut lambda = 0.0;
+    for _ in 0..iters {
+        let nv = vmlmap_core::vector::norm(&v);
+        let v_unit = scale(&v, 1.0 / nv);
+        let g1 = vml_direction(problem, denoiser, &add(x, &v_unit), sigma, Preconditioning::Plain)?.direction;
+        let hv = sub(&g1, &g0);
+        lambda = vmlmap_core::vector::norm(&hv);
+        v = hv;
+    }
+    Ok(lambda)
+}
