@@ -1,1 +1,8 @@
-//! Validation harness.
+//! The validation and benchmark harness of vmlmap: runs the solvers on problems whose
+//! answers are known exactly (ALGORITHMS.md §6) and reports how close they get, with their
+//! cost. `vmlmap validate` is its command-line face.
+
+pub mod problems;
+pub mod validate;
+
+pub use validate::{run_validation, Record, ValidateOptions};

@@ -83,7 +83,7 @@ fn matches_the_numpy_reference() {
         let plain = vml_direction(&problem, &p, &c.x, 0.5, Preconditioning::Plain).unwrap();
         let e = rel_err(&plain.direction, &c.dir_plain);
         assert!(e < tol, "{label}: plain direction differs by {e}");
-        let solver = VmlMapConfig { steps: 20, inner: 5, ..VmlMapConfig::default() }.check().unwrap();
+        let solver = VmlMapConfig { steps: 20, inner: 5, lr: 1.0, ..VmlMapConfig::default() }.check().unwrap();
         let out = solver.solve_from_noise(&problem, &p, &c.init_noise, &mut seeded(0), &mut Silent).unwrap();
         let e = rel_err(&out.x, &c.run_n20_k5);
         assert!(e < tol, "{label}: N=20 K=5 run differs by {e}");

@@ -238,8 +238,7 @@ struct DenseGain {
     v: DMatrix<f64>,
     b: Vec<f64>,
     sigma_y2: f64,
-    /// Number of measurements (rows of `U` beyond `m` are padding).
-    m: usize,
+    has_null_space: bool,
 }
 
 impl DenseGain {
@@ -252,12 +251,10 @@ impl DenseGain {
             });
         }
         let l = prior.dense_sqrt();
-        let mut bmat = to_dense(op) * &l;
+        let bmat = to_dense(op) * &l;
         let m = bmat.nrows();
-        if m < n {
-            // Pad with zero rows so that the SVD's V is a full basis (null space included).
-            bmat = bmat.insert_rows(m, n - m, 0.0);
-        }
+        // Thin SVD: V has min(m, n) columns; when m < n the rest of the space is the null
+        // space of B, handled by an explicit projector in `cov_apply`.
         let svd = vmlmap_operators::factor::accurate_svd(bmat);
         Ok(Self {
             l,
@@ -265,26 +262,34 @@ impl DenseGain {
             v: svd.v_t.expect("V^T requested").transpose(),
             b: svd.singular_values.as_slice().to_vec(),
             sigma_y2: sigma_y * sigma_y,
-            m,
+            has_null_space: m < n,
         })
     }
 
+    /// `K r = L V diag(b/(b^2 + sigma_y^2)) U^T r`.
     fn apply(&self, r: &[f64]) -> Vec<f64> {
-        let mut c = self.u.rows(0, self.m).tr_mul(&DVector::from_column_slice(r));
+        let mut c = self.u.tr_mul(&DVector::from_column_slice(r));
         for (ci, b) in c.iter_mut().zip(&self.b) {
             *ci *= b / (b * b + self.sigma_y2);
         }
         (&self.l * (&self.v * c)).as_slice().to_vec()
     }
 
-    /// `C v = L V diag(sigma_y^2/(b^2+sigma_y^2)) V^T L^T v` (`V` a full basis).
+    /// `C v = L [(I - V V^T) + V diag(sigma_y^2/(b^2+sigma_y^2)) V^T] L^T v`; the projector
+    /// term exists only when `B` has a null space (computing it as `I - V V^T` when `V` is
+    /// square would leave rounding noise far above the `sigma_y^2`-sized true values).
     fn cov_apply(&self, v: &[f64]) -> Vec<f64> {
         let lt = self.l.tr_mul(&DVector::from_column_slice(v));
-        let mut c = self.v.tr_mul(&lt);
-        for (ci, b) in c.iter_mut().zip(&self.b) {
+        let c = self.v.tr_mul(&lt);
+        let mut scaled = c.clone();
+        for (ci, b) in scaled.iter_mut().zip(&self.b) {
             *ci *= self.sigma_y2 / (b * b + self.sigma_y2);
         }
-        (&self.l * (&self.v * c)).as_slice().to_vec()
+        let mut inner = &self.v * scaled;
+        if self.has_null_space {
+            inner += &lt - &self.v * c;
+        }
+        (&self.l * inner).as_slice().to_vec()
     }
 }
 

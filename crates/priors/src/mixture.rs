@@ -170,8 +170,11 @@ pub struct Mode {
     pub log_density: f64,
     /// Relative fixed-point residual `‖T(x) - x‖ / ‖x‖` (0 at an exact mode).
     pub stationarity: f64,
-    /// The component the search started from.
-    pub start: usize,
+    /// The components whose fixed-point search ended here.
+    pub components: Vec<usize>,
+    /// Posterior mass of those components, `sum w'_k`: the probability that an exact
+    /// posterior sample is drawn from this mode's basin of components.
+    pub weight: f64,
 }
 
 /// The exact mixture posterior.
@@ -228,6 +231,7 @@ impl MixturePosterior<'_> {
     /// All modes reached from the component means, distinct, highest density first.
     pub fn modes(&self) -> Vec<Mode> {
         let mut modes: Vec<Mode> = Vec::new();
+        let weights = self.weights();
         for (k, m) in self.means.iter().enumerate() {
             let mut x = m.clone();
             for _ in 0..100_000 {
@@ -238,12 +242,16 @@ impl MixturePosterior<'_> {
                     break;
                 }
             }
-            if modes.iter().all(|md| rel_err(&x, &md.x) > 1e-6) {
+            if let Some(md) = modes.iter_mut().find(|md| rel_err(&x, &md.x) <= 1e-6) {
+                md.components.push(k);
+                md.weight += weights[k];
+            } else {
                 modes.push(Mode {
                     log_density: self.log_density(&x),
                     stationarity: self.stationarity(&x),
                     x,
-                    start: k,
+                    components: vec![k],
+                    weight: weights[k],
                 });
             }
         }

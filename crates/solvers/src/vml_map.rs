@@ -54,7 +54,7 @@ impl Default for VmlMapConfig {
         Self {
             steps: 100,
             inner: 5,
-            lr: 1.0,
+            lr: 1.5,
             eta: 0.0,
             sigma_max: 80.0,
             sigma_min: 0.002,
