@@ -16,13 +16,21 @@ pub fn shape_for(task: &str) -> Shape {
     if task == "colorize" {
         Shape { c: 3, h: 8, w: 8 }
     } else {
-        Shape { c: 1, h: SIDE, w: SIDE }
+        Shape {
+            c: 1,
+            h: SIDE,
+            w: SIDE,
+        }
     }
 }
 
 /// Every task that needs no input file.
 pub fn validation_tasks() -> Vec<&'static str> {
-    TASK_NAMES.iter().copied().filter(|t| *t != "inpaint-mask").collect()
+    TASK_NAMES
+        .iter()
+        .copied()
+        .filter(|t| *t != "inpaint-mask")
+        .collect()
 }
 
 /// The operator of a task at its validation shape (default options).
@@ -49,7 +57,8 @@ fn smooth_pattern(shape: Shape, fx: f64, fy: f64, phase: f64) -> Vec<f64> {
 pub fn gaussian_priors(shape: Shape) -> Vec<(&'static str, GaussianPrior)> {
     let n = shape.numel();
     let mean = smooth_pattern(shape, 1.0, 0.5, 0.3);
-    let iso = GaussianPrior::new(shape, mean.clone(), Covariance::Isotropic(0.25)).expect("valid prior");
+    let iso =
+        GaussianPrior::new(shape, mean.clone(), Covariance::Isotropic(0.25)).expect("valid prior");
     let mut rng = seeded(2024);
     let r = 8;
     let mut w = DMatrix::zeros(n, r);
@@ -60,7 +69,15 @@ pub fn gaussian_priors(shape: Shape) -> Vec<(&'static str, GaussianPrior)> {
             w[(i, k)] = 0.45 * v;
         }
     }
-    let lowrank = GaussianPrior::new(shape, mean, Covariance::LowRankDiag { diag: vec![0.02; n], factor: w }).expect("valid prior");
+    let lowrank = GaussianPrior::new(
+        shape,
+        mean,
+        Covariance::LowRankDiag {
+            diag: vec![0.02; n],
+            factor: w,
+        },
+    )
+    .expect("valid prior");
     vec![("gauss-iso", iso), ("gauss-lowrank", lowrank)]
 }
 
@@ -72,11 +89,16 @@ pub fn mixture_prior(shape: Shape) -> GaussianMixturePrior {
         smooth_pattern(shape, 0.0, 1.0, 1.0),
         smooth_pattern(shape, 1.0, 1.0, 2.0),
     ];
-    GaussianMixturePrior::new(shape, vec![0.5, 0.3, 0.2], means, vec![0.01, 0.02, 0.015]).expect("valid mixture")
+    GaussianMixturePrior::new(shape, vec![0.5, 0.3, 0.2], means, vec![0.01, 0.02, 0.015])
+        .expect("valid mixture")
 }
 
 /// `y = H x0 + sigma_y eta` for a seeded `x0` drawn by `sample`.
 pub fn measure(op: &dyn LinearOperator, x0: &[f64], sigma_y: f64, seed: u64) -> Vec<f64> {
     let eta = normal_vec(&mut seeded(seed ^ 0x5eed), op.output_len());
-    op.apply(x0).iter().zip(eta).map(|(a, e)| a + sigma_y * e).collect()
+    op.apply(x0)
+        .iter()
+        .zip(eta)
+        .map(|(a, e)| a + sigma_y * e)
+        .collect()
 }

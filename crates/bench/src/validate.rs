@@ -9,7 +9,9 @@
 //! - `mode`: on a well-separated Gaussian mixture, the output lies on a posterior mode; the
 //!   fraction of seeded runs on the highest mode is printed beside that mode's weight.
 
-use crate::problems::{gaussian_priors, measure, mixture_prior, operator, shape_for, validation_tasks};
+use crate::problems::{
+    gaussian_priors, measure, mixture_prior, operator, shape_for, validation_tasks,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +21,9 @@ use vmlmap_core::vector::{all_finite, rel_err};
 use vmlmap_core::Denoiser;
 use vmlmap_operators::LinearOperator;
 use vmlmap_priors::GaussianPrior;
-use vmlmap_solvers::vml_map::{minimise_at_sigma, plain_lipschitz, Preconditioning, VmlMapConfig};
+use vmlmap_solvers::vml_map::{
+    minimise_at_sigma, plain_lipschitz, InnerOptimiser, Preconditioning, VmlMapConfig,
+};
 use vmlmap_solvers::{build_solver, Problem, Silent, Solver, SolverOptions};
 
 /// What to run.
@@ -141,28 +145,53 @@ fn ill_conditioned(op: &dyn LinearOperator) -> bool {
 }
 
 enum Job {
-    PerStep { task: String, prior: usize, sigma_y: f64 },
-    EndToEnd { task: String, prior: usize, sigma_y: f64 },
-    Mode { task: String, sigma_y: f64 },
+    PerStep {
+        task: String,
+        prior: usize,
+        sigma_y: f64,
+    },
+    EndToEnd {
+        task: String,
+        prior: usize,
+        sigma_y: f64,
+    },
+    Mode {
+        task: String,
+        sigma_y: f64,
+    },
 }
 
 /// Runs the checks (in parallel over problems); `progress(done, total)` after each problem.
 /// Records come back in a fixed order.
-pub fn run_validation(opts: &ValidateOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<Record> {
+pub fn run_validation(
+    opts: &ValidateOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Record> {
     let mut jobs = Vec::new();
     let want = |c: &str| opts.checks.iter().any(|x| x == c);
     for task in &opts.tasks {
         for &sigma_y in &opts.sigma_ys {
             for prior in 0..2 {
                 if want("per-step") {
-                    jobs.push(Job::PerStep { task: task.clone(), prior, sigma_y });
+                    jobs.push(Job::PerStep {
+                        task: task.clone(),
+                        prior,
+                        sigma_y,
+                    });
                 }
                 if want("end-to-end") {
-                    jobs.push(Job::EndToEnd { task: task.clone(), prior, sigma_y });
+                    jobs.push(Job::EndToEnd {
+                        task: task.clone(),
+                        prior,
+                        sigma_y,
+                    });
                 }
             }
             if want("mode") && task != "colorize" {
-                jobs.push(Job::Mode { task: task.clone(), sigma_y });
+                jobs.push(Job::Mode {
+                    task: task.clone(),
+                    sigma_y,
+                });
             }
         }
     }
@@ -171,8 +200,16 @@ pub fn run_validation(opts: &ValidateOptions, progress: &(dyn Fn(usize, usize) +
     jobs.par_iter()
         .map(|job| {
             let out = match job {
-                Job::PerStep { task, prior, sigma_y } => per_step(opts, task, *prior, *sigma_y),
-                Job::EndToEnd { task, prior, sigma_y } => end_to_end(opts, task, *prior, *sigma_y),
+                Job::PerStep {
+                    task,
+                    prior,
+                    sigma_y,
+                } => per_step(opts, task, *prior, *sigma_y),
+                Job::EndToEnd {
+                    task,
+                    prior,
+                    sigma_y,
+                } => end_to_end(opts, task, *prior, *sigma_y),
                 Job::Mode { task, sigma_y } => vec![mode(opts, task, *sigma_y)],
             };
             progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
@@ -197,16 +234,32 @@ fn setup(task: &str, prior: usize, sigma_y: f64) -> Result<Setup, String> {
     let (prior_name, prior) = gaussian_priors(shape_for(task)).swap_remove(prior);
     let x0 = prior.sample(&mut seeded(7));
     let y = measure(op.as_ref(), &x0, sigma_y, 7);
-    let map = prior.posterior(op.as_ref(), &y, sigma_y).map_err(|e| e.to_string())?.map().to_vec();
-    Ok(Setup { op, prior_name, prior, y, map })
+    let map = prior
+        .posterior(op.as_ref(), &y, sigma_y)
+        .map_err(|e| e.to_string())?
+        .map()
+        .to_vec();
+    Ok(Setup {
+        op,
+        prior_name,
+        prior,
+        y,
+        map,
+    })
 }
 
 fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> Vec<Record> {
     let s = match setup(task, prior, sigma_y) {
         Ok(s) => s,
         Err(e) => {
-            let op = vmlmap_operators::TaskSpec::new("denoise").unwrap().build(shape_for(task)).unwrap();
-            return vec![Record::new("vml-map", "?", op.as_ref(), sigma_y, "per-step").failed(format!("{task}: {e}"))];
+            let op = vmlmap_operators::TaskSpec::new("denoise")
+                .unwrap()
+                .build(shape_for(task))
+                .unwrap();
+            return vec![
+                Record::new("vml-map", "?", op.as_ref(), sigma_y, "per-step")
+                    .failed(format!("{task}: {e}")),
+            ];
         }
     };
     let problem = Problem::new(s.op.as_ref(), s.y.clone(), sigma_y).expect("consistent problem");
@@ -220,8 +273,15 @@ fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> V
             r.sigma = Some(sigma);
             r.tolerance = PER_STEP_TOL;
             let t = Instant::now();
-            match minimise_at_sigma(&problem, &s.prior, &x_init, sigma, pre, lr, cap, |d| rel_err(d, &s.map) <= target) {
-                Ok((x, d, it)) => {
+            let opt = InnerOptimiser {
+                preconditioning: pre,
+                lr,
+                cap,
+            };
+            match minimise_at_sigma(&problem, &s.prior, &x_init, sigma, opt, |d| {
+                rel_err(d, &s.map) <= target
+            }) {
+                Ok((_, d, it)) => {
                     r.seconds = t.elapsed().as_secs_f64();
                     r.steps = 1;
                     r.inner = it;
@@ -230,7 +290,6 @@ fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> V
                     r.rel_err_to_map = rel_err(&d, &s.map);
                     r.measurement_residual = problem.residual(&d);
                     r.converged = Some(r.rel_err_to_map <= PER_STEP_TOL);
-                    let _ = x;
                 }
                 Err(e) => return r.failed(e),
             }
@@ -243,24 +302,38 @@ fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> V
         let cap = opts.plain_cap.max(10 * pre.inner + 1);
         let mut plain = run(Preconditioning::Plain, 1.0 / l, cap, "vml-map-plain");
         plain.note = format!("step 1/L, L = {l:.3e}; cap {cap}");
-        let init_err = rel_err(&s.prior.denoise(&x_init, sigma).expect("valid input"), &s.map);
+        let init_err = rel_err(
+            &s.prior.denoise(&x_init, sigma).expect("valid input"),
+            &s.map,
+        );
         if sigma_y < 1e-6 {
             if ill {
                 // Noise-free on an ill-conditioned operator: preconditioning must converge where
                 // plain descent does not, or in at least 10x fewer iterations.
-                plain.pass = pre.pass && (plain.converged != Some(true) || plain.inner >= 10 * pre.inner);
+                plain.pass =
+                    pre.pass && (plain.converged != Some(true) || plain.inner >= 10 * pre.inner);
                 pre.note = if plain.converged == Some(true) {
-                    format!("{:.0}x fewer iterations than plain", plain.inner as f64 / pre.inner.max(1) as f64)
+                    format!(
+                        "{:.0}x fewer iterations than plain",
+                        plain.inner as f64 / pre.inner.max(1) as f64
+                    )
                 } else {
-                    format!("plain did not converge in {} iterations ({:.0}x these)", plain.inner, plain.inner as f64 / pre.inner.max(1) as f64)
+                    format!(
+                        "plain did not converge in {} iterations ({:.0}x these)",
+                        plain.inner,
+                        plain.inner as f64 / pre.inner.max(1) as f64
+                    )
                 };
             } else {
                 plain.pass = plain.converged == Some(true) && pre.pass;
-                plain.note.push_str("; well-conditioned operator: both must converge");
+                plain
+                    .note
+                    .push_str("; well-conditioned operator: both must converge");
             }
         } else {
             // Noisy: plain descent must make progress (it may be slow).
-            plain.pass = plain.converged == Some(true) || (plain.rel_err_to_map.is_finite() && plain.rel_err_to_map < init_err);
+            plain.pass = plain.converged == Some(true)
+                || (plain.rel_err_to_map.is_finite() && plain.rel_err_to_map < init_err);
         }
         out.push(pre);
         out.push(plain);
@@ -272,8 +345,14 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
     let s = match setup(task, prior, sigma_y) {
         Ok(s) => s,
         Err(e) => {
-            let op = vmlmap_operators::TaskSpec::new("denoise").unwrap().build(shape_for(task)).unwrap();
-            return vec![Record::new("vml-map", "?", op.as_ref(), sigma_y, "end-to-end").failed(format!("{task}: {e}"))];
+            let op = vmlmap_operators::TaskSpec::new("denoise")
+                .unwrap()
+                .build(shape_for(task))
+                .unwrap();
+            return vec![
+                Record::new("vml-map", "?", op.as_ref(), sigma_y, "end-to-end")
+                    .failed(format!("{task}: {e}")),
+            ];
         }
     };
     let problem = Problem::new(s.op.as_ref(), s.y.clone(), sigma_y).expect("consistent problem");
@@ -281,8 +360,20 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
     let mut prev: Option<f64> = None;
     let max_steps = opts.steps.iter().copied().max().unwrap_or(0);
     for &n in &opts.steps {
-        let mut r = Record::new("vml-map", s.prior_name, s.op.as_ref(), sigma_y, "end-to-end");
-        let solver = match (VmlMapConfig { steps: n, inner: INNER, ..VmlMapConfig::default() }).check() {
+        let mut r = Record::new(
+            "vml-map",
+            s.prior_name,
+            s.op.as_ref(),
+            sigma_y,
+            "end-to-end",
+        );
+        let solver = match (VmlMapConfig {
+            steps: n,
+            inner: INNER,
+            ..VmlMapConfig::default()
+        })
+        .check()
+        {
             Ok(v) => v,
             Err(e) => {
                 out.push(r.failed(e));
@@ -301,9 +392,17 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
                 r.measurement_residual = problem.residual(&sol.x);
                 let shrinks = prev.is_none_or(|p| r.rel_err_to_map <= p.max(1e-9));
                 let final_ok = n < max_steps || r.rel_err_to_map <= END_TO_END_TOL;
-                r.tolerance = if n == max_steps { END_TO_END_TOL } else { prev.unwrap_or(f64::INFINITY).max(1e-9) };
+                r.tolerance = if n == max_steps {
+                    END_TO_END_TOL
+                } else {
+                    prev.unwrap_or(f64::INFINITY).max(1e-9)
+                };
                 r.pass = all_finite(&sol.x) && shrinks && final_ok;
-                r.note = if n == max_steps { format!("must be <= {END_TO_END_TOL:e} and not above N before") } else { "must not grow with N".into() };
+                r.note = if n == max_steps {
+                    format!("must be <= {END_TO_END_TOL:e} and not above N before")
+                } else {
+                    "must not grow with N".into()
+                };
                 prev = Some(r.rel_err_to_map);
             }
             Err(e) => r = r.failed(e),
@@ -313,7 +412,9 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
     // The trivial baseline: H^+ y fits the measurement (every operator here has full row rank).
     let mut r = Record::new("pinv", s.prior_name, s.op.as_ref(), sigma_y, "end-to-end");
     let t = Instant::now();
-    let sol = build_solver("pinv", &SolverOptions::default()).expect("pinv").solve(&problem, &s.prior, 0, &mut Silent);
+    let sol = build_solver("pinv", &SolverOptions::default())
+        .expect("pinv")
+        .solve(&problem, &s.prior, 0, &mut Silent);
     match sol {
         Ok(sol) => {
             r.seconds = t.elapsed().as_secs_f64();
@@ -333,7 +434,10 @@ fn mode(opts: &ValidateOptions, task: &str, sigma_y: f64) -> Record {
     let op = match operator(task) {
         Ok(op) => op,
         Err(e) => {
-            let op = vmlmap_operators::TaskSpec::new("denoise").unwrap().build(shape_for(task)).unwrap();
+            let op = vmlmap_operators::TaskSpec::new("denoise")
+                .unwrap()
+                .build(shape_for(task))
+                .unwrap();
             return Record::new("vml-map", "gmm3", op.as_ref(), sigma_y, "mode").failed(e);
         }
     };
@@ -343,7 +447,11 @@ fn mode(opts: &ValidateOptions, task: &str, sigma_y: f64) -> Record {
     // explained by the heaviest prior component.
     let mut rng = seeded(11);
     let z = normal_vec(&mut rng, op.input_shape().numel());
-    let x0: Vec<f64> = prior.means()[1].iter().zip(&z).map(|(m, e)| m + 0.14 * e).collect();
+    let x0: Vec<f64> = prior.means()[1]
+        .iter()
+        .zip(&z)
+        .map(|(m, e)| m + 0.14 * e)
+        .collect();
     let y = measure(op.as_ref(), &x0, sigma_y, 11);
     let post = match prior.posterior(op.as_ref(), &y, sigma_y) {
         Ok(p) => p,
@@ -351,7 +459,13 @@ fn mode(opts: &ValidateOptions, task: &str, sigma_y: f64) -> Record {
     };
     let modes = post.modes();
     let problem = Problem::new(op.as_ref(), y.clone(), sigma_y).expect("consistent problem");
-    let solver = (VmlMapConfig { steps: opts.mode_steps, inner: INNER, ..VmlMapConfig::default() }).check().expect("valid config");
+    let solver = (VmlMapConfig {
+        steps: opts.mode_steps,
+        inner: INNER,
+        ..VmlMapConfig::default()
+    })
+    .check()
+    .expect("valid config");
     let t = Instant::now();
     let (mut worst, mut on_top, mut worst_stat, mut resid) = (0.0f64, 0usize, 0.0f64, 0.0f64);
     for seed in 0..opts.mode_runs as u64 {

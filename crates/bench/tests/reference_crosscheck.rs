@@ -42,7 +42,9 @@ fn prior(kind: &str, n: usize) -> GaussianPrior {
     let cov = if kind == "iso" {
         Covariance::Isotropic(0.25)
     } else {
-        Covariance::Dense(DMatrix::from_fn(n, n, |i, j| 0.25 * (-((i as f64) - (j as f64)).abs() / 6.0).exp()))
+        Covariance::Dense(DMatrix::from_fn(n, n, |i, j| {
+            0.25 * (-((i as f64) - (j as f64)).abs() / 6.0).exp()
+        }))
     };
     GaussianPrior::new(shape, vec![0.0; n], cov).unwrap()
 }
@@ -51,15 +53,32 @@ fn operator(kind: &str, n: usize) -> Box<dyn LinearOperator> {
     let shape = Shape::new(1, 1, n).unwrap();
     let id = Factor::Identity(1);
     match kind {
-        "inpaint" => Box::new(MaskOperator::new("hole 20..44", shape, &(0..n).map(|i| !(20..44).contains(&i)).collect::<Vec<_>>())),
-        "sr4" => Box::new(KroneckerOperator::new("sr4 1-D", id.clone(), id, Factor::dense(block_average(n, 4)))),
-        _ => Box::new(KroneckerOperator::new("blur 1-D", id.clone(), id, Factor::dense(circulant(n, &gaussian_1d(9, 1.5))))),
+        "inpaint" => Box::new(MaskOperator::new(
+            "hole 20..44",
+            shape,
+            &(0..n).map(|i| !(20..44).contains(&i)).collect::<Vec<_>>(),
+        )),
+        "sr4" => Box::new(KroneckerOperator::new(
+            "sr4 1-D",
+            id.clone(),
+            id,
+            Factor::dense(block_average(n, 4)),
+        )),
+        _ => Box::new(KroneckerOperator::new(
+            "blur 1-D",
+            id.clone(),
+            id,
+            Factor::dense(circulant(n, &gaussian_1d(9, 1.5))),
+        )),
     }
 }
 
 #[test]
 fn matches_the_numpy_reference() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/vml_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/vml_reference.json"
+    );
     let fx: Fixture = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(fx.cases.len(), 12);
     for c in &fx.cases {
@@ -68,9 +87,19 @@ fn matches_the_numpy_reference() {
         let label = format!("{} {} sigma_y={}", c.prior, c.operator, c.sigma_y);
         // Both sides round to ~1e-16; noise-free, the solves amplify that by up to the
         // condition number of H^T H (4e9 for the blur), so the bound follows it.
-        let sv: Vec<f64> = op.singular_values().into_iter().filter(|s| *s > 0.0).collect();
-        let cond2 = (sv.iter().cloned().fold(0.0, f64::max) / sv.iter().cloned().fold(f64::MAX, f64::min)).powi(2);
-        let tol = if c.sigma_y < 1e-6 { 1e-9 + 1e-15 * cond2 } else { 1e-9 };
+        let sv: Vec<f64> = op
+            .singular_values()
+            .into_iter()
+            .filter(|s| *s > 0.0)
+            .collect();
+        let cond2 = (sv.iter().cloned().fold(0.0, f64::max)
+            / sv.iter().cloned().fold(f64::MAX, f64::min))
+        .powi(2);
+        let tol = if c.sigma_y < 1e-6 {
+            1e-9 + 1e-15 * cond2
+        } else {
+            1e-9
+        };
         // Exact MAP by our closed forms.
         let post = p.posterior(op.as_ref(), &c.y, c.sigma_y).unwrap();
         let e = rel_err(post.map(), &c.map);
@@ -83,8 +112,17 @@ fn matches_the_numpy_reference() {
         let plain = vml_direction(&problem, &p, &c.x, 0.5, Preconditioning::Plain).unwrap();
         let e = rel_err(&plain.direction, &c.dir_plain);
         assert!(e < tol, "{label}: plain direction differs by {e}");
-        let solver = VmlMapConfig { steps: 20, inner: 5, lr: 1.0, ..VmlMapConfig::default() }.check().unwrap();
-        let out = solver.solve_from_noise(&problem, &p, &c.init_noise, &mut seeded(0), &mut Silent).unwrap();
+        let solver = VmlMapConfig {
+            steps: 20,
+            inner: 5,
+            lr: 1.0,
+            ..VmlMapConfig::default()
+        }
+        .check()
+        .unwrap();
+        let out = solver
+            .solve_from_noise(&problem, &p, &c.init_noise, &mut seeded(0), &mut Silent)
+            .unwrap();
         let e = rel_err(&out.x, &c.run_n20_k5);
         assert!(e < tol, "{label}: N=20 K=5 run differs by {e}");
         assert_eq!((out.nfe, out.vjp), (20 * 6, 20 * 5));

@@ -77,10 +77,13 @@ pub trait Denoiser: Send + Sync {
     }
 }
 
+/// A one-shot `v -> J^T v`.
+type VjpFn<'a> = Box<dyn FnOnce(&[f64]) -> Result<Vec<f64>, DenoiserError> + 'a>;
+
 /// A linearization whose VJP is a closure over precomputed quantities.
 pub struct ClosureLinearization<'a> {
     output: Vec<f64>,
-    vjp: Box<dyn FnOnce(&[f64]) -> Result<Vec<f64>, DenoiserError> + 'a>,
+    vjp: VjpFn<'a>,
 }
 
 impl<'a> ClosureLinearization<'a> {

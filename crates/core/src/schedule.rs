@@ -12,7 +12,9 @@
 pub enum ScheduleError {
     #[error("schedule needs at least 1 step, got {0}")]
     TooFewSteps(usize),
-    #[error("invalid sigma range: sigma_max = {sigma_max} must exceed sigma_min = {sigma_min} > 0")]
+    #[error(
+        "invalid sigma range: sigma_max = {sigma_max} must exceed sigma_min = {sigma_min} > 0"
+    )]
     SigmaRange { sigma_max: f64, sigma_min: f64 },
     #[error("invalid rho = {0}: must be positive and finite")]
     Rho(f64),
@@ -22,12 +24,20 @@ pub enum ScheduleError {
 
 /// The Karras/EDM schedule: `n` sigmas from `sigma_max` down to `sigma_min` (inclusive).
 /// One step gives `[sigma_max]`.
-pub fn karras(n: usize, sigma_max: f64, sigma_min: f64, rho: f64) -> Result<Vec<f64>, ScheduleError> {
+pub fn karras(
+    n: usize,
+    sigma_max: f64,
+    sigma_min: f64,
+    rho: f64,
+) -> Result<Vec<f64>, ScheduleError> {
     if n == 0 {
         return Err(ScheduleError::TooFewSteps(n));
     }
     if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
-        return Err(ScheduleError::SigmaRange { sigma_max, sigma_min });
+        return Err(ScheduleError::SigmaRange {
+            sigma_max,
+            sigma_min,
+        });
     }
     if !(rho > 0.0 && rho.is_finite()) {
         return Err(ScheduleError::Rho(rho));
@@ -57,7 +67,10 @@ impl VpTable {
             return Err(ScheduleError::TooFewSteps(steps));
         }
         if !(beta_start > 0.0 && beta_start <= beta_end && beta_end < 1.0) {
-            return Err(ScheduleError::Betas { beta_start, beta_end });
+            return Err(ScheduleError::Betas {
+                beta_start,
+                beta_end,
+            });
         }
         let betas: Vec<f64> = (0..steps)
             .map(|i| beta_start + (beta_end - beta_start) * i as f64 / (steps - 1) as f64)
@@ -70,7 +83,12 @@ impl VpTable {
         }
         let sigmas: Vec<f64> = alpha_bars.iter().map(|a| ((1.0 - a) / a).sqrt()).collect();
         let log_sigmas = sigmas.iter().map(|s| s.ln()).collect();
-        Ok(Self { betas, alpha_bars, sigmas, log_sigmas })
+        Ok(Self {
+            betas,
+            alpha_bars,
+            sigmas,
+            log_sigmas,
+        })
     }
 
     /// The standard table of DDPM and guided-diffusion: `T = 1000`, betas `1e-4 .. 0.02`.
@@ -170,7 +188,11 @@ mod tests {
             (999, 157.40728081040757),
         ];
         for (i, s) in refs {
-            assert!(close(t.sigmas()[i], s, 1e-12), "t={i}: {} vs {s}", t.sigmas()[i]);
+            assert!(
+                close(t.sigmas()[i], s, 1e-12),
+                "t={i}: {} vs {s}",
+                t.sigmas()[i]
+            );
         }
         assert!(close(t.sigma_to_t(1.0), 258.09301969495516, 1e-12));
         assert!(close(t.sigma_to_t(10.0), 673.6655066487325, 1e-12));
@@ -211,9 +233,18 @@ mod tests {
 
     #[test]
     fn invalid_schedules_are_typed_errors() {
-        assert_eq!(karras(0, 80.0, 0.002, 7.0), Err(ScheduleError::TooFewSteps(0)));
-        assert!(matches!(karras(5, 0.001, 0.002, 7.0), Err(ScheduleError::SigmaRange { .. })));
-        assert!(matches!(karras(5, 80.0, 0.002, -1.0), Err(ScheduleError::Rho(_))));
+        assert_eq!(
+            karras(0, 80.0, 0.002, 7.0),
+            Err(ScheduleError::TooFewSteps(0))
+        );
+        assert!(matches!(
+            karras(5, 0.001, 0.002, 7.0),
+            Err(ScheduleError::SigmaRange { .. })
+        ));
+        assert!(matches!(
+            karras(5, 80.0, 0.002, -1.0),
+            Err(ScheduleError::Rho(_))
+        ));
         assert!(VpTable::linear(1000, 0.0, 0.02).is_err());
     }
 }

@@ -91,7 +91,10 @@ impl DenseFactor {
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&i, &j| svd.singular_values[j].total_cmp(&svd.singular_values[i]));
         let s: Vec<f64> = order.iter().map(|&i| svd.singular_values[i]).collect();
-        let u_cols: Vec<DVector<f64>> = order.iter().map(|&i| u_thin.column(i).into_owned()).collect();
+        let u_cols: Vec<DVector<f64>> = order
+            .iter()
+            .map(|&i| u_thin.column(i).into_owned())
+            .collect();
         let v_cols: Vec<DVector<f64>> = order
             .iter()
             .map(|&i| vt_thin.row(i).transpose().into_owned())
@@ -106,7 +109,8 @@ impl DenseFactor {
 /// reconstruction errors near 1e-8 on ill-conditioned blur matrices, which noise-free
 /// solves amplify; iterating to `f64::EPSILON` (no iteration cap) brings them to 1e-14.
 pub fn accurate_svd(a: DMatrix<f64>) -> nalgebra::SVD<f64, nalgebra::Dyn, nalgebra::Dyn> {
-    nalgebra::SVD::try_new(a, true, true, f64::EPSILON, 0).expect("the SVD converges without an iteration cap")
+    nalgebra::SVD::try_new(a, true, true, f64::EPSILON, 0)
+        .expect("the SVD converges without an iteration cap")
 }
 
 /// An orthogonal `d x d` matrix whose first columns are `cols` (orthonormal), completed by

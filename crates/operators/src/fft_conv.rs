@@ -77,7 +77,13 @@ impl Fft2 {
 
 impl FftConvOperator {
     /// From a `kh x kw` kernel (row-major). The kernel must fit in the image.
-    pub fn new(name: impl Into<String>, shape: Shape, kernel: &[f64], kh: usize, kw: usize) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        shape: Shape,
+        kernel: &[f64],
+        kh: usize,
+        kw: usize,
+    ) -> Self {
         let (h, w) = (shape.h, shape.w);
         let mut kpad = vec![Complex64::default(); h * w];
         for a in 0..kh {
@@ -167,7 +173,14 @@ impl LinearOperator for FftConvOperator {
     }
     fn null_filter(&self, u: &[f64], lambda: f64) -> Vec<f64> {
         self.fourier_multiply(u, |_, m| {
-            Complex64::new(if m > 0.0 { lambda / (m * m + lambda) } else { 1.0 }, 0.0)
+            Complex64::new(
+                if m > 0.0 {
+                    lambda / (m * m + lambda)
+                } else {
+                    1.0
+                },
+                0.0,
+            )
         })
     }
 }

@@ -115,8 +115,12 @@ pub fn motion_kernel(size: usize, intensity: f64, seed: u64) -> Vec<f64> {
         path.push((x, y));
     }
     // Centre the path's bounding box and scale its larger extent to size - 1 pixels.
-    let (minx, maxx) = path.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (miny, maxy) = path.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (minx, maxx) = path
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (miny, maxy) = path
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let extent = (maxx - minx).max(maxy - miny).max(1e-12);
     let scale = (size as f64 - 1.0) / extent;
     let c = (size as f64 - 1.0) / 2.0;
@@ -144,7 +148,12 @@ mod tests {
 
     #[test]
     fn rows_sum_to_one() {
-        for a in [block_average(16, 4), bicubic_down(16, 2), bicubic_down(32, 4), circulant(8, &gaussian_1d(5, 1.0))] {
+        for a in [
+            block_average(16, 4),
+            bicubic_down(16, 2),
+            bicubic_down(32, 4),
+            circulant(8, &gaussian_1d(5, 1.0)),
+        ] {
             for r in 0..a.nrows() {
                 assert!((a.row(r).sum() - 1.0).abs() < 1e-12);
             }
@@ -178,7 +187,10 @@ mod tests {
         assert!((a.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(a.iter().all(|v| *v >= 0.0));
         // It spans the kernel: some mass in the outer ring.
-        let ring: f64 = (0..81).filter(|i| i / 9 == 0 || i / 9 == 8 || i % 9 == 0 || i % 9 == 8).map(|i| a[i]).sum();
+        let ring: f64 = (0..81)
+            .filter(|i| i / 9 == 0 || i / 9 == 8 || i % 9 == 0 || i % 9 == 8)
+            .map(|i| a[i])
+            .sum();
         assert!(ring > 0.0);
     }
 }

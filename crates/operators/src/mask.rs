@@ -69,7 +69,11 @@ impl MaskOperator {
 impl SvdBasis for MaskOperator {
     /// `V^T` orders the kept values first, then the missing ones.
     fn v_t(&self, x: &[f64]) -> Vec<f64> {
-        self.kept.iter().chain(&self.missing).map(|&i| x[i]).collect()
+        self.kept
+            .iter()
+            .chain(&self.missing)
+            .map(|&i| x[i])
+            .collect()
     }
     fn v(&self, c: &[f64]) -> Vec<f64> {
         let mut x = vec![0.0; self.shape.numel()];

@@ -27,14 +27,23 @@ pub trait SvdBasis: Send + Sync {
 
     /// `U S V^T x`.
     fn svd_apply(&self, x: &[f64]) -> Vec<f64> {
-        let c: Vec<f64> = self.v_t(x).iter().zip(self.spectrum()).map(|(c, s)| c * s).collect();
+        let c: Vec<f64> = self
+            .v_t(x)
+            .iter()
+            .zip(self.spectrum())
+            .map(|(c, s)| c * s)
+            .collect();
         self.u(&self.to_measurement(&c))
     }
 
     /// `V S^T U^T y`.
     fn svd_adjoint(&self, y: &[f64]) -> Vec<f64> {
         let c = self.to_spectral(&self.u_t(y));
-        self.v(&c.iter().zip(self.spectrum()).map(|(c, s)| c * s).collect::<Vec<_>>())
+        self.v(&c
+            .iter()
+            .zip(self.spectrum())
+            .map(|(c, s)| c * s)
+            .collect::<Vec<_>>())
     }
 }
 
@@ -69,7 +78,13 @@ pub fn gram_solve(b: &dyn SvdBasis, v: &[f64], lambda: f64) -> Vec<f64> {
 
 /// `lambda (H^T H + lambda I)^-1 u`.
 pub fn null_filter(b: &dyn SvdBasis, u: &[f64], lambda: f64) -> Vec<f64> {
-    v_filter(b, u, |s| if s == 0.0 { 1.0 } else { lambda / (s * s + lambda) })
+    v_filter(b, u, |s| {
+        if s == 0.0 {
+            1.0
+        } else {
+            lambda / (s * s + lambda)
+        }
+    })
 }
 
 /// `(H^T H + lambda I)^-1 H^T y = V diag(s / (s^2 + lambda)) U^T y`.
@@ -79,7 +94,13 @@ pub fn regularized_pinv(b: &dyn SvdBasis, y: &[f64], lambda: f64) -> Vec<f64> {
     let c: Vec<f64> = cu
         .iter()
         .zip(b.spectrum())
-        .map(|(c, &s)| if s > tol { c * s / (s * s + lambda) } else { 0.0 })
+        .map(|(c, &s)| {
+            if s > tol {
+                c * s / (s * s + lambda)
+            } else {
+                0.0
+            }
+        })
         .collect();
     b.v(&c)
 }

@@ -53,7 +53,10 @@ pub fn task_options(name: &str) -> &'static [(&'static str, &'static str)] {
             ("fraction", "fraction of pixels missing (default 0.7)"),
             ("seed", "mask seed (default 0)"),
         ],
-        "inpaint-half" => &[("missing", "which half is missing: left, right, top, bottom (default right)")],
+        "inpaint-half" => &[(
+            "missing",
+            "which half is missing: left, right, top, bottom (default right)",
+        )],
         "inpaint-mask" => &[
             ("path", "PNG mask, white (>= 128) = observed (required)"),
             ("invert", "true: black = observed (default false)"),
@@ -65,9 +68,15 @@ pub fn task_options(name: &str) -> &'static [(&'static str, &'static str)] {
         "deblur-uniform" => &[("size", "kernel taps (default: size rule)")],
         "deblur-motion" => &[
             ("size", "kernel side (default: size rule)"),
-            ("intensity", "trajectory erraticness in [0, 1] (default 0.5)"),
+            (
+                "intensity",
+                "trajectory erraticness in [0, 1] (default 0.5)",
+            ),
             ("seed", "trajectory seed (default 0)"),
-            ("kernel", "kernel file instead of a random one: PNG (grey) or text matrix"),
+            (
+                "kernel",
+                "kernel file instead of a random one: PNG (grey) or text matrix",
+            ),
         ],
         "cs" => &[
             ("ratio", "measurements per unknown, in (0, 1] (default 0.5)"),
@@ -158,7 +167,11 @@ impl TaskSpec {
 
     /// With one more option (replacing an earlier value).
     pub fn with(mut self, key: &str, value: impl ToString) -> Result<Self, OperatorError> {
-        let mut opts: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut opts: Vec<String> = self
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         opts.push(format!("{key}={}", value.to_string()));
         self = Self::parse(&self.name, &opts)?;
         Ok(self)
@@ -181,20 +194,31 @@ impl TaskSpec {
         }
     }
 
-    fn get<T: std::str::FromStr>(&self, key: &str, default: T, what: &str) -> Result<T, OperatorError> {
+    fn get<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        what: &str,
+    ) -> Result<T, OperatorError> {
         match self.options.get(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| self.invalid(key, v, format!("expected {what}"))),
+            Some(v) => v
+                .parse()
+                .map_err(|_| self.invalid(key, v, format!("expected {what}"))),
         }
     }
 
     fn odd_size(&self, key: &str, default: usize, shape: Shape) -> Result<usize, OperatorError> {
         let k: usize = self.get(key, default, "a positive odd integer")?;
-        if k == 0 || k % 2 == 0 {
+        if k == 0 || k.is_multiple_of(2) {
             return Err(self.invalid(key, &k.to_string(), "kernel size must be odd and positive"));
         }
         if k > shape.side() {
-            return Err(self.invalid(key, &k.to_string(), format!("kernel larger than the image side {}", shape.side())));
+            return Err(self.invalid(
+                key,
+                &k.to_string(),
+                format!("kernel larger than the image side {}", shape.side()),
+            ));
         }
         Ok(k)
     }
@@ -204,7 +228,11 @@ impl TaskSpec {
         if self.options.is_empty() {
             self.name.clone()
         } else {
-            let o: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let o: Vec<String> = self
+                .options
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             format!("{}({})", self.name, o.join(","))
         }
     }
@@ -218,15 +246,31 @@ impl TaskSpec {
             "inpaint-box" => {
                 let size: usize = self.get("size", shape.side() / 2, "a box side in pixels")?;
                 if size == 0 || size > shape.side() {
-                    return Err(self.invalid("size", &size.to_string(), format!("must be in 1..={}", shape.side())));
+                    return Err(self.invalid(
+                        "size",
+                        &size.to_string(),
+                        format!("must be in 1..={}", shape.side()),
+                    ));
                 }
                 let top: usize = self.get("top", (shape.h - size) / 2, "a row index")?;
                 let left: usize = self.get("left", (shape.w - size) / 2, "a column index")?;
                 if top + size > shape.h {
-                    return Err(self.invalid("top", &top.to_string(), format!("box rows {top}..{} exceed height {}", top + size, shape.h)));
+                    return Err(self.invalid(
+                        "top",
+                        &top.to_string(),
+                        format!("box rows {top}..{} exceed height {}", top + size, shape.h),
+                    ));
                 }
                 if left + size > shape.w {
-                    return Err(self.invalid("left", &left.to_string(), format!("box columns {left}..{} exceed width {}", left + size, shape.w)));
+                    return Err(self.invalid(
+                        "left",
+                        &left.to_string(),
+                        format!(
+                            "box columns {left}..{} exceed width {}",
+                            left + size,
+                            shape.w
+                        ),
+                    ));
                 }
                 let obs: Vec<bool> = (0..shape.pixels())
                     .map(|p| {
@@ -239,7 +283,11 @@ impl TaskSpec {
             "inpaint-random" => {
                 let fraction: f64 = self.get("fraction", 0.7, "a fraction in [0, 1)")?;
                 if !(0.0..1.0).contains(&fraction) {
-                    return Err(self.invalid("fraction", &fraction.to_string(), "must be in [0, 1): at least one pixel must be observed"));
+                    return Err(self.invalid(
+                        "fraction",
+                        &fraction.to_string(),
+                        "must be in [0, 1): at least one pixel must be observed",
+                    ));
                 }
                 let seed: u64 = self.get("seed", 0, "an unsigned integer")?;
                 let p = shape.pixels();
@@ -253,7 +301,11 @@ impl TaskSpec {
                 Box::new(MaskOperator::new(label, shape, &obs))
             }
             "inpaint-half" => {
-                let missing = self.options.get("missing").map(String::as_str).unwrap_or("right");
+                let missing = self
+                    .options
+                    .get("missing")
+                    .map(String::as_str)
+                    .unwrap_or("right");
                 let obs: Vec<bool> = (0..shape.pixels())
                     .map(|p| {
                         let (r, c) = (p / shape.w, p % shape.w);
@@ -266,7 +318,11 @@ impl TaskSpec {
                     })
                     .collect();
                 if !["left", "right", "top", "bottom"].contains(&missing) {
-                    return Err(self.invalid("missing", missing, "expected left, right, top or bottom"));
+                    return Err(self.invalid(
+                        "missing",
+                        missing,
+                        "expected left, right, top or bottom",
+                    ));
                 }
                 if shape.w < 2 || shape.h < 2 {
                     return Err(self.shape_error(shape, "an image at least 2x2"));
@@ -274,10 +330,13 @@ impl TaskSpec {
                 Box::new(MaskOperator::new(label, shape, &obs))
             }
             "inpaint-mask" => {
-                let path = self
-                    .options
-                    .get("path")
-                    .ok_or_else(|| self.invalid("path", "", "a PNG mask file is required (--task-opt path=FILE)"))?;
+                let path = self.options.get("path").ok_or_else(|| {
+                    self.invalid(
+                        "path",
+                        "",
+                        "a PNG mask file is required (--task-opt path=FILE)",
+                    )
+                })?;
                 let invert: bool = self.get("invert", false, "true or false")?;
                 let obs = read_mask(path, shape, invert)?;
                 if !obs.iter().any(|&o| o) {
@@ -287,8 +346,14 @@ impl TaskSpec {
             }
             "sr2" | "sr4" | "sr8" | "sr2-bicubic" | "sr4-bicubic" => {
                 let f: usize = self.name[2..3].parse().expect("factor digit");
-                if shape.h % f != 0 || shape.w % f != 0 || shape.h < f || shape.w < f {
-                    return Err(self.shape_error(shape, format!("height and width divisible by {f}")));
+                if !shape.h.is_multiple_of(f)
+                    || !shape.w.is_multiple_of(f)
+                    || shape.h < f
+                    || shape.w < f
+                {
+                    return Err(
+                        self.shape_error(shape, format!("height and width divisible by {f}"))
+                    );
                 }
                 let mat = |n| {
                     if self.name.ends_with("bicubic") {
@@ -297,7 +362,12 @@ impl TaskSpec {
                         kernels::block_average(n, f)
                     }
                 };
-                Box::new(KroneckerOperator::new(label, id(shape.c), Factor::dense(mat(shape.h)), Factor::dense(mat(shape.w))))
+                Box::new(KroneckerOperator::new(
+                    label,
+                    id(shape.c),
+                    Factor::dense(mat(shape.h)),
+                    Factor::dense(mat(shape.w)),
+                ))
             }
             "deblur-gaussian" | "deblur-uniform" => {
                 let k1 = if self.name == "deblur-gaussian" {
@@ -321,14 +391,22 @@ impl TaskSpec {
                 let (kernel, k) = if let Some(path) = self.options.get("kernel") {
                     let (kern, k) = read_kernel(path)?;
                     if k > shape.side() {
-                        return Err(self.invalid("kernel", path, format!("{k}x{k} kernel larger than the image side {}", shape.side())));
+                        return Err(self.invalid(
+                            "kernel",
+                            path,
+                            format!("{k}x{k} kernel larger than the image side {}", shape.side()),
+                        ));
                     }
                     (kern, k)
                 } else {
                     let k = self.odd_size("size", d.motion_size, shape)?;
                     let intensity: f64 = self.get("intensity", 0.5, "a number in [0, 1]")?;
                     if !(0.0..=1.0).contains(&intensity) {
-                        return Err(self.invalid("intensity", &intensity.to_string(), "must be in [0, 1]"));
+                        return Err(self.invalid(
+                            "intensity",
+                            &intensity.to_string(),
+                            "must be in [0, 1]",
+                        ));
                     }
                     let seed: u64 = self.get("seed", 0, "an unsigned integer")?;
                     (kernels::motion_kernel(k, intensity, seed), k)
@@ -340,13 +418,26 @@ impl TaskSpec {
                     return Err(self.shape_error(shape, "3 channels"));
                 }
                 let avg = DMatrix::from_element(1, 3, 1.0 / 3.0);
-                Box::new(KroneckerOperator::new(label, Factor::dense(avg), id(shape.h), id(shape.w)))
+                Box::new(KroneckerOperator::new(
+                    label,
+                    Factor::dense(avg),
+                    id(shape.h),
+                    id(shape.w),
+                ))
             }
-            "denoise" => Box::new(KroneckerOperator::new(label, id(shape.c), id(shape.h), id(shape.w))),
+            "denoise" => Box::new(KroneckerOperator::new(
+                label,
+                id(shape.c),
+                id(shape.h),
+                id(shape.w),
+            )),
             "cs" => {
                 let n = shape.numel();
                 if n > DENSE_MAX_N {
-                    return Err(self.shape_error(shape, format!("at most {DENSE_MAX_N} values (a dense sensing matrix)")));
+                    return Err(self.shape_error(
+                        shape,
+                        format!("at most {DENSE_MAX_N} values (a dense sensing matrix)"),
+                    ));
                 }
                 let ratio: f64 = self.get("ratio", 0.5, "a number in (0, 1]")?;
                 if !(ratio > 0.0 && ratio <= 1.0) {
@@ -370,11 +461,19 @@ fn file_error(path: &str, reason: impl ToString) -> OperatorError {
 
 /// Reads an `H x W` PNG mask (any colour type; luminance >= 128 = observed).
 pub fn read_mask(path: &str, shape: Shape, invert: bool) -> Result<Vec<bool>, OperatorError> {
-    let img = image::open(path).map_err(|e| file_error(path, e))?.to_luma8();
+    let img = image::open(path)
+        .map_err(|e| file_error(path, e))?
+        .to_luma8();
     if img.width() as usize != shape.w || img.height() as usize != shape.h {
         return Err(file_error(
             path,
-            format!("mask is {}x{} (WxH), image is {}x{}", img.width(), img.height(), shape.w, shape.h),
+            format!(
+                "mask is {}x{} (WxH), image is {}x{}",
+                img.width(),
+                img.height(),
+                shape.w,
+                shape.h
+            ),
         ));
     }
     Ok(img.pixels().map(|p| (p.0[0] >= 128) != invert).collect())
@@ -384,7 +483,9 @@ pub fn read_mask(path: &str, shape: Shape, invert: bool) -> Result<Vec<bool>, Op
 /// rows. Normalised to sum 1.
 pub fn read_kernel(path: &str) -> Result<(Vec<f64>, usize), OperatorError> {
     let (values, rows, cols) = if path.to_ascii_lowercase().ends_with(".png") {
-        let img = image::open(path).map_err(|e| file_error(path, e))?.to_luma32f();
+        let img = image::open(path)
+            .map_err(|e| file_error(path, e))?
+            .to_luma32f();
         let v: Vec<f64> = img.pixels().map(|p| p.0[0] as f64).collect();
         (v, img.height() as usize, img.width() as usize)
     } else {
@@ -403,7 +504,15 @@ pub fn read_kernel(path: &str) -> Result<(Vec<f64>, usize), OperatorError> {
                 continue;
             }
             if *cols.get_or_insert(row.len()) != row.len() {
-                return Err(file_error(path, format!("line {} has {} values, expected {}", ln + 1, row.len(), cols.unwrap_or(0))));
+                return Err(file_error(
+                    path,
+                    format!(
+                        "line {} has {} values, expected {}",
+                        ln + 1,
+                        row.len(),
+                        cols.unwrap_or(0)
+                    ),
+                ));
             }
             v.extend(row);
             rows += 1;
@@ -411,10 +520,16 @@ pub fn read_kernel(path: &str) -> Result<(Vec<f64>, usize), OperatorError> {
         (v, rows, cols.unwrap_or(0))
     };
     if rows == 0 || rows != cols {
-        return Err(file_error(path, format!("kernel must be square and non-empty, found {rows}x{cols}")));
+        return Err(file_error(
+            path,
+            format!("kernel must be square and non-empty, found {rows}x{cols}"),
+        ));
     }
     if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
-        return Err(file_error(path, "kernel values must be finite and non-negative"));
+        return Err(file_error(
+            path,
+            "kernel values must be finite and non-negative",
+        ));
     }
     let s: f64 = values.iter().sum();
     if s <= 0.0 {
@@ -430,32 +545,73 @@ mod tests {
     #[test]
     fn size_rule_hits_the_anchors() {
         let d32 = BlurDefaults::for_side(32);
-        assert_eq!((d32.gaussian_size, d32.uniform_size, d32.motion_size), (9, 5, 9));
+        assert_eq!(
+            (d32.gaussian_size, d32.uniform_size, d32.motion_size),
+            (9, 5, 9)
+        );
         assert!((d32.gaussian_std - 1.5).abs() < 1e-12);
         let d256 = BlurDefaults::for_side(256);
-        assert_eq!((d256.gaussian_size, d256.uniform_size, d256.motion_size), (61, 9, 61));
+        assert_eq!(
+            (d256.gaussian_size, d256.uniform_size, d256.motion_size),
+            (61, 9, 61)
+        );
         assert!((d256.gaussian_std - 3.0).abs() < 1e-12);
         let d16 = BlurDefaults::for_side(16);
-        assert_eq!((d16.gaussian_size, d16.uniform_size, d16.motion_size), (5, 3, 5));
+        assert_eq!(
+            (d16.gaussian_size, d16.uniform_size, d16.motion_size),
+            (5, 3, 5)
+        );
         let d64 = BlurDefaults::for_side(64);
-        assert_eq!((d64.gaussian_size, d64.uniform_size, d64.motion_size), (27, 7, 27));
+        assert_eq!(
+            (d64.gaussian_size, d64.uniform_size, d64.motion_size),
+            (27, 7, 27)
+        );
     }
 
     #[test]
     fn bad_names_keys_and_values_are_typed_errors() {
         let s = Shape::new(1, 16, 16).unwrap();
-        assert!(matches!(TaskSpec::new("blur"), Err(OperatorError::UnknownTask(_))));
-        assert!(matches!(TaskSpec::parse("sr4", &["size=3"]), Err(OperatorError::UnknownOption { .. })));
-        assert!(matches!(TaskSpec::parse("cs", &["ratio"]), Err(OperatorError::MalformedOption(_))));
-        let e = TaskSpec::parse("deblur-gaussian", &["size=4"]).unwrap().build(s).unwrap_err();
+        assert!(matches!(
+            TaskSpec::new("blur"),
+            Err(OperatorError::UnknownTask(_))
+        ));
+        assert!(matches!(
+            TaskSpec::parse("sr4", &["size=3"]),
+            Err(OperatorError::UnknownOption { .. })
+        ));
+        assert!(matches!(
+            TaskSpec::parse("cs", &["ratio"]),
+            Err(OperatorError::MalformedOption(_))
+        ));
+        let e = TaskSpec::parse("deblur-gaussian", &["size=4"])
+            .unwrap()
+            .build(s)
+            .unwrap_err();
         assert!(e.to_string().contains("size=\"4\""), "{e}");
-        let e = TaskSpec::parse("inpaint-random", &["fraction=1.5"]).unwrap().build(s).unwrap_err();
+        let e = TaskSpec::parse("inpaint-random", &["fraction=1.5"])
+            .unwrap()
+            .build(s)
+            .unwrap_err();
         assert!(e.to_string().contains("fraction"), "{e}");
-        assert!(TaskSpec::new("sr8").unwrap().build(Shape::new(1, 12, 12).unwrap()).is_err());
+        assert!(TaskSpec::new("sr8")
+            .unwrap()
+            .build(Shape::new(1, 12, 12).unwrap())
+            .is_err());
         assert!(TaskSpec::new("colorize").unwrap().build(s).is_err());
-        assert!(TaskSpec::parse("inpaint-box", &["size=10", "top=10"]).unwrap().build(s).is_err());
-        assert!(TaskSpec::parse("deblur-motion", &["kernel=/nonexistent.txt"]).unwrap().build(s).is_err());
-        assert!(TaskSpec::new("cs").unwrap().build(Shape::new(3, 64, 64).unwrap()).is_err());
+        assert!(TaskSpec::parse("inpaint-box", &["size=10", "top=10"])
+            .unwrap()
+            .build(s)
+            .is_err());
+        assert!(
+            TaskSpec::parse("deblur-motion", &["kernel=/nonexistent.txt"])
+                .unwrap()
+                .build(s)
+                .is_err()
+        );
+        assert!(TaskSpec::new("cs")
+            .unwrap()
+            .build(Shape::new(3, 64, 64).unwrap())
+            .is_err());
         assert!(TaskSpec::new("inpaint-mask").unwrap().build(s).is_err());
     }
 
@@ -477,7 +633,10 @@ mod tests {
         let s = Shape::new(3, 16, 16).unwrap();
         let a = TaskSpec::new("inpaint-random").unwrap().build(s).unwrap();
         assert_eq!(a.output_len(), 3 * (256 - 179));
-        let b = TaskSpec::parse("inpaint-random", &["seed=1"]).unwrap().build(s).unwrap();
+        let b = TaskSpec::parse("inpaint-random", &["seed=1"])
+            .unwrap()
+            .build(s)
+            .unwrap();
         let x: Vec<f64> = (0..s.numel()).map(|i| i as f64).collect();
         assert_ne!(a.apply(&x), b.apply(&x));
     }

@@ -30,7 +30,11 @@ fn table() -> Vec<Box<dyn LinearOperator>> {
         ("deblur-gaussian", vec!["size=7", "std=1.5"], rect),
         ("deblur-uniform", vec![], rgb),
         ("deblur-motion", vec![], g),
-        ("deblur-motion", vec!["size=7", "seed=3", "intensity=1"], rect),
+        (
+            "deblur-motion",
+            vec!["size=7", "seed=3", "intensity=1"],
+            rect,
+        ),
         ("colorize", vec![], rgb),
         ("denoise", vec![], g8),
         ("cs", vec![], g8),
@@ -53,7 +57,10 @@ fn dense_solve(h: &DMatrix<f64>, v: &[f64], lambda: f64) -> Vec<f64> {
     let n = h.ncols();
     let a = h.transpose() * h + DMatrix::identity(n, n) * lambda;
     let lu = a.lu();
-    lu.solve(&DVector::from_column_slice(v)).unwrap().as_slice().to_vec()
+    lu.solve(&DVector::from_column_slice(v))
+        .unwrap()
+        .as_slice()
+        .to_vec()
 }
 
 proptest! {
@@ -123,14 +130,27 @@ proptest! {
 fn singular_values_match_dense_svd() {
     for op in table() {
         let h = to_dense(op.as_ref());
-        let mut dense: Vec<f64> = h.clone().svd(false, false).singular_values.as_slice().to_vec();
+        let mut dense: Vec<f64> = h
+            .clone()
+            .svd(false, false)
+            .singular_values
+            .as_slice()
+            .to_vec();
         dense.resize(op.input_shape().numel(), 0.0);
         dense.sort_by(|a, b| b.total_cmp(a));
         let mut ours = op.singular_values();
         ours.sort_by(|a, b| b.total_cmp(a));
         assert_eq!(ours.len(), dense.len(), "{}", op.describe());
-        let err = ours.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-10 * dense[0], "{}: singular values differ by {err}", op.describe());
+        let err = ours
+            .iter()
+            .zip(&dense)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err < 1e-10 * dense[0],
+            "{}: singular values differ by {err}",
+            op.describe()
+        );
         assert!((op.norm() - dense[0]).abs() < 1e-10 * dense[0]);
     }
 }
@@ -150,8 +170,10 @@ fn motion_blur_equals_direct_circular_convolution() {
                 let mut acc = 0.0;
                 for a in 0..5 {
                     for b in 0..5 {
-                        let si = (i + s.h * 2 - (a as isize - 2).rem_euclid(s.h as isize) as usize) % s.h;
-                        let sj = (j + s.w * 2 - (b as isize - 2).rem_euclid(s.w as isize) as usize) % s.w;
+                        let si = (i + s.h * 2 - (a as isize - 2).rem_euclid(s.h as isize) as usize)
+                            % s.h;
+                        let sj = (j + s.w * 2 - (b as isize - 2).rem_euclid(s.w as isize) as usize)
+                            % s.w;
                         acc += k[a * 5 + b] * x[c * s.pixels() + si * s.w + sj];
                     }
                 }
@@ -170,7 +192,11 @@ fn averaging_operators_average() {
     let sr = TaskSpec::new("sr4").unwrap().build(s).unwrap();
     let y = sr.apply(&x);
     assert_eq!(sr.output_shape(), Some(Shape::new(3, 2, 2).unwrap()));
-    let want: f64 = (0..4).flat_map(|r| (0..4).map(move |c| r * 8 + c)).map(|p| x[64 + p]).sum::<f64>() / 16.0;
+    let want: f64 = (0..4)
+        .flat_map(|r| (0..4).map(move |c| r * 8 + c))
+        .map(|p| x[64 + p])
+        .sum::<f64>()
+        / 16.0;
     assert!((y[4] - want).abs() < 1e-14);
     let col = TaskSpec::new("colorize").unwrap().build(s).unwrap();
     let g = col.apply(&x);
@@ -187,11 +213,19 @@ fn png_mask_roundtrip() {
     img.save(&p).unwrap();
     let s = Shape::new(1, 4, 8).unwrap();
     let path = format!("path={}", p.display());
-    let op = TaskSpec::parse("inpaint-mask", &[path.as_str()]).unwrap().build(s).unwrap();
+    let op = TaskSpec::parse("inpaint-mask", &[path.as_str()])
+        .unwrap()
+        .build(s)
+        .unwrap();
     assert_eq!(op.output_len(), 4 * 6);
-    let inv = TaskSpec::parse("inpaint-mask", &[path.as_str(), "invert=true"]).unwrap().build(s).unwrap();
+    let inv = TaskSpec::parse("inpaint-mask", &[path.as_str(), "invert=true"])
+        .unwrap()
+        .build(s)
+        .unwrap();
     assert_eq!(inv.output_len(), 4 * 2);
-    let wrong = TaskSpec::parse("inpaint-mask", &[path.as_str()]).unwrap().build(Shape::new(1, 8, 8).unwrap());
+    let wrong = TaskSpec::parse("inpaint-mask", &[path.as_str()])
+        .unwrap()
+        .build(Shape::new(1, 8, 8).unwrap());
     assert!(wrong.unwrap_err().to_string().contains("mask is 8x4"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

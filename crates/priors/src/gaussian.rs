@@ -29,7 +29,10 @@ pub enum Covariance {
     /// `diag(d)`.
     Diagonal(Vec<f64>),
     /// `diag(d) + W W^T`, `W` of size `n x r`.
-    LowRankDiag { diag: Vec<f64>, factor: DMatrix<f64> },
+    LowRankDiag {
+        diag: Vec<f64>,
+        factor: DMatrix<f64>,
+    },
     /// A dense symmetric positive-definite matrix (small images only).
     Dense(DMatrix<f64>),
 }
@@ -69,19 +72,34 @@ impl GaussianPrior {
             }
             Covariance::Dense(m) => {
                 if m.nrows() != n || m.ncols() != n {
-                    return Err(param("dense covariance", format!("{}x{}", m.nrows(), m.ncols()), &format!("expected {n}x{n}")));
+                    return Err(param(
+                        "dense covariance",
+                        format!("{}x{}", m.nrows(), m.ncols()),
+                        &format!("expected {n}x{n}"),
+                    ));
                 }
                 if n > DENSE_POSTERIOR_MAX_N {
-                    return Err(PriorError::TooLargeForDense { n, max: DENSE_POSTERIOR_MAX_N });
+                    return Err(PriorError::TooLargeForDense {
+                        n,
+                        max: DENSE_POSTERIOR_MAX_N,
+                    });
                 }
                 if (m - m.transpose()).norm() > 1e-12 * m.norm() || m.clone().cholesky().is_none() {
-                    return Err(param("dense covariance", "matrix", "must be symmetric positive definite"));
+                    return Err(param(
+                        "dense covariance",
+                        "matrix",
+                        "must be symmetric positive definite",
+                    ));
                 }
             }
         }
         if let Covariance::LowRankDiag { factor, .. } = &cov {
             if factor.nrows() != n {
-                return Err(param("low-rank factor rows", factor.nrows(), &format!("expected {n}")));
+                return Err(param(
+                    "low-rank factor rows",
+                    factor.nrows(),
+                    &format!("expected {n}"),
+                ));
             }
         }
         Ok(Self { shape, mean, cov })
@@ -103,7 +121,11 @@ impl GaussianPrior {
             Covariance::LowRankDiag { diag, factor } => {
                 let wt = factor.tr_mul(&DVector::from_column_slice(v));
                 let wwt = factor * wt;
-                v.iter().zip(diag).zip(wwt.iter()).map(|((a, d), l)| a * d + l).collect()
+                v.iter()
+                    .zip(diag)
+                    .zip(wwt.iter())
+                    .map(|((a, d), l)| a * d + l)
+                    .collect()
             }
             Covariance::Dense(m) => (m * DVector::from_column_slice(v)).as_slice().to_vec(),
         }
@@ -125,7 +147,10 @@ impl GaussianPrior {
                 let r = factor.ncols();
                 let small = DMatrix::identity(r, r) + factor.tr_mul(&aw);
                 let rhs = factor.tr_mul(&av);
-                let sol = small.cholesky().expect("I + W^T A^-1 W is positive definite").solve(&rhs);
+                let sol = small
+                    .cholesky()
+                    .expect("I + W^T A^-1 W is positive definite")
+                    .solve(&rhs);
                 let corr = aw * sol;
                 av.iter().zip(corr.iter()).map(|(a, c)| a - c).collect()
             }
@@ -143,12 +168,19 @@ impl GaussianPrior {
         let n = self.shape.numel();
         match &self.cov {
             Covariance::Isotropic(s) => DMatrix::identity(n, n) * s.sqrt(),
-            Covariance::Diagonal(d) => DMatrix::from_diagonal(&DVector::from_iterator(n, d.iter().map(|v| v.sqrt()))),
+            Covariance::Diagonal(d) => {
+                DMatrix::from_diagonal(&DVector::from_iterator(n, d.iter().map(|v| v.sqrt())))
+            }
             Covariance::LowRankDiag { diag, factor } => {
-                let s = DMatrix::from_diagonal(&DVector::from_column_slice(diag)) + factor * factor.transpose();
+                let s = DMatrix::from_diagonal(&DVector::from_column_slice(diag))
+                    + factor * factor.transpose();
                 s.cholesky().expect("diag + W W^T is positive definite").l()
             }
-            Covariance::Dense(m) => m.clone().cholesky().expect("validated positive definite").l(),
+            Covariance::Dense(m) => m
+                .clone()
+                .cholesky()
+                .expect("validated positive definite")
+                .l(),
         }
     }
 
@@ -168,9 +200,15 @@ impl GaussianPrior {
             Covariance::LowRankDiag { diag, factor } => {
                 let z2 = DVector::from_column_slice(&normal_vec(rng, factor.ncols()));
                 let wz = factor * z2;
-                z.iter().zip(diag).zip(wz.iter()).map(|((a, d), l)| a * d.sqrt() + l).collect()
+                z.iter()
+                    .zip(diag)
+                    .zip(wz.iter())
+                    .map(|((a, d), l)| a * d.sqrt() + l)
+                    .collect()
             }
-            Covariance::Dense(_) => (self.dense_sqrt() * DVector::from_column_slice(&z)).as_slice().to_vec(),
+            Covariance::Dense(_) => (self.dense_sqrt() * DVector::from_column_slice(&z))
+                .as_slice()
+                .to_vec(),
         };
         add(&self.mean, &dev)
     }
@@ -242,7 +280,11 @@ struct DenseGain {
 }
 
 impl DenseGain {
-    fn new(prior: &GaussianPrior, op: &dyn LinearOperator, sigma_y: f64) -> Result<Self, PriorError> {
+    fn new(
+        prior: &GaussianPrior,
+        op: &dyn LinearOperator,
+        sigma_y: f64,
+    ) -> Result<Self, PriorError> {
         let n = prior.shape.numel();
         if n > DENSE_POSTERIOR_MAX_N {
             return Err(PriorError::TooLargeForDense {
@@ -321,7 +363,9 @@ impl GaussianPosterior<'_> {
     pub fn cov_apply(&self, v: &[f64]) -> Vec<f64> {
         match &self.gain {
             // C = sigma_y^2 (H^T H + lambda I)^-1, lambda = sigma_y^2 / s.
-            Gain::Isotropic { lambda } => scale(&self.op.gram_solve(v, *lambda), self.sigma_y * self.sigma_y),
+            Gain::Isotropic { lambda } => {
+                scale(&self.op.gram_solve(v, *lambda), self.sigma_y * self.sigma_y)
+            }
             Gain::Dense(d) => d.cov_apply(v),
         }
     }
@@ -362,15 +406,25 @@ impl Denoiser for GaussianPrior {
         Ok(sub(x, &scale(&self.resolvent(&sub(x, &self.mean), s2), s2)))
     }
 
-    fn linearize<'a>(&'a self, x: &[f64], sigma: f64) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+    fn linearize<'a>(
+        &'a self,
+        x: &[f64],
+        sigma: f64,
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
         let d = self.denoise(x, sigma)?;
         let n = x.len();
-        Ok(Box::new(ClosureLinearization::new(d, move |v: &[f64]| {
-            if v.len() != n {
-                return Err(DenoiserError::Backend(format!("cotangent has {} values, expected {n}", v.len())));
-            }
-            let s2 = sigma * sigma;
-            Ok(sub(v, &scale(&self.resolvent(v, s2), s2)))
-        })))
+        Ok(Box::new(ClosureLinearization::new(
+            d,
+            move |v: &[f64]| {
+                if v.len() != n {
+                    return Err(DenoiserError::Backend(format!(
+                        "cotangent has {} values, expected {n}",
+                        v.len()
+                    )));
+                }
+                let s2 = sigma * sigma;
+                Ok(sub(v, &scale(&self.resolvent(v, s2), s2)))
+            },
+        )))
     }
 }

@@ -6,12 +6,12 @@
 //! Gram solve, started from each `m_k`; the MAP is the mode of highest density.
 
 use crate::{check_problem, PriorError};
+use rand::Rng as _;
 use vmlmap_core::denoiser::ClosureLinearization;
 use vmlmap_core::rng::{normal_vec, Rng};
 use vmlmap_core::vector::{add, axpy, dot, norm, rel_err, scale, sub};
 use vmlmap_core::{Denoiser, DenoiserError, Linearization, Shape};
 use vmlmap_operators::LinearOperator;
-use rand::Rng as _;
 
 /// `sum_k w_k N(mu_k, s_k I)`.
 #[derive(Clone, Debug)]
@@ -42,11 +42,21 @@ fn softmax(v: &[f64]) -> Vec<f64> {
 
 impl GaussianMixturePrior {
     /// Weights (normalised here), means and isotropic variances, one per component.
-    pub fn new(shape: Shape, weights: Vec<f64>, means: Vec<Vec<f64>>, variances: Vec<f64>) -> Result<Self, PriorError> {
+    pub fn new(
+        shape: Shape,
+        weights: Vec<f64>,
+        means: Vec<Vec<f64>>,
+        variances: Vec<f64>,
+    ) -> Result<Self, PriorError> {
         if weights.is_empty() || weights.len() != means.len() || weights.len() != variances.len() {
             return Err(param(
                 "components",
-                format!("{} weights, {} means, {} variances", weights.len(), means.len(), variances.len()),
+                format!(
+                    "{} weights, {} means, {} variances",
+                    weights.len(),
+                    means.len(),
+                    variances.len()
+                ),
                 "need the same positive number of each",
             ));
         }
@@ -91,7 +101,9 @@ impl GaussianMixturePrior {
             .map(|k| {
                 let v = self.variances[k] + t;
                 let d = sub(x, &self.means[k]);
-                self.log_weights[k] - dot(&d, &d) / (2.0 * v) - 0.5 * n * (2.0 * std::f64::consts::PI * v).ln()
+                self.log_weights[k]
+                    - dot(&d, &d) / (2.0 * v)
+                    - 0.5 * n * (2.0 * std::f64::consts::PI * v).ln()
             })
             .collect()
     }
@@ -114,7 +126,12 @@ impl GaussianMixturePrior {
     }
 
     /// The exact posterior given `y = H x0 + sigma_y eta`.
-    pub fn posterior<'a>(&'a self, op: &'a dyn LinearOperator, y: &[f64], sigma_y: f64) -> Result<MixturePosterior<'a>, PriorError> {
+    pub fn posterior<'a>(
+        &'a self,
+        op: &'a dyn LinearOperator,
+        y: &[f64],
+        sigma_y: f64,
+    ) -> Result<MixturePosterior<'a>, PriorError> {
         check_problem(self.shape, op, y, sigma_y)?;
         let sy2 = sigma_y * sigma_y;
         let mut spectrum = op.singular_values();
@@ -130,9 +147,14 @@ impl GaussianMixturePrior {
             // at x = m_k), dropping terms common to every k.
             let dm = sub(&m, &self.means[k]);
             let res = sub(y, &op.apply(&m));
-            let logdet_cinv: f64 = spectrum.iter().map(|si| (1.0 / s + si * si / sy2).ln()).sum();
+            let logdet_cinv: f64 = spectrum
+                .iter()
+                .map(|si| (1.0 / s + si * si / sy2).ln())
+                .sum();
             logw.push(
-                self.log_weights[k] - dot(&dm, &dm) / (2.0 * s) - 0.5 * self.shape.numel() as f64 * s.ln()
+                self.log_weights[k]
+                    - dot(&dm, &dm) / (2.0 * s)
+                    - 0.5 * self.shape.numel() as f64 * s.ln()
                     - dot(&res, &res) / (2.0 * sy2)
                     - 0.5 * logdet_cinv,
             );
@@ -220,7 +242,10 @@ impl MixturePosterior<'_> {
         let lambda = sy2 * prec;
         // (H^T H + lambda)^-1 (lambda * v/prec + H^T y), split into its stable halves.
         let vbar = scale(&v, 1.0 / prec);
-        add(&self.op.null_filter(&vbar, lambda), &self.op.regularized_pinv(&self.y, lambda))
+        add(
+            &self.op.null_filter(&vbar, lambda),
+            &self.op.regularized_pinv(&self.y, lambda),
+        )
     }
 
     /// `‖T(x) - x‖ / ‖x‖`.
@@ -272,8 +297,19 @@ impl MixturePosterior<'_> {
         let x = add(&self.prior.means[k], &scale(&z, s.sqrt()));
         let eta = normal_vec(rng, self.y.len());
         let hx = self.op.apply(&x);
-        let r: Vec<f64> = self.y.iter().zip(&hx).zip(&eta).map(|((y, h), e)| y - h - self.sigma_y * e).collect();
-        add(&x, &self.op.regularized_pinv(&r, self.sigma_y * self.sigma_y / s))
+        let r: Vec<f64> = self
+            .y
+            .iter()
+            .zip(&hx)
+            .zip(&eta)
+            .map(|((y, h), e)| y - h - self.sigma_y * e)
+            .collect();
+        add(
+            &x,
+            &self
+                .op
+                .regularized_pinv(&r, self.sigma_y * self.sigma_y / s),
+        )
     }
 }
 
@@ -302,33 +338,48 @@ impl Denoiser for GaussianMixturePrior {
 
     /// `J = sum_k r_k a_k I + sum_k r_k m_k (q_k - q̄)^T`, with `m_k` the component
     /// denoisers, `q_k = -(x - mu_k)/(s_k + sigma^2)` and `q̄ = sum_k r_k q_k`.
-    fn linearize<'a>(&'a self, x: &[f64], sigma: f64) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+    fn linearize<'a>(
+        &'a self,
+        x: &[f64],
+        sigma: f64,
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
         let d = self.denoise(x, sigma)?;
         let x = x.to_vec();
-        Ok(Box::new(ClosureLinearization::new(d, move |v: &[f64]| {
-            if v.len() != x.len() {
-                return Err(DenoiserError::Backend(format!("cotangent has {} values, expected {}", v.len(), x.len())));
-            }
-            let s2 = sigma * sigma;
-            let r = self.responsibilities(&x, sigma);
-            let mut out = vec![0.0; x.len()];
-            let mut qbar = vec![0.0; x.len()];
-            let mut qs = Vec::with_capacity(self.len());
-            for (k, rk) in r.iter().enumerate() {
-                let vk = self.variances[k] + s2;
-                let q = scale(&sub(&x, &self.means[k]), -1.0 / vk);
-                axpy(&mut qbar, *rk, &q);
-                qs.push(q);
-            }
-            for (k, rk) in r.iter().enumerate() {
-                let a = self.variances[k] / (self.variances[k] + s2);
-                axpy(&mut out, rk * a, v);
-                let mk: Vec<f64> = self.means[k].iter().zip(&x).map(|(mu, xi)| mu + a * (xi - mu)).collect();
-                let c = rk * dot(&mk, v);
-                axpy(&mut out, c, &qs[k]);
-                axpy(&mut out, -c, &qbar);
-            }
-            Ok(out)
-        })))
+        Ok(Box::new(ClosureLinearization::new(
+            d,
+            move |v: &[f64]| {
+                if v.len() != x.len() {
+                    return Err(DenoiserError::Backend(format!(
+                        "cotangent has {} values, expected {}",
+                        v.len(),
+                        x.len()
+                    )));
+                }
+                let s2 = sigma * sigma;
+                let r = self.responsibilities(&x, sigma);
+                let mut out = vec![0.0; x.len()];
+                let mut qbar = vec![0.0; x.len()];
+                let mut qs = Vec::with_capacity(self.len());
+                for (k, rk) in r.iter().enumerate() {
+                    let vk = self.variances[k] + s2;
+                    let q = scale(&sub(&x, &self.means[k]), -1.0 / vk);
+                    axpy(&mut qbar, *rk, &q);
+                    qs.push(q);
+                }
+                for (k, rk) in r.iter().enumerate() {
+                    let a = self.variances[k] / (self.variances[k] + s2);
+                    axpy(&mut out, rk * a, v);
+                    let mk: Vec<f64> = self.means[k]
+                        .iter()
+                        .zip(&x)
+                        .map(|(mu, xi)| mu + a * (xi - mu))
+                        .collect();
+                    let c = rk * dot(&mk, v);
+                    axpy(&mut out, c, &qs[k]);
+                    axpy(&mut out, -c, &qbar);
+                }
+                Ok(out)
+            },
+        )))
     }
 }

@@ -27,24 +27,40 @@ fn priors() -> Vec<GaussianPrior> {
     let n = s.numel();
     vec![
         GaussianPrior::new(s, vec![0.1; n], Covariance::Isotropic(0.25)).unwrap(),
-        GaussianPrior::new(s, vec![-0.2; n], Covariance::Diagonal((0..n).map(|i| 0.05 + 0.02 * i as f64).collect())).unwrap(),
+        GaussianPrior::new(
+            s,
+            vec![-0.2; n],
+            Covariance::Diagonal((0..n).map(|i| 0.05 + 0.02 * i as f64).collect()),
+        )
+        .unwrap(),
         lowrank(s, 1),
     ]
 }
 
 fn ops() -> Vec<Box<dyn LinearOperator>> {
     let s = shape();
-    ["inpaint-box", "sr2", "deblur-uniform", "deblur-motion", "cs", "denoise"]
-        .iter()
-        .map(|t| TaskSpec::new(t).unwrap().build(s).unwrap())
-        .collect()
+    [
+        "inpaint-box",
+        "sr2",
+        "deblur-uniform",
+        "deblur-motion",
+        "cs",
+        "denoise",
+    ]
+    .iter()
+    .map(|t| TaskSpec::new(t).unwrap().build(s).unwrap())
+    .collect()
 }
 
 fn dense_denoiser(p: &GaussianPrior, x: &[f64], sigma: f64) -> Vec<f64> {
     let s = p.dense_covariance();
     let n = x.len();
-    let a = &s * (&s + DMatrix::identity(n, n) * sigma * sigma).try_inverse().unwrap();
-    let d = DVector::from_column_slice(p.mean()) + a * DVector::from_column_slice(&sub(x, p.mean()));
+    let a = &s
+        * (&s + DMatrix::identity(n, n) * sigma * sigma)
+            .try_inverse()
+            .unwrap();
+    let d =
+        DVector::from_column_slice(p.mean()) + a * DVector::from_column_slice(&sub(x, p.mean()));
     d.as_slice().to_vec()
 }
 
@@ -55,7 +71,11 @@ fn gaussian_denoiser_matches_dense_formula_and_fd_vjp() {
         for sigma in [0.05, 0.5, 5.0] {
             let x = normal_vec(&mut rng, 16);
             let d = p.denoise(&x, sigma).unwrap();
-            assert!(rel_err(&d, &dense_denoiser(&p, &x, sigma)) < 1e-12, "{} sigma={sigma}", p.name());
+            assert!(
+                rel_err(&d, &dense_denoiser(&p, &x, sigma)) < 1e-12,
+                "{} sigma={sigma}",
+                p.name()
+            );
             let v = normal_vec(&mut rng, 16);
             let u = normal_vec(&mut rng, 16);
             let e = vjp_finite_difference_error(&p, &x, sigma, &v, &u, 1e-4).unwrap();
@@ -72,15 +92,28 @@ fn gaussian_map_matches_direct_dense_solve() {
         for op in ops() {
             let x0 = p.sample(&mut rng);
             let sy = 0.05;
-            let y: Vec<f64> = op.apply(&x0).iter().zip(normal_vec(&mut rng, op.output_len())).map(|(a, e)| a + sy * e).collect();
+            let y: Vec<f64> = op
+                .apply(&x0)
+                .iter()
+                .zip(normal_vec(&mut rng, op.output_len()))
+                .map(|(a, e)| a + sy * e)
+                .collect();
             let post = p.posterior(op.as_ref(), &y, sy).unwrap();
             let h = to_dense(op.as_ref());
             let s = p.dense_covariance();
             let m = h.nrows();
             let r = DVector::from_column_slice(&sub(&y, &op.apply(p.mean())));
-            let g = (&h * &s * h.transpose() + DMatrix::identity(m, m) * sy * sy).lu().solve(&r).unwrap();
+            let g = (&h * &s * h.transpose() + DMatrix::identity(m, m) * sy * sy)
+                .lu()
+                .solve(&r)
+                .unwrap();
             let want = DVector::from_column_slice(p.mean()) + &s * h.transpose() * g;
-            assert!(rel_err(post.map(), want.as_slice()) < 1e-10, "{} {}", p.name(), op.describe());
+            assert!(
+                rel_err(post.map(), want.as_slice()) < 1e-10,
+                "{} {}",
+                p.name(),
+                op.describe()
+            );
         }
     }
 }
@@ -95,9 +128,18 @@ fn isotropic_closed_form_equals_dense_route_noise_free() {
         for sy in [1e-9, 0.05] {
             let a = p.posterior(op.as_ref(), &y, sy).unwrap();
             let b = p.posterior_dense(op.as_ref(), &y, sy).unwrap();
-            assert!(rel_err(a.map(), b.map()) < 1e-9, "{} sy={sy}: {}", op.describe(), rel_err(a.map(), b.map()));
+            assert!(
+                rel_err(a.map(), b.map()) < 1e-9,
+                "{} sy={sy}: {}",
+                op.describe(),
+                rel_err(a.map(), b.map())
+            );
             let v = normal_vec(&mut rng, 16);
-            assert!(rel_err(&a.cov_apply(&v), &b.cov_apply(&v)) < 1e-8, "{} sy={sy}: covariance", op.describe());
+            assert!(
+                rel_err(&a.cov_apply(&v), &b.cov_apply(&v)) < 1e-8,
+                "{} sy={sy}: covariance",
+                op.describe()
+            );
         }
         // Noise-free, the MAP fits the measurement exactly.
         let post = p.posterior(op.as_ref(), &y, 1e-9).unwrap();
@@ -127,9 +169,17 @@ fn posterior_samples_have_the_exact_moments() {
         }
         let var = s2 / n as f64 - (s1 / n as f64).powi(2);
         let want_var = dot(&u, &post.cov_apply(&u));
-        assert!((var - want_var).abs() < 0.05 * want_var, "{}: var {var} vs {want_var}", p.name());
+        assert!(
+            (var - want_var).abs() < 0.05 * want_var,
+            "{}: var {var} vs {want_var}",
+            p.name()
+        );
         let tol = 5.0 * (want_var / n as f64).sqrt();
-        assert!((dot(&u, &mean) - dot(&u, post.map())).abs() < tol, "{}: mean", p.name());
+        assert!(
+            (dot(&u, &mean) - dot(&u, post.map())).abs() < tol,
+            "{}: mean",
+            p.name()
+        );
     }
 }
 
@@ -146,8 +196,16 @@ fn mixture_denoiser_is_tweedie_and_vjp_matches_fd() {
     let mut rng = seeded(10);
     for sigma in [0.1, 0.5, 2.0] {
         // Start near a point between components so responsibilities are not saturated.
-        let x: Vec<f64> = p.means()[0].iter().zip(&p.means()[1]).map(|(a, b)| 0.5 * (a + b)).collect();
-        let x: Vec<f64> = x.iter().zip(normal_vec(&mut rng, 16)).map(|(a, e)| a + 0.1 * e).collect();
+        let x: Vec<f64> = p.means()[0]
+            .iter()
+            .zip(&p.means()[1])
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect();
+        let x: Vec<f64> = x
+            .iter()
+            .zip(normal_vec(&mut rng, 16))
+            .map(|(a, e)| a + 0.1 * e)
+            .collect();
         // Tweedie: D = x + sigma^2 grad log p_sigma(x), gradient by central differences.
         let h = 1e-5;
         let grad: Vec<f64> = (0..16)
@@ -159,8 +217,15 @@ fn mixture_denoiser_is_tweedie_and_vjp_matches_fd() {
                 (p.log_density(&a, sigma) - p.log_density(&b, sigma)) / (2.0 * h)
             })
             .collect();
-        let tweedie: Vec<f64> = x.iter().zip(&grad).map(|(a, g)| a + sigma * sigma * g).collect();
-        assert!(rel_err(&p.denoise(&x, sigma).unwrap(), &tweedie) < 1e-6, "sigma={sigma}");
+        let tweedie: Vec<f64> = x
+            .iter()
+            .zip(&grad)
+            .map(|(a, g)| a + sigma * sigma * g)
+            .collect();
+        assert!(
+            rel_err(&p.denoise(&x, sigma).unwrap(), &tweedie) < 1e-6,
+            "sigma={sigma}"
+        );
         let v = normal_vec(&mut rng, 16);
         let u = normal_vec(&mut rng, 16);
         let e = vjp_finite_difference_error(&p, &x, sigma, &v, &u, 1e-5).unwrap();
@@ -180,7 +245,12 @@ fn mixture_posterior_weights_modes_and_samples() {
     let mut rng = seeded(11);
     let x0 = p.sample(&mut rng);
     let sy = 0.3;
-    let y: Vec<f64> = op.apply(&x0).iter().zip(normal_vec(&mut rng, 4)).map(|(a, e)| a + sy * e).collect();
+    let y: Vec<f64> = op
+        .apply(&x0)
+        .iter()
+        .zip(normal_vec(&mut rng, 4))
+        .map(|(a, e)| a + sy * e)
+        .collect();
     let post = p.posterior(op.as_ref(), &y, sy).unwrap();
     // Weights against log N(y; H mu_k, s_k H H^T + sigma_y^2 I) by Cholesky.
     let h = to_dense(op.as_ref());
@@ -198,7 +268,11 @@ fn mixture_posterior_weights_modes_and_samples() {
     let m = logs.iter().cloned().fold(f64::MIN, f64::max);
     let z: f64 = logs.iter().map(|l| (l - m).exp()).sum();
     let want: Vec<f64> = logs.iter().map(|l| (l - m).exp() / z).collect();
-    assert!(rel_err(&post.weights(), &want) < 1e-9, "{:?} vs {want:?}", post.weights());
+    assert!(
+        rel_err(&post.weights(), &want) < 1e-9,
+        "{:?} vs {want:?}",
+        post.weights()
+    );
     // Modes: the gradient of log p(x|y) vanishes.
     for mode in post.modes() {
         let r = p.responsibilities(&mode.x, 0.0);
@@ -211,7 +285,11 @@ fn mixture_posterior_weights_modes_and_samples() {
                 *gi += r[k] * (mu - xi) / [0.01, 0.02, 0.015][k];
             }
         }
-        assert!(norm(&g) < 1e-8 * norm(&mode.x) / 0.01, "gradient {}", norm(&g));
+        assert!(
+            norm(&g) < 1e-8 * norm(&mode.x) / 0.01,
+            "gradient {}",
+            norm(&g)
+        );
         assert!(mode.stationarity < 1e-12);
     }
     // Component frequencies of exact samples follow w'.
@@ -219,12 +297,21 @@ fn mixture_posterior_weights_modes_and_samples() {
     let mut counts = [0usize; 3];
     for _ in 0..n {
         let x = post.sample(&mut rng);
-        let k = (0..3).min_by(|&a, &b| norm(&sub(&x, &post.component_means()[a])).total_cmp(&norm(&sub(&x, &post.component_means()[b])))).unwrap();
+        let k = (0..3)
+            .min_by(|&a, &b| {
+                norm(&sub(&x, &post.component_means()[a]))
+                    .total_cmp(&norm(&sub(&x, &post.component_means()[b])))
+            })
+            .unwrap();
         counts[k] += 1;
     }
     for k in 0..3 {
         let f = counts[k] as f64 / n as f64;
-        assert!((f - want[k]).abs() < 0.02, "component {k}: {f} vs {}", want[k]);
+        assert!(
+            (f - want[k]).abs() < 0.02,
+            "component {k}: {f} vs {}",
+            want[k]
+        );
     }
 }
 

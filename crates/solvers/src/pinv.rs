@@ -11,7 +11,13 @@ impl Solver for PseudoInverse {
         "pinv"
     }
 
-    fn solve(&self, problem: &Problem, denoiser: &dyn Denoiser, _seed: u64, observer: &mut dyn Observer) -> Result<Solution, SolverError> {
+    fn solve(
+        &self,
+        problem: &Problem,
+        denoiser: &dyn Denoiser,
+        _seed: u64,
+        observer: &mut dyn Observer,
+    ) -> Result<Solution, SolverError> {
         problem.check_denoiser(denoiser)?;
         let x = problem.op.pinv(&problem.y);
         observer.on_step(0, 1, 0.0);

@@ -31,7 +31,11 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 sigma_max: o.sigma_max.unwrap_or(d.sigma_max),
                 sigma_min: o.sigma_min.unwrap_or(d.sigma_min),
                 rho: d.rho,
-                preconditioning: if name == "vml-map" { Preconditioning::Gram } else { Preconditioning::Plain },
+                preconditioning: if name == "vml-map" {
+                    Preconditioning::Gram
+                } else {
+                    Preconditioning::Plain
+                },
             };
             Ok(Box::new(cfg.check()?))
         }
@@ -50,16 +54,64 @@ mod tests {
             let e = build_solver("vml-map", &o).err().expect("must fail");
             assert!(e.to_string().contains(field), "{e}");
         };
-        bad(SolverOptions { steps: Some(0), ..Default::default() }, "steps = 0");
-        bad(SolverOptions { inner: Some(0), ..Default::default() }, "inner = 0");
-        bad(SolverOptions { lr: Some(-1.0), ..Default::default() }, "lr = -1");
-        bad(SolverOptions { lr: Some(f64::NAN), ..Default::default() }, "lr = NaN");
-        bad(SolverOptions { eta: Some(1.5), ..Default::default() }, "eta = 1.5");
-        bad(SolverOptions { sigma_min: Some(0.0), ..Default::default() }, "sigma_min = 0");
-        bad(SolverOptions { sigma_max: Some(0.001), ..Default::default() }, "sigma_max = 0.001");
-        assert!(matches!(build_solver("dps2", &SolverOptions::default()), Err(SolverError::UnknownSolver(_))));
+        bad(
+            SolverOptions {
+                steps: Some(0),
+                ..Default::default()
+            },
+            "steps = 0",
+        );
+        bad(
+            SolverOptions {
+                inner: Some(0),
+                ..Default::default()
+            },
+            "inner = 0",
+        );
+        bad(
+            SolverOptions {
+                lr: Some(-1.0),
+                ..Default::default()
+            },
+            "lr = -1",
+        );
+        bad(
+            SolverOptions {
+                lr: Some(f64::NAN),
+                ..Default::default()
+            },
+            "lr = NaN",
+        );
+        bad(
+            SolverOptions {
+                eta: Some(1.5),
+                ..Default::default()
+            },
+            "eta = 1.5",
+        );
+        bad(
+            SolverOptions {
+                sigma_min: Some(0.0),
+                ..Default::default()
+            },
+            "sigma_min = 0",
+        );
+        bad(
+            SolverOptions {
+                sigma_max: Some(0.001),
+                ..Default::default()
+            },
+            "sigma_max = 0.001",
+        );
+        assert!(matches!(
+            build_solver("dps2", &SolverOptions::default()),
+            Err(SolverError::UnknownSolver(_))
+        ));
         for n in SOLVER_NAMES {
-            assert_eq!(build_solver(n, &SolverOptions::default()).unwrap().name(), *n);
+            assert_eq!(
+                build_solver(n, &SolverOptions::default()).unwrap().name(),
+                *n
+            );
         }
     }
 }

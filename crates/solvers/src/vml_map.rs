@@ -82,16 +82,28 @@ impl VmlMapConfig {
             return Err(invalid("inner", self.inner, "need at least 1 inner step"));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(invalid("lr", self.lr, "step size must be positive and finite"));
+            return Err(invalid(
+                "lr",
+                self.lr,
+                "step size must be positive and finite",
+            ));
         }
         if !(0.0..=1.0).contains(&self.eta) {
             return Err(invalid("eta", self.eta, "must be in [0, 1]"));
         }
         if !(self.sigma_min > 0.0 && self.sigma_min.is_finite()) {
-            return Err(invalid("sigma_min", self.sigma_min, "must be positive and finite"));
+            return Err(invalid(
+                "sigma_min",
+                self.sigma_min,
+                "must be positive and finite",
+            ));
         }
         if !(self.sigma_max > self.sigma_min && self.sigma_max.is_finite()) {
-            return Err(invalid("sigma_max", self.sigma_max, &format!("must exceed sigma_min = {}", self.sigma_min)));
+            return Err(invalid(
+                "sigma_max",
+                self.sigma_max,
+                &format!("must exceed sigma_min = {}", self.sigma_min),
+            ));
         }
         if !(self.rho > 0.0 && self.rho.is_finite()) {
             return Err(invalid("rho", self.rho, "must be positive and finite"));
@@ -129,11 +141,17 @@ pub fn vml_direction(
     let x_minus_d = sub(x, &d);
     let resid = sub(&op.apply(&d), &problem.y);
     let w = match preconditioning {
-        Preconditioning::Gram => add(&op.null_filter(&x_minus_d, lambda), &op.regularized_pinv(&resid, lambda)),
+        Preconditioning::Gram => add(
+            &op.null_filter(&x_minus_d, lambda),
+            &op.regularized_pinv(&resid, lambda),
+        ),
         Preconditioning::Plain => add(&scale(&x_minus_d, lambda), &op.adjoint(&resid)),
     };
     let direction = lin.vjp(&w)?;
-    Ok(VmlDirection { denoised: d, direction })
+    Ok(VmlDirection {
+        denoised: d,
+        direction,
+    })
 }
 
 /// The plain variant's step scale `1 / (‖H‖² + sigma_y²/sigma²)`.
@@ -173,7 +191,13 @@ impl Solver for VmlMap {
         }
     }
 
-    fn solve(&self, problem: &Problem, denoiser: &dyn Denoiser, seed: u64, observer: &mut dyn Observer) -> Result<Solution, SolverError> {
+    fn solve(
+        &self,
+        problem: &Problem,
+        denoiser: &dyn Denoiser,
+        seed: u64,
+        observer: &mut dyn Observer,
+    ) -> Result<Solution, SolverError> {
         let n = problem.op.input_shape().numel();
         let mut rng = seeded(seed);
         let noise = normal_vec(&mut rng, n);
@@ -219,7 +243,14 @@ impl VmlMap {
 
 /// `x' = D + sqrt(next² - c²) (x - D)/sigma + c z`, `c = eta * next * sqrt(1 - next²/sigma²)`
 /// (DDIM in the variance-exploding form; `eta = 0` is deterministic, `next = 0` gives `D`).
-pub fn ddim_step(x: &[f64], d: &[f64], sigma: f64, next: f64, eta: f64, rng: &mut vmlmap_core::rng::Rng) -> Vec<f64> {
+pub fn ddim_step(
+    x: &[f64],
+    d: &[f64],
+    sigma: f64,
+    next: f64,
+    eta: f64,
+    rng: &mut vmlmap_core::rng::Rng,
+) -> Vec<f64> {
     let c = eta * next * (1.0 - (next / sigma).powi(2)).max(0.0).sqrt();
     let keep = (next * next - c * c).max(0.0).sqrt() / sigma;
     let mut out: Vec<f64> = d.iter().zip(x).map(|(d, x)| d + keep * (x - d)).collect();
@@ -230,23 +261,31 @@ pub fn ddim_step(x: &[f64], d: &[f64], sigma: f64, next: f64, eta: f64, rng: &mu
     out
 }
 
-/// Minimises VML_S at one fixed `sigma` from `x0` with steps of size `lr` along the chosen
-/// direction until `converged(D(x))` or `cap` iterations. Returns the final `x`, `D(x)` and
-/// the number of iterations (`cap` when it did not converge).
+/// The inner optimiser run to convergence at one noise level.
+#[derive(Clone, Copy, Debug)]
+pub struct InnerOptimiser {
+    pub preconditioning: Preconditioning,
+    /// Step size along the direction.
+    pub lr: f64,
+    /// Iteration cap.
+    pub cap: usize,
+}
+
+/// Minimises VML_S at one fixed `sigma` from `x0` until `converged(D(x))` or the cap.
+/// Returns the final `x`, `D(x)` and the number of iterations (`cap` when it did not
+/// converge).
 pub fn minimise_at_sigma(
     problem: &Problem,
     denoiser: &dyn Denoiser,
     x0: &[f64],
     sigma: f64,
-    preconditioning: Preconditioning,
-    lr: f64,
-    cap: usize,
+    opt: InnerOptimiser,
     mut converged: impl FnMut(&[f64]) -> bool,
 ) -> Result<(Vec<f64>, Vec<f64>, usize), SolverError> {
     let mut x = x0.to_vec();
-    for it in 1..=cap {
-        let dir = vml_direction(problem, denoiser, &x, sigma, preconditioning)?;
-        axpy(&mut x, -lr, &dir.direction);
+    for it in 1..=opt.cap {
+        let dir = vml_direction(problem, denoiser, &x, sigma, opt.preconditioning)?;
+        axpy(&mut x, -opt.lr, &dir.direction);
         if !all_finite(&x) {
             return Err(SolverError::Diverged { step: it, sigma });
         }
@@ -256,19 +295,32 @@ pub fn minimise_at_sigma(
         }
     }
     let d = denoiser.denoise(&x, sigma)?;
-    Ok((x, d, cap))
+    Ok((x, d, opt.cap))
 }
 
 /// The largest eigenvalue of the Hessian of the rescaled loss `sigma_y² VML_S` at `x`, by
 /// power iteration on differences of the plain direction (exact for quadratic losses).
-pub fn plain_lipschitz(problem: &Problem, denoiser: &dyn Denoiser, x: &[f64], sigma: f64, iters: usize) -> Result<f64, SolverError> {
+pub fn plain_lipschitz(
+    problem: &Problem,
+    denoiser: &dyn Denoiser,
+    x: &[f64],
+    sigma: f64,
+    iters: usize,
+) -> Result<f64, SolverError> {
     let g0 = vml_direction(problem, denoiser, x, sigma, Preconditioning::Plain)?.direction;
     let mut v = normal_vec(&mut seeded(12345), x.len());
     let mut lambda = 0.0;
     for _ in 0..iters {
         let nv = vmlmap_core::vector::norm(&v);
         let v_unit = scale(&v, 1.0 / nv);
-        let g1 = vml_direction(problem, denoiser, &add(x, &v_unit), sigma, Preconditioning::Plain)?.direction;
+        let g1 = vml_direction(
+            problem,
+            denoiser,
+            &add(x, &v_unit),
+            sigma,
+            Preconditioning::Plain,
+        )?
+        .direction;
         let hv = sub(&g1, &g0);
         lambda = vmlmap_core::vector::norm(&hv);
         v = hv;

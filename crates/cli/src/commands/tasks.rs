@@ -22,7 +22,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     println!(
         "\nblur defaults at side {}: gaussian {} taps, std {:.3}; uniform {}x{}; motion {}x{}",
-        a.side, d.gaussian_size, d.gaussian_std, d.uniform_size, d.uniform_size, d.motion_size, d.motion_size
+        a.side,
+        d.gaussian_size,
+        d.gaussian_std,
+        d.uniform_size,
+        d.uniform_size,
+        d.motion_size,
+        d.motion_size
     );
     println!("noise: sigma_y in [-1, 1] image units; values stated for [0, 1] images are doubled (--noise-convention zero-one)");
     Ok(ExitCode::SUCCESS)

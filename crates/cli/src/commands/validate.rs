@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long = "check")]
     checks: Vec<String>,
     /// Measurement noise levels (repeatable; default 1e-9 and 0.05).
-    #[arg(long = "sigma-y")]
+    #[arg(long = "sigma-y", allow_negative_numbers = true)]
     sigma_ys: Vec<f64>,
     /// Unit of --sigma-y: minus-one-one (images in [-1, 1], default) or zero-one (doubled).
     #[arg(long, default_value = "minus-one-one")]
@@ -31,7 +31,17 @@ pub struct Args {
 fn options(a: &Args) -> anyhow::Result<ValidateOptions> {
     let mut o = ValidateOptions::default();
     if a.quick {
-        o.tasks = ["inpaint-box", "inpaint-random", "sr4", "deblur-gaussian", "deblur-motion", "cs"].iter().map(|s| s.to_string()).collect();
+        o.tasks = [
+            "inpaint-box",
+            "inpaint-random",
+            "sr4",
+            "deblur-gaussian",
+            "deblur-motion",
+            "cs",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         o.steps = vec![20, 100, 1000];
         o.plain_cap = 2_000;
         o.mode_runs = 4;
@@ -39,7 +49,10 @@ fn options(a: &Args) -> anyhow::Result<ValidateOptions> {
     if !a.tasks.is_empty() {
         for t in &a.tasks {
             if !vmlmap_operators::TASK_NAMES.contains(&t.as_str()) {
-                bail!("unknown task {t:?}; known tasks: {}", vmlmap_operators::TASK_NAMES.join(", "));
+                bail!(
+                    "unknown task {t:?}; known tasks: {}",
+                    vmlmap_operators::TASK_NAMES.join(", ")
+                );
             }
             if t == "inpaint-mask" {
                 bail!("inpaint-mask needs a mask file and is not part of validate");
@@ -68,11 +81,23 @@ fn options(a: &Args) -> anyhow::Result<ValidateOptions> {
 fn table_row(r: &Record) -> String {
     let setting = match r.sigma {
         Some(s) => format!("sigma={s}"),
-        None if r.check == "end-to-end" && r.solver != "pinv" => format!("N={} K={}", r.steps, r.inner),
-        None if r.check == "mode" => format!("N={} K={} x{}", r.steps, r.inner, r.runs.unwrap_or(0)),
+        None if r.check == "end-to-end" && r.solver != "pinv" => {
+            format!("N={} K={}", r.steps, r.inner)
+        }
+        None if r.check == "mode" => {
+            format!("N={} K={} x{}", r.steps, r.inner, r.runs.unwrap_or(0))
+        }
         None => String::new(),
     };
-    let iters = if r.check == "per-step" { format!("{}{}", r.inner, if r.converged == Some(true) { "" } else { "+" }) } else { String::new() };
+    let iters = if r.check == "per-step" {
+        format!(
+            "{}{}",
+            r.inner,
+            if r.converged == Some(true) { "" } else { "+" }
+        )
+    } else {
+        String::new()
+    };
     format!(
         "{:<10} {:<13} {:<14} {:<22} {:<7.0e} {:<16} {:>9.2e} {:>9.2e} {:>7} {:>7} {:>6} {:>8.3} {:<4} {}",
         r.check,
@@ -95,7 +120,10 @@ fn table_row(r: &Record) -> String {
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let o = options(&a)?;
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("validate {bar:30} {pos}/{len} problems {elapsed}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("validate {bar:30} {pos}/{len} problems {elapsed}")
+            .expect("valid template"),
+    );
     let records = run_validation(&o, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -115,6 +143,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let failed = records.iter().filter(|r| !r.pass).count();
-    eprintln!("{} checks, {} passed, {} failed", records.len(), records.len() - failed, failed);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    eprintln!(
+        "{} checks, {} passed, {} failed",
+        records.len(),
+        records.len() - failed,
+        failed
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -1,0 +1,147 @@
+//! A network written in burn tensor operations as a [`Denoiser`]: `D(x, sigma)` by one
+//! forward; `J(x)^T v` by one forward on an autodiff device with the input as the only leaf
+//! that requires a gradient, then `backward` of `<D, v>` (frozen weights: no weight
+//! gradients are computed). Counted as one NFE plus one VJP (ALGORITHMS.md §2).
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use vmlmap_core::{Denoiser, DenoiserError, Linearization, Shape};
+
+/// A denoiser as a function of burn tensors `[B, C, H, W]`.
+pub trait TensorDenoiser: Send + Sync {
+    /// The image shape (without the batch dimension).
+    fn shape(&self) -> Shape;
+    fn name(&self) -> String;
+    /// `D(x, sigma)` for a batch. Must be differentiable in `x` and must not clamp.
+    fn forward(&self, x: Tensor<4>, sigma: f64) -> Tensor<4>;
+    /// The sigma grid the network was trained on (identity when continuous).
+    fn round_sigma(&self, sigma: f64) -> f64 {
+        sigma
+    }
+}
+
+/// The floating-point type networks compute in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f32 (networks, default).
+    #[default]
+    F32,
+    /// f64 (finite-difference checks).
+    F64,
+}
+
+impl Precision {
+    fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F64 => DType::F64,
+        }
+    }
+}
+
+/// Adapts a [`TensorDenoiser`] to [`Denoiser`] on a device.
+pub struct AutodiffDenoiser<T> {
+    net: T,
+    device: Device,
+    precision: Precision,
+}
+
+impl<T: TensorDenoiser> AutodiffDenoiser<T> {
+    pub fn new(net: T, device: Device, precision: Precision) -> Self {
+        Self {
+            net,
+            device,
+            precision,
+        }
+    }
+
+    pub fn network(&self) -> &T {
+        &self.net
+    }
+
+    fn tensor(&self, x: &[f64], device: &Device) -> Tensor<4> {
+        let s = self.net.shape();
+        let data = TensorData::new(x.to_vec(), [1, s.c, s.h, s.w]);
+        Tensor::from_data(data, (device, self.precision.dtype()))
+    }
+}
+
+fn to_vec(t: Tensor<4>) -> Result<Vec<f64>, DenoiserError> {
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .map_err(|e| DenoiserError::Backend(format!("reading a tensor back: {e:?}")))
+}
+
+struct AutodiffLinearization {
+    x: Tensor<4>,
+    out: Tensor<4>,
+    value: Vec<f64>,
+    dims: [usize; 4],
+    precision: Precision,
+}
+
+impl Linearization for AutodiffLinearization {
+    fn output(&self) -> &[f64] {
+        &self.value
+    }
+
+    fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        if v.len() != self.value.len() {
+            return Err(DenoiserError::Backend(format!(
+                "cotangent has {} values, expected {}",
+                v.len(),
+                self.value.len()
+            )));
+        }
+        let device = self.out.device();
+        let vt: Tensor<4> = Tensor::from_data(
+            TensorData::new(v.to_vec(), self.dims),
+            (&device, self.precision.dtype()),
+        );
+        let grads = (self.out * vt).sum().backward();
+        let g = self.x.grad(&grads).ok_or_else(|| {
+            DenoiserError::Backend("the network output does not depend on its input".into())
+        })?;
+        to_vec(g)
+    }
+}
+
+impl<T: TensorDenoiser> Denoiser for AutodiffDenoiser<T> {
+    fn shape(&self) -> Shape {
+        self.net.shape()
+    }
+
+    fn name(&self) -> String {
+        self.net.name()
+    }
+
+    fn round_sigma(&self, sigma: f64) -> f64 {
+        self.net.round_sigma(sigma)
+    }
+
+    fn denoise(&self, x: &[f64], sigma: f64) -> Result<Vec<f64>, DenoiserError> {
+        self.check_input(x, sigma)?;
+        let xt = self.tensor(x, &self.device);
+        to_vec(self.net.forward(xt, sigma))
+    }
+
+    fn linearize<'a>(
+        &'a self,
+        x: &[f64],
+        sigma: f64,
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+        self.check_input(x, sigma)?;
+        let ad = self.device.clone().autodiff();
+        let xt = self.tensor(x, &ad).require_grad();
+        let out = self.net.forward(xt.clone(), sigma);
+        let value = to_vec(out.clone().detach())?;
+        let s = self.net.shape();
+        Ok(Box::new(AutodiffLinearization {
+            x: xt,
+            out,
+            value,
+            dims: [1, s.c, s.h, s.w],
+            precision: self.precision,
+        }))
+    }
+}
