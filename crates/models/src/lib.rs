@@ -5,8 +5,11 @@
 //! VML-MAP, arXiv 2512.10524, §3). Network architectures and checkpoint loading build on
 //! these.
 
+pub mod adm;
 pub mod autodiff_denoiser;
+pub mod checkpoint;
 pub mod device;
+pub mod weights;
 
 pub use autodiff_denoiser::{AutodiffDenoiser, Precision, TensorDenoiser};
 pub use device::{DeviceError, DeviceSpec};

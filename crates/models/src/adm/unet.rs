@@ -1,0 +1,262 @@
+//! `UNetModel.forward(x, timesteps)`: timestep embedding, input blocks with skip
+//! connections, middle block, output blocks, output head.
+
+use super::blocks::{AttentionBlock, Downsample, ResBlock, Resample, Upsample};
+use super::config::{AdmConfig, ConfigError};
+use super::layers::{Conv, GroupNorm, Linear};
+use crate::weights::Builder;
+use burn::module::Module;
+use burn::tensor::activation::silu;
+use burn::tensor::{Tensor, TensorData};
+
+/// One layer of a `TimestepEmbedSequential`.
+#[derive(Module, Debug)]
+pub enum Layer {
+    Conv(Conv),
+    Res(ResBlock),
+    Attn(AttentionBlock),
+    Up(Upsample),
+    Down(Downsample),
+}
+
+impl Layer {
+    fn forward(&self, x: Tensor<4>, emb: &Tensor<2>) -> Tensor<4> {
+        match self {
+            Layer::Conv(c) => c.forward(x),
+            Layer::Res(r) => r.forward(x, emb.clone()),
+            Layer::Attn(a) => a.forward(x),
+            Layer::Up(u) => u.forward(x),
+            Layer::Down(d) => d.forward(x),
+        }
+    }
+}
+
+/// A `TimestepEmbedSequential`.
+#[derive(Module, Debug)]
+pub struct Block {
+    pub layers: Vec<Layer>,
+}
+
+impl Block {
+    fn forward(&self, mut x: Tensor<4>, emb: &Tensor<2>) -> Tensor<4> {
+        for l in &self.layers {
+            x = l.forward(x, emb);
+        }
+        x
+    }
+}
+
+/// The guided-diffusion UNet.
+#[derive(Module, Debug)]
+pub struct UNetModel {
+    pub time_embed_0: Linear,
+    pub time_embed_2: Linear,
+    pub input_blocks: Vec<Block>,
+    pub middle_block: Block,
+    pub output_blocks: Vec<Block>,
+    pub out_norm: GroupNorm,
+    pub out_conv: Conv,
+    pub model_channels: usize,
+}
+
+/// `timestep_embedding(t, dim)`: `[cos(t f), sin(t f)]`, `f_i = 10000^(-i/half)`.
+pub fn timestep_embedding(timesteps: &[f64], dim: usize) -> (Vec<f32>, [usize; 2]) {
+    let half = dim / 2;
+    let mut v = Vec::with_capacity(timesteps.len() * dim);
+    for &t in timesteps {
+        let freqs: Vec<f32> = (0..half)
+            .map(|i| (-(10000f32.ln()) * i as f32 / half as f32).exp())
+            .collect();
+        let args: Vec<f32> = freqs.iter().map(|f| t as f32 * f).collect();
+        v.extend(args.iter().map(|a| a.cos()));
+        v.extend(args.iter().map(|a| a.sin()));
+        if dim % 2 == 1 {
+            v.push(0.0);
+        }
+    }
+    (v, [timesteps.len(), dim])
+}
+
+impl UNetModel {
+    /// Builds the network, taking every weight from `b` under its state-dict name.
+    pub fn new(cfg: &AdmConfig, b: &mut Builder) -> Result<Self, ConfigError> {
+        cfg.check()?;
+        let mc = cfg.model_channels;
+        let ted = cfg.time_embed_dim();
+        let time_embed_0 = Linear::new(b, "time_embed.0", mc, ted);
+        let time_embed_2 = Linear::new(b, "time_embed.2", ted, ted);
+        let mut ch = cfg.channel_mult[0] * mc;
+        let input_ch = ch;
+        let mut input_blocks = vec![Block {
+            layers: vec![Layer::Conv(Conv::new(
+                b,
+                "input_blocks.0.0",
+                cfg.in_channels,
+                ch,
+                3,
+                1,
+                false,
+            ))],
+        }];
+        let mut chans = vec![ch];
+        let mut ds = 1;
+        let levels = cfg.channel_mult.len();
+        for (level, &mult) in cfg.channel_mult.iter().enumerate() {
+            for _ in 0..cfg.num_res_blocks {
+                let i = input_blocks.len();
+                let out = mult * mc;
+                let mut layers = vec![Layer::Res(ResBlock::new(
+                    b,
+                    &format!("input_blocks.{i}.0"),
+                    ch,
+                    ted,
+                    out,
+                    cfg.use_scale_shift_norm,
+                    Resample::None,
+                ))];
+                ch = out;
+                if cfg.attention_ds.contains(&ds) {
+                    layers.push(Layer::Attn(AttentionBlock::new(
+                        b,
+                        &format!("input_blocks.{i}.1"),
+                        ch,
+                        cfg.heads(ch, false),
+                        cfg.use_new_attention_order,
+                    )));
+                }
+                input_blocks.push(Block { layers });
+                chans.push(ch);
+            }
+            if level != levels - 1 {
+                let i = input_blocks.len();
+                let name = format!("input_blocks.{i}.0");
+                let layer = if cfg.resblock_updown {
+                    Layer::Res(ResBlock::new(
+                        b,
+                        &name,
+                        ch,
+                        ted,
+                        ch,
+                        cfg.use_scale_shift_norm,
+                        Resample::Down,
+                    ))
+                } else {
+                    Layer::Down(Downsample::new(b, &name, ch, ch, cfg.conv_resample))
+                };
+                input_blocks.push(Block {
+                    layers: vec![layer],
+                });
+                chans.push(ch);
+                ds *= 2;
+            }
+        }
+        let middle_block = Block {
+            layers: vec![
+                Layer::Res(ResBlock::new(
+                    b,
+                    "middle_block.0",
+                    ch,
+                    ted,
+                    ch,
+                    cfg.use_scale_shift_norm,
+                    Resample::None,
+                )),
+                Layer::Attn(AttentionBlock::new(
+                    b,
+                    "middle_block.1",
+                    ch,
+                    cfg.heads(ch, false),
+                    cfg.use_new_attention_order,
+                )),
+                Layer::Res(ResBlock::new(
+                    b,
+                    "middle_block.2",
+                    ch,
+                    ted,
+                    ch,
+                    cfg.use_scale_shift_norm,
+                    Resample::None,
+                )),
+            ],
+        };
+        let mut output_blocks = Vec::new();
+        for (level, &mult) in cfg.channel_mult.iter().enumerate().rev() {
+            for i in 0..=cfg.num_res_blocks {
+                let idx = output_blocks.len();
+                let ich = chans.pop().expect("one skip per input block");
+                let out = mc * mult;
+                let mut layers = vec![Layer::Res(ResBlock::new(
+                    b,
+                    &format!("output_blocks.{idx}.0"),
+                    ch + ich,
+                    ted,
+                    out,
+                    cfg.use_scale_shift_norm,
+                    Resample::None,
+                ))];
+                ch = out;
+                if cfg.attention_ds.contains(&ds) {
+                    layers.push(Layer::Attn(AttentionBlock::new(
+                        b,
+                        &format!("output_blocks.{idx}.1"),
+                        ch,
+                        cfg.heads(ch, true),
+                        cfg.use_new_attention_order,
+                    )));
+                }
+                if level > 0 && i == cfg.num_res_blocks {
+                    let name = format!("output_blocks.{idx}.{}", layers.len());
+                    layers.push(if cfg.resblock_updown {
+                        Layer::Res(ResBlock::new(
+                            b,
+                            &name,
+                            ch,
+                            ted,
+                            ch,
+                            cfg.use_scale_shift_norm,
+                            Resample::Up,
+                        ))
+                    } else {
+                        Layer::Up(Upsample::new(b, &name, ch, ch, cfg.conv_resample))
+                    });
+                    ds /= 2;
+                }
+                output_blocks.push(Block { layers });
+            }
+        }
+        let out_norm = GroupNorm::new(b, "out.0", ch);
+        let out_conv = Conv::new(b, "out.2", input_ch, cfg.out_channels, 3, 1, true);
+        Ok(Self {
+            time_embed_0,
+            time_embed_2,
+            input_blocks,
+            middle_block,
+            output_blocks,
+            out_norm,
+            out_conv,
+            model_channels: mc,
+        })
+    }
+
+    /// `model(x, timesteps)`: `x [B, C, H, W]`, one timestep per batch element.
+    pub fn forward(&self, x: Tensor<4>, timesteps: &[f64]) -> Tensor<4> {
+        let (emb, shape) = timestep_embedding(timesteps, self.model_channels);
+        let emb: Tensor<2> =
+            Tensor::from_data(TensorData::new(emb, shape), (&x.device(), x.dtype()));
+        let emb = self
+            .time_embed_2
+            .forward(silu(self.time_embed_0.forward(emb)));
+        let mut hs = Vec::with_capacity(self.input_blocks.len());
+        let mut h = x;
+        for blk in &self.input_blocks {
+            h = blk.forward(h, &emb);
+            hs.push(h.clone());
+        }
+        h = self.middle_block.forward(h, &emb);
+        for blk in &self.output_blocks {
+            let skip = hs.pop().expect("one skip per output block");
+            h = blk.forward(Tensor::cat(vec![h, skip], 1), &emb);
+        }
+        self.out_conv.forward(self.out_norm.forward_silu(h))
+    }
+}

@@ -1,0 +1,366 @@
+//! Checkpoint files as a map from state-dict names to f32 tensors: PyTorch `.pt`/`.pth`
+//! (zip and legacy pickles, via `pytorch-reader`, also nested under `state_dict`/`model`/
+//! `ema`) and `.safetensors`; f32, f64, f16 and bf16 entries. Architectures take their
+//! weights from a [`Checkpoint`] by name through a [`WeightLoader`], which collects every
+//! missing key, shape mismatch and unused key and reports them together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+/// One tensor of a checkpoint, converted to f32.
+#[derive(Clone, Debug)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+    /// The dtype in the file (`f32`, `f16`, ...).
+    pub source_dtype: String,
+}
+
+/// A checkpoint's tensors by name.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoint {
+    pub tensors: BTreeMap<String, RawTensor>,
+    /// The file format (`safetensors`, `pytorch-zip`, ...).
+    pub format: String,
+}
+
+/// A checkpoint that cannot be read or does not fit an architecture.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}: tensor {name} has unsupported dtype {dtype} (expected a float type)")]
+    UnsupportedDtype {
+        path: String,
+        name: String,
+        dtype: String,
+    },
+    #[error("{path}: unknown checkpoint extension (expected .pt, .pth, .bin or .safetensors)")]
+    UnknownFormat { path: String },
+    #[error("weights do not fit {architecture}:\n{report}")]
+    Mismatch {
+        architecture: String,
+        report: MismatchReport,
+    },
+}
+
+/// Everything wrong between a checkpoint and an architecture.
+#[derive(Debug, Default, Clone)]
+pub struct MismatchReport {
+    pub missing: Vec<(String, Vec<usize>)>,
+    pub unexpected: Vec<String>,
+    pub shape: Vec<(String, Vec<usize>, Vec<usize>)>,
+}
+
+impl MismatchReport {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.shape.is_empty()
+    }
+}
+
+impl fmt::Display for MismatchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOW: usize = 20;
+        for (name, shape) in self.missing.iter().take(SHOW) {
+            writeln!(f, "  missing key {name} (expected shape {shape:?})")?;
+        }
+        if self.missing.len() > SHOW {
+            writeln!(
+                f,
+                "  ... and {} more missing keys",
+                self.missing.len() - SHOW
+            )?;
+        }
+        for (name, want, found) in self.shape.iter().take(SHOW) {
+            writeln!(
+                f,
+                "  shape mismatch for {name}: expected {want:?}, found {found:?}"
+            )?;
+        }
+        if self.shape.len() > SHOW {
+            writeln!(
+                f,
+                "  ... and {} more shape mismatches",
+                self.shape.len() - SHOW
+            )?;
+        }
+        for name in self.unexpected.iter().take(SHOW) {
+            writeln!(f, "  unexpected key {name}")?;
+        }
+        if self.unexpected.len() > SHOW {
+            writeln!(
+                f,
+                "  ... and {} more unexpected keys",
+                self.unexpected.len() - SHOW
+            )?;
+        }
+        write!(
+            f,
+            "  ({} missing, {} shape mismatches, {} unexpected)",
+            self.missing.len(),
+            self.shape.len(),
+            self.unexpected.len()
+        )
+    }
+}
+
+fn read_err(path: &Path, reason: impl ToString) -> CheckpointError {
+    CheckpointError::Read {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn f32_from_bytes(
+    path: &Path,
+    name: &str,
+    dtype: &str,
+    bytes: &[u8],
+) -> Result<Vec<f32>, CheckpointError> {
+    let chunks = |n: usize| bytes.chunks_exact(n);
+    Ok(match dtype {
+        "f32" => chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        "f64" => chunks(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        "f16" => chunks(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        "bf16" => chunks(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(CheckpointError::UnsupportedDtype {
+                path: path.display().to_string(),
+                name: name.to_string(),
+                dtype: other.to_string(),
+            })
+        }
+    })
+}
+
+impl Checkpoint {
+    /// Reads a checkpoint, choosing the format from the extension.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "safetensors" => Self::open_safetensors(path),
+            "pt" | "pth" | "bin" | "ckpt" => Self::open_pytorch(path),
+            _ => Err(CheckpointError::UnknownFormat {
+                path: path.display().to_string(),
+            }),
+        }
+    }
+
+    /// Reads a `.safetensors` file.
+    pub fn open_safetensors(path: &Path) -> Result<Self, CheckpointError> {
+        let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| read_err(path, e))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            let dtype = match view.dtype() {
+                safetensors::Dtype::F32 => "f32",
+                safetensors::Dtype::F64 => "f64",
+                safetensors::Dtype::F16 => "f16",
+                safetensors::Dtype::BF16 => "bf16",
+                other => {
+                    return Err(CheckpointError::UnsupportedDtype {
+                        path: path.display().to_string(),
+                        name,
+                        dtype: format!("{other:?}"),
+                    })
+                }
+            };
+            let data = f32_from_bytes(path, &name, dtype, view.data())?;
+            tensors.insert(
+                name,
+                RawTensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                    source_dtype: dtype.into(),
+                },
+            );
+        }
+        Ok(Self {
+            tensors,
+            format: "safetensors".into(),
+        })
+    }
+
+    /// Reads a PyTorch pickle (zip or legacy); weights nested under `state_dict`, `model`,
+    /// `ema` or `params` are found too.
+    pub fn open_pytorch(path: &Path) -> Result<Self, CheckpointError> {
+        let mut reader = pytorch_reader::PytorchReader::new(path).map_err(|e| read_err(path, e))?;
+        if reader.is_empty() {
+            for key in ["state_dict", "model", "ema", "params"] {
+                if let Ok(r) = pytorch_reader::PytorchReader::with_top_level_key(path, key) {
+                    if !r.is_empty() {
+                        reader = r;
+                        break;
+                    }
+                }
+            }
+        }
+        let format = if reader.metadata().is_legacy_format() {
+            "pytorch-legacy"
+        } else {
+            "pytorch-zip"
+        };
+        let mut tensors = BTreeMap::new();
+        for (name, t) in reader.tensors() {
+            use pytorch_reader::DType as D;
+            let dtype = match t.dtype() {
+                D::F32 => "f32",
+                D::F64 => "f64",
+                D::F16 => "f16",
+                D::BF16 => "bf16",
+                other => {
+                    return Err(CheckpointError::UnsupportedDtype {
+                        path: path.display().to_string(),
+                        name: name.clone(),
+                        dtype: format!("{other:?}"),
+                    })
+                }
+            };
+            let bytes = t
+                .read()
+                .map_err(|e| read_err(path, format!("tensor {name}: {e}")))?;
+            let data = f32_from_bytes(path, name, dtype, &bytes)?;
+            if data.len() != t.num_elements() {
+                return Err(read_err(
+                    path,
+                    format!(
+                        "tensor {name}: {} values for shape {:?}",
+                        data.len(),
+                        t.shape()
+                    ),
+                ));
+            }
+            tensors.insert(
+                name.clone(),
+                RawTensor {
+                    shape: t.shape().to_vec(),
+                    data,
+                    source_dtype: dtype.into(),
+                },
+            );
+        }
+        Ok(Self {
+            tensors,
+            format: format.into(),
+        })
+    }
+
+    /// Total number of values.
+    pub fn parameter_count(&self) -> usize {
+        self.tensors.values().map(|t| t.data.len()).sum()
+    }
+
+    /// The distinct dtypes in the file.
+    pub fn dtypes(&self) -> BTreeSet<String> {
+        self.tensors
+            .values()
+            .map(|t| t.source_dtype.clone())
+            .collect()
+    }
+
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|t| t.shape.as_slice())
+    }
+
+    /// Writes the tensors (f32) as `.safetensors`.
+    pub fn save_safetensors(&self, path: &Path) -> Result<(), CheckpointError> {
+        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+            .tensors
+            .iter()
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    t.shape.clone(),
+                )
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
+            .iter()
+            .map(|(n, b, s)| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                        .expect("consistent view"),
+                )
+            })
+            .collect();
+        safetensors::serialize_to_file(views, None, path).map_err(|e| read_err(path, e))
+    }
+}
+
+/// Hands out a checkpoint's tensors by name and shape, recording every problem.
+pub struct WeightLoader<'a> {
+    ckpt: &'a Checkpoint,
+    used: BTreeSet<String>,
+    report: MismatchReport,
+}
+
+impl<'a> WeightLoader<'a> {
+    pub fn new(ckpt: &'a Checkpoint) -> Self {
+        Self {
+            ckpt,
+            used: BTreeSet::new(),
+            report: MismatchReport::default(),
+        }
+    }
+
+    /// The tensor `name` if it has `shape`; otherwise records the problem and returns zeros
+    /// (so that construction continues and every problem is found in one pass).
+    pub fn take(&mut self, name: &str, shape: &[usize]) -> Vec<f32> {
+        let n: usize = shape.iter().product();
+        match self.ckpt.tensors.get(name) {
+            None => {
+                self.report.missing.push((name.to_string(), shape.to_vec()));
+                vec![0.0; n]
+            }
+            Some(t) => {
+                self.used.insert(name.to_string());
+                // PyTorch stores conv1d weights [out, in, 1]; a 2-D [out, in] is the same data.
+                let squeeze =
+                    |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
+                if t.shape != shape && squeeze(&t.shape) != squeeze(shape) {
+                    self.report
+                        .shape
+                        .push((name.to_string(), shape.to_vec(), t.shape.clone()));
+                    vec![0.0; n]
+                } else {
+                    t.data.clone()
+                }
+            }
+        }
+    }
+
+    /// All problems, or `Ok` when every key was used with the right shape.
+    pub fn finish(mut self, architecture: &str) -> Result<(), CheckpointError> {
+        self.report.unexpected = self
+            .ckpt
+            .tensors
+            .keys()
+            .filter(|k| !self.used.contains(*k))
+            .cloned()
+            .collect();
+        if self.report.is_empty() {
+            Ok(())
+        } else {
+            Err(CheckpointError::Mismatch {
+                architecture: architecture.to_string(),
+                report: self.report,
+            })
+        }
+    }
+}
