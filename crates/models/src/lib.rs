@@ -9,6 +9,7 @@ pub mod adm;
 pub mod autodiff_denoiser;
 pub mod checkpoint;
 pub mod device;
+pub mod eps_denoiser;
 pub mod weights;
 
 pub use autodiff_denoiser::{AutodiffDenoiser, Precision, TensorDenoiser};

@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod config;
 pub mod layers;
+pub mod load;
 pub mod unet;
 
 pub use config::{AdmConfig, ConfigError};
