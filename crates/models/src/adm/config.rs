@@ -130,7 +130,7 @@ impl AdmConfig {
             ));
         }
         let levels = self.channel_mult.len() - 1;
-        if self.image_size == 0 || self.image_size % (1 << levels) != 0 {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(1 << levels) {
             return Err(invalid(
                 "image_size",
                 self.image_size,
@@ -139,7 +139,7 @@ impl AdmConfig {
         }
         for &m in &self.channel_mult {
             let ch = m * self.model_channels;
-            if ch == 0 || ch % 32 != 0 {
+            if ch == 0 || !ch.is_multiple_of(32) {
                 return Err(invalid(
                     "model_channels",
                     self.model_channels,
@@ -147,14 +147,14 @@ impl AdmConfig {
                 ));
             }
             if let Some(hc) = self.num_head_channels {
-                if hc == 0 || ch % hc != 0 {
+                if hc == 0 || !ch.is_multiple_of(hc) {
                     return Err(invalid(
                         "num_head_channels",
                         hc,
                         &format!("must divide the channel count {ch}"),
                     ));
                 }
-            } else if self.num_heads == 0 || ch % self.num_heads != 0 {
+            } else if self.num_heads == 0 || !ch.is_multiple_of(self.num_heads) {
                 return Err(invalid(
                     "num_heads",
                     self.num_heads,

@@ -9,7 +9,9 @@ use burn::module::Module;
 use burn::tensor::activation::silu;
 use burn::tensor::{Tensor, TensorData};
 
-/// One layer of a `TimestepEmbedSequential`.
+/// One layer of a `TimestepEmbedSequential`. (Variant sizes differ, but a network holds a
+/// few dozen layers: boxing would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Layer {
     Conv(Conv),
