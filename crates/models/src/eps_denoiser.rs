@@ -6,42 +6,78 @@
 
 use crate::adm::{AdmConfig, UNetModel};
 use crate::autodiff_denoiser::TensorDenoiser;
+use crate::ddpm::{DdpmConfig, UNet2DModel};
 use burn::tensor::Tensor;
 use vmlmap_core::schedule::VpTable;
 use vmlmap_core::Shape;
 
-/// The guided-diffusion UNet as `D(x, sigma)`.
-pub struct AdmDenoiser {
-    pub net: UNetModel,
-    pub config: AdmConfig,
-    pub table: VpTable,
-    pub name: String,
+/// A network that predicts the noise of a VP-diffused image at a discrete step.
+pub trait EpsNetwork: Send + Sync {
+    /// `net(x_vp, t)`, all output channels.
+    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4>;
+    /// Image shape.
+    fn shape(&self) -> Shape;
 }
 
-impl AdmDenoiser {
-    pub fn new(net: UNetModel, config: AdmConfig, name: impl Into<String>) -> Self {
-        Self {
-            net,
-            config,
-            table: VpTable::ddpm_linear(),
-            name: name.into(),
-        }
-    }
+/// A guided-diffusion UNet with its configuration.
+pub struct Adm {
+    pub net: UNetModel,
+    pub config: AdmConfig,
+}
 
-    /// The raw network output `net(x_vp, t)` for a batch (all channels).
-    pub fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4> {
+impl EpsNetwork for Adm {
+    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4> {
         let b = x_vp.dims()[0];
         self.net.forward(x_vp, &vec![t as f64; b])
     }
-}
-
-impl TensorDenoiser for AdmDenoiser {
     fn shape(&self) -> Shape {
         Shape {
             c: self.config.in_channels,
             h: self.config.image_size,
             w: self.config.image_size,
         }
+    }
+}
+
+/// A diffusers UNet2DModel with its configuration.
+pub struct Ddpm {
+    pub net: UNet2DModel,
+    pub config: DdpmConfig,
+}
+
+impl EpsNetwork for Ddpm {
+    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4> {
+        self.net.forward(x_vp, t as f64)
+    }
+    fn shape(&self) -> Shape {
+        Shape {
+            c: self.config.in_channels,
+            h: self.config.sample_size,
+            w: self.config.sample_size,
+        }
+    }
+}
+
+/// An epsilon network as `D(x, sigma)` on the standard DDPM table (T = 1000, linear betas).
+pub struct EpsDenoiser<N> {
+    pub net: N,
+    pub table: VpTable,
+    pub name: String,
+}
+
+impl<N: EpsNetwork> EpsDenoiser<N> {
+    pub fn new(net: N, name: impl Into<String>) -> Self {
+        Self {
+            net,
+            table: VpTable::ddpm_linear(),
+            name: name.into(),
+        }
+    }
+}
+
+impl<N: EpsNetwork> TensorDenoiser for EpsDenoiser<N> {
+    fn shape(&self) -> Shape {
+        self.net.shape()
     }
 
     fn name(&self) -> String {
@@ -50,9 +86,9 @@ impl TensorDenoiser for AdmDenoiser {
 
     fn forward(&self, x: Tensor<4>, sigma: f64) -> Tensor<4> {
         let t = self.table.nearest_t(sigma);
-        let c = self.config.in_channels;
+        let c = self.net.shape().c;
         let x_vp = x.clone() / (1.0 + sigma * sigma).sqrt();
-        let eps = self.raw(x_vp, t).narrow(1, 0, c);
+        let eps = self.net.raw(x_vp, t).narrow(1, 0, c);
         x - eps * sigma
     }
 

@@ -8,8 +8,10 @@
 pub mod adm;
 pub mod autodiff_denoiser;
 pub mod checkpoint;
+pub mod ddpm;
 pub mod device;
 pub mod eps_denoiser;
+pub mod layers;
 pub mod weights;
 
 pub use autodiff_denoiser::{AutodiffDenoiser, Precision, TensorDenoiser};

@@ -3,7 +3,7 @@
 //! AttentionBlock (legacy and new QKV orderings), Upsample (nearest x2 + conv) and
 //! Downsample (strided conv or average pool). Weight names follow the original state dict.
 
-use super::layers::{Conv, GroupNorm, Linear, PointwiseConv1d};
+use crate::layers::{Conv, GroupNorm, Linear, PointwiseConv1d};
 use crate::weights::Builder;
 use burn::module::Module;
 use burn::tensor::activation::{silu, softmax};

@@ -4,7 +4,6 @@
 
 pub mod blocks;
 pub mod config;
-pub mod layers;
 pub mod load;
 pub mod unet;
 

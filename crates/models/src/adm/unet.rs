@@ -3,7 +3,7 @@
 
 use super::blocks::{AttentionBlock, Downsample, ResBlock, Resample, Upsample};
 use super::config::{AdmConfig, ConfigError};
-use super::layers::{Conv, GroupNorm, Linear};
+use crate::layers::{Conv, GroupNorm, Linear};
 use crate::weights::Builder;
 use burn::module::Module;
 use burn::tensor::activation::silu;

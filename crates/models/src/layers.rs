@@ -1,5 +1,5 @@
-//! The primitive layers of the guided-diffusion UNet as burn modules: 2-D convolution,
-//! linear, 1x1 convolution over a sequence, and GroupNorm32 (32 groups, eps 1e-5).
+//! Primitive layers shared by the UNets, as burn modules with PyTorch weight layouts:
+//! 2-D convolution, linear, 1x1 convolution over a sequence, and group normalisation.
 
 use crate::weights::{Builder, Init};
 use burn::module::{Module, Param};
@@ -96,21 +96,34 @@ impl PointwiseConv1d {
     }
 }
 
-/// `GroupNorm32(32, C)`: normalise over groups of channels (biased variance, eps 1e-5),
-/// then scale and shift per channel.
+/// `nn.GroupNorm(groups, C, eps)`: normalise over groups of channels (biased variance),
+/// then scale and shift per channel. guided-diffusion's `GroupNorm32` is 32 groups, eps 1e-5.
 #[derive(Module, Debug)]
 pub struct GroupNorm {
     pub weight: Param<Tensor<1>>,
     pub bias: Param<Tensor<1>>,
     pub groups: usize,
+    pub eps: f64,
 }
 
 impl GroupNorm {
+    /// `GroupNorm32(32, C)`.
     pub fn new(b: &mut Builder, name: &str, channels: usize) -> Self {
+        Self::with_groups(b, name, channels, 32, 1e-5)
+    }
+
+    pub fn with_groups(
+        b: &mut Builder,
+        name: &str,
+        channels: usize,
+        groups: usize,
+        eps: f64,
+    ) -> Self {
         Self {
             weight: b.param(&format!("{name}.weight"), [channels], Init::Ones),
             bias: b.param(&format!("{name}.bias"), [channels], Init::Zeros),
-            groups: 32.min(channels),
+            groups,
+            eps,
         }
     }
 
@@ -121,7 +134,7 @@ impl GroupNorm {
         let mean = xg.clone().mean_dim(2);
         let centred = xg - mean;
         let var = centred.clone().powf_scalar(2.0).mean_dim(2);
-        let normed = (centred / (var + 1e-5).sqrt()).reshape([bsz, c, h, w]);
+        let normed = (centred / (var + self.eps).sqrt()).reshape([bsz, c, h, w]);
         normed * self.weight.val().reshape([1, c, 1, 1]) + self.bias.val().reshape([1, c, 1, 1])
     }
 
