@@ -168,7 +168,7 @@ impl DdpmConfig {
             );
         }
         for &c in &self.block_out_channels {
-            if c % self.norm_num_groups != 0 {
+            if !c.is_multiple_of(self.norm_num_groups) {
                 return bad(
                     "block_out_channels",
                     c.to_string(),
@@ -179,7 +179,7 @@ impl DdpmConfig {
                 );
             }
         }
-        if self.sample_size % (1 << (n - 1)) != 0 {
+        if !self.sample_size.is_multiple_of(1 << (n - 1)) {
             return bad(
                 "sample_size",
                 self.sample_size.to_string(),
