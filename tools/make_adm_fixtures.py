@@ -75,11 +75,19 @@ if __name__ == "__main__":
         model = UNetModel(dropout=0.0, **cfg).eval()
         randomise(model, 7)
         torch.save(model.state_dict(), path)
+        # D(x, sigma) = x - sigma * eps(x / sqrt(1 + sigma^2), t) at sigma = sigma_500.
+        import numpy as np
+        betas = np.linspace(1e-4, 0.02, 1000, dtype=np.float64)
+        abar = np.cumprod(1 - betas)
+        sigma = float(np.sqrt((1 - abar[500]) / abar[500]))
         g = torch.Generator().manual_seed(8)
         x = torch.randn(1, 3, 256, 256, generator=g)
         with torch.no_grad():
-            out = model(x, torch.tensor([500.0]))
-        save_file({"x": x, "out": out}, path + ".io.safetensors")
+            eps = model(x / (1 + sigma ** 2) ** 0.5, torch.tensor([500.0]))[:, :3]
+        d = x - sigma * eps
+        np.save(path + ".x.npy", x[0].numpy().astype(np.float32))
+        np.save(path + ".D.npy", d[0].numpy().astype(np.float32))
+        print("sigma", repr(sigma))
         print("tensors", len(model.state_dict()), "parameters", sum(p.numel() for p in model.parameters()))
     else:
         for i, (name, cfg) in enumerate(CONFIGS.items()):

@@ -19,6 +19,12 @@ enum Command {
     Validate(commands::validate::Args),
     /// List the tasks (measurement operators), their options and defaults.
     Tasks(commands::tasks::Args),
+    /// Inspect model checkpoints.
+    Models(commands::models::Args),
+    /// Apply a network prior's denoiser D(x, sigma) once.
+    Denoise(commands::denoise::Args),
+    /// Time one network evaluation and one evaluation plus VJP.
+    BenchNfe(commands::bench_nfe::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +32,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Validate(a) => commands::validate::run(a),
         Command::Tasks(a) => commands::tasks::run(a),
+        Command::Models(a) => commands::models::run(a),
+        Command::Denoise(a) => commands::denoise::run(a),
+        Command::BenchNfe(a) => commands::bench_nfe::run(a),
     };
     match result {
         Ok(code) => code,

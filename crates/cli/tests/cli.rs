@@ -96,3 +96,118 @@ fn tasks_lists_every_task_and_the_size_rule() {
     }
     assert!(text.contains("gaussian 9 taps, std 1.500"), "{text}");
 }
+
+fn fixture(p: &str) -> String {
+    format!("{}/../../tests/fixtures/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn models_inspect_reports_architecture_and_counts() {
+    let out = vmlmap(&[
+        "models",
+        "inspect",
+        &fixture("adm/tiny_b.safetensors"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["architecture"], "guided-diffusion UNetModel");
+    assert_eq!(v["dtypes"][0], "f16");
+    let bad = vmlmap(&["models", "inspect", &fixture("adm/tiny_a.json")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown checkpoint extension"));
+}
+
+#[test]
+fn denoise_writes_npy_and_png_atomically_and_refuses_overwrite() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-denoise-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = fixture("ddpm/tiny_ddpm");
+    // A 16x16 RGB input image.
+    let input = dir.join("in.png");
+    image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 16) as u8, (y * 16) as u8, 128])
+    })
+    .save(&input)
+    .unwrap();
+    let out_npy = dir.join("d.npy");
+    let run = |o: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "denoise",
+            "--model",
+            &model,
+            "--input",
+            input.to_str().unwrap(),
+            "--sigma",
+            "0.5",
+            "--output",
+            o.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        vmlmap(&args)
+    };
+    let r = run(&out_npy, &[]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        run(&out_npy, &[]).status.code() == Some(2),
+        "no silent overwrite"
+    );
+    assert!(run(&out_npy, &["--force"]).status.success());
+    let r = run(&dir.join("d.png"), &[]);
+    assert!(r.status.success());
+    // Wrong size: a clear error naming the file.
+    let small = dir.join("small.png");
+    image::RgbImage::new(8, 8).save(&small).unwrap();
+    let r = vmlmap(&[
+        "denoise",
+        "--model",
+        &model,
+        "--input",
+        small.to_str().unwrap(),
+        "--sigma",
+        "0.5",
+        "--output",
+        dir.join("x.npy").to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("small.png is 8x8 (WxH), expected 3x16x16"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(!dir.join("x.npy").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_nfe_json_line() {
+    let out = vmlmap(&[
+        "bench-nfe",
+        "--model",
+        &fixture("adm/tiny_a.safetensors"),
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in [
+        "forward_ms_median",
+        "vjp_ms_median",
+        "peak_rss_mb",
+        "threads",
+        "size",
+        "batch",
+    ] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["size"], 16);
+}

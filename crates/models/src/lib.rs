@@ -12,6 +12,7 @@ pub mod ddpm;
 pub mod device;
 pub mod eps_denoiser;
 pub mod layers;
+pub mod registry;
 pub mod weights;
 
 pub use autodiff_denoiser::{AutodiffDenoiser, Precision, TensorDenoiser};

@@ -1,4 +1,7 @@
 //! One module per command.
 
+pub mod bench_nfe;
+pub mod denoise;
+pub mod models;
 pub mod tasks;
 pub mod validate;

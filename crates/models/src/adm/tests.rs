@@ -1,13 +1,14 @@
 use super::*;
-use crate::weights::{Builder, ShapesOnly};
-use burn::tensor::DType;
 
 fn count(cfg: &AdmConfig) -> (usize, usize) {
-    let mut src = ShapesOnly;
-    let mut b = Builder::new(&mut src, burn::tensor::Device::flex(), DType::F32);
-    b.dry_run = true;
-    UNetModel::new(cfg, &mut b).unwrap();
-    (b.shapes.len(), b.parameter_count())
+    let shapes = config::parameter_shapes(cfg).unwrap();
+    (
+        shapes.len(),
+        shapes
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum(),
+    )
 }
 
 #[test]

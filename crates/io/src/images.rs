@@ -1,0 +1,118 @@
+//! Images: PNG and JPEG in (grey or RGB, 8 or 16 bit), PNG out; pixel values map linearly
+//! between `[0, 255]` and `[-1, 1]` (`x = 2 p / 255 - 1`).
+
+use crate::{write_atomic, IoError};
+use image::{DynamicImage, GenericImageView};
+use vmlmap_core::Shape;
+
+/// Reads an image as `C x H x W` in `[-1, 1]`. With `expected`, the channel count is
+/// converted (grey <-> RGB) and a different size is an error unless `resize` is set.
+pub fn read_image(
+    path: &str,
+    expected: Option<Shape>,
+    resize: bool,
+) -> Result<(Vec<f64>, Shape), IoError> {
+    let img = image::open(path).map_err(|e| IoError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let (w, h) = img.dimensions();
+    let mut img = img;
+    if let Some(e) = expected {
+        if (w as usize, h as usize) != (e.w, e.h) {
+            if !resize {
+                return Err(IoError::Shape {
+                    path: path.into(),
+                    expected: e,
+                    found: format!("{w}x{h} (WxH)"),
+                    hint: " (pass --resize to resample it)".into(),
+                });
+            }
+            img = img.resize_exact(
+                e.w as u32,
+                e.h as u32,
+                image::imageops::FilterType::Lanczos3,
+            );
+        }
+    }
+    let grey = match expected {
+        Some(e) => e.c == 1,
+        None => !img.color().has_color(),
+    };
+    let (c, raw): (usize, Vec<u8>) = if grey {
+        (1, img.to_luma8().into_raw())
+    } else {
+        (3, img.to_rgb8().into_raw())
+    };
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let shape = Shape::new(c, h, w).map_err(|e| IoError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let mut out = vec![0.0; shape.numel()];
+    for (i, px) in raw.iter().enumerate() {
+        let (p, ch) = (i / c, i % c);
+        out[ch * h * w + p] = 2.0 * (*px as f64) / 255.0 - 1.0;
+    }
+    Ok((out, shape))
+}
+
+/// Writes `C x H x W` values in `[-1, 1]` as an 8-bit PNG (values outside are clipped).
+pub fn write_png(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<(), IoError> {
+    let (h, w) = (shape.h, shape.w);
+    let to8 = |v: f64| (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
+    let img = match shape.c {
+        1 => DynamicImage::ImageLuma8(image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+            image::Luma([to8(data[y as usize * w + x as usize])])
+        })),
+        3 => DynamicImage::ImageRgb8(image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            let p = y as usize * w + x as usize;
+            image::Rgb([to8(data[p]), to8(data[h * w + p]), to8(data[2 * h * w + p])])
+        })),
+        c => {
+            return Err(IoError::Write {
+                path: path.into(),
+                reason: format!("{c} channels; images need 1 or 3"),
+            })
+        }
+    };
+    write_atomic(path, force, |tmp| {
+        img.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_roundtrip_size_check_and_channel_conversion() {
+        let dir = std::env::temp_dir().join(format!("vmlmap-img-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.png");
+        let ps = p.to_str().unwrap();
+        let s = Shape::new(3, 4, 5).unwrap();
+        let data: Vec<f64> = (0..60)
+            .map(|i| (2 * (i * 4) as i64 - 255) as f64 / 255.0)
+            .collect();
+        write_png(ps, &data, s, false).unwrap();
+        let (back, shape) = read_image(ps, None, false).unwrap();
+        assert_eq!(shape, s);
+        assert!(back.iter().zip(&data).all(|(a, b)| (a - b).abs() < 1e-12));
+        let err = read_image(ps, Some(Shape::new(3, 8, 8).unwrap()), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("5x4 (WxH)") && err.contains("--resize"),
+            "{err}"
+        );
+        let (_, resized) = read_image(ps, Some(Shape::new(1, 8, 8).unwrap()), true).unwrap();
+        assert_eq!(resized, Shape::new(1, 8, 8).unwrap());
+        assert!(
+            write_png(ps, &data, s, false).is_err(),
+            "no silent overwrite"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,64 @@
+//! Files: `.npy` arrays (float32 `C x H x W`, the model's `[-1, 1]` units, no rescaling),
+//! PNG/JPEG images mapped to `[-1, 1]`, and atomic writes that never overwrite unasked.
+
+pub mod atomic;
+pub mod images;
+pub mod npy;
+
+pub use atomic::write_atomic;
+pub use images::{read_image, write_png};
+pub use npy::{read_npy, write_npy};
+
+use vmlmap_core::Shape;
+
+/// A file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("{path} exists; pass --force to overwrite it")]
+    Exists { path: String },
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
+    #[error("{path} is {found}, expected {expected}{hint}")]
+    Shape {
+        path: String,
+        expected: Shape,
+        found: String,
+        hint: String,
+    },
+}
+
+/// An array from `.npy` (raw values) or an image (mapped to `[-1, 1]`), checked against
+/// `expected` when given (images are resized only when `resize` is set).
+pub fn read_array(
+    path: &str,
+    expected: Option<Shape>,
+    resize: bool,
+) -> Result<(Vec<f64>, Shape), IoError> {
+    if path.to_ascii_lowercase().ends_with(".npy") {
+        let (v, shape) = read_npy(path)?;
+        if let Some(e) = expected {
+            if shape != e {
+                return Err(IoError::Shape {
+                    path: path.into(),
+                    expected: e,
+                    found: shape.to_string(),
+                    hint: String::new(),
+                });
+            }
+        }
+        Ok((v, shape))
+    } else {
+        read_image(path, expected, resize)
+    }
+}
+
+/// Writes `.npy` (raw values) or a PNG (values in `[-1, 1]` mapped to 0..255) atomically.
+pub fn write_array(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<(), IoError> {
+    if path.to_ascii_lowercase().ends_with(".npy") {
+        write_npy(path, data, shape, force)
+    } else {
+        write_png(path, data, shape, force)
+    }
+}

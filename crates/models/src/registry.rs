@@ -1,0 +1,237 @@
+//! Models by name or path: a preset name (random weights, for benchmarks), a guided-
+//! diffusion checkpoint file (`.pt`, `.pth`, `.safetensors`, with an optional `NAME.json`
+//! configuration beside it) or a diffusers `UNet2DModel` folder.
+
+use crate::adm::config::PRESETS;
+use crate::adm::load::{config_for, load_unet, random_unet, LoadError};
+use crate::adm::AdmConfig;
+use crate::autodiff_denoiser::{AutodiffDenoiser, Precision};
+use crate::checkpoint::Checkpoint;
+use crate::ddpm::load::{load_ddpm, weights_file};
+use crate::eps_denoiser::{Adm, Ddpm, EpsDenoiser, EpsNetwork};
+use burn::tensor::{DType, Device, Tensor};
+use std::path::Path;
+use vmlmap_core::Shape;
+
+/// What `vmlmap models inspect` reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ModelInfo {
+    pub source: String,
+    pub architecture: String,
+    pub preset: Option<String>,
+    pub format: String,
+    pub tensors: usize,
+    pub parameters: usize,
+    pub dtypes: Vec<String>,
+    pub image: [usize; 3],
+    pub learn_sigma: bool,
+}
+
+impl EpsNetwork for Box<dyn EpsNetwork> {
+    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4> {
+        (**self).raw(x_vp, t)
+    }
+    fn shape(&self) -> Shape {
+        (**self).shape()
+    }
+}
+
+/// A loaded model as a denoiser.
+pub type NetworkDenoiser = AutodiffDenoiser<EpsDenoiser<Box<dyn EpsNetwork>>>;
+
+fn info_from(
+    source: &str,
+    architecture: &str,
+    preset: Option<&str>,
+    ck: Option<&Checkpoint>,
+    tensors: usize,
+    parameters: usize,
+    image: Shape,
+    learn_sigma: bool,
+) -> ModelInfo {
+    ModelInfo {
+        source: source.to_string(),
+        architecture: architecture.to_string(),
+        preset: preset.map(str::to_string),
+        format: ck
+            .map(|c| c.format.clone())
+            .unwrap_or_else(|| "random weights".into()),
+        tensors,
+        parameters,
+        dtypes: ck
+            .map(|c| c.dtypes().into_iter().collect())
+            .unwrap_or_else(|| vec!["f32".into()]),
+        image: [image.c, image.h, image.w],
+        learn_sigma,
+    }
+}
+
+/// Loads `spec` (preset, file or folder) as a denoiser. `size` overrides the image size of
+/// a guided-diffusion model (the network is fully convolutional).
+pub fn load_denoiser(
+    spec: &str,
+    device: &Device,
+    precision: Precision,
+    size: Option<usize>,
+) -> Result<(NetworkDenoiser, ModelInfo), LoadError> {
+    let dtype = match precision {
+        Precision::F32 => DType::F32,
+        Precision::F64 => DType::F64,
+    };
+    let path = Path::new(spec);
+    let cfg_err = |source| LoadError::Config {
+        path: spec.to_string(),
+        source,
+    };
+    let (net, info): (Box<dyn EpsNetwork>, ModelInfo) = if PRESETS.contains(&spec) && !path.exists()
+    {
+        let mut cfg = AdmConfig::preset(spec).map_err(cfg_err)?;
+        if let Some(s) = size {
+            cfg.image_size = s;
+        }
+        let net = random_unet(&cfg, 0, false, device, dtype).map_err(cfg_err)?;
+        let shapes = crate::adm::config::parameter_shapes(&cfg).map_err(cfg_err)?;
+        let image = Shape {
+            c: cfg.in_channels,
+            h: cfg.image_size,
+            w: cfg.image_size,
+        };
+        let info = info_from(
+            spec,
+            "guided-diffusion UNetModel",
+            Some(spec),
+            None,
+            shapes.len(),
+            shapes
+                .iter()
+                .map(|(_, s)| s.iter().product::<usize>())
+                .sum(),
+            image,
+            cfg.learn_sigma(),
+        );
+        (Box::new(Adm { net, config: cfg }), info)
+    } else if path.is_dir() {
+        let (net, cfg, ck) = load_ddpm(path, device, dtype)?;
+        let image = Shape {
+            c: cfg.in_channels,
+            h: cfg.sample_size,
+            w: cfg.sample_size,
+        };
+        let file = weights_file(path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let info = info_from(
+            &file,
+            "diffusers UNet2DModel",
+            None,
+            Some(&ck),
+            ck.tensors.len(),
+            ck.parameter_count(),
+            image,
+            cfg.out_channels == 2 * cfg.in_channels,
+        );
+        (Box::new(Ddpm { net, config: cfg }), info)
+    } else if path.is_file() {
+        let ck = Checkpoint::open(path)?;
+        let mut cfg = config_for(path, &ck)?;
+        if let Some(s) = size {
+            cfg.image_size = s;
+        }
+        let net = load_unet(path, &ck, &cfg, device, dtype)?;
+        let image = Shape {
+            c: cfg.in_channels,
+            h: cfg.image_size,
+            w: cfg.image_size,
+        };
+        let info = info_from(
+            spec,
+            "guided-diffusion UNetModel",
+            cfg.preset_name(),
+            Some(&ck),
+            ck.tensors.len(),
+            ck.parameter_count(),
+            image,
+            cfg.learn_sigma(),
+        );
+        (Box::new(Adm { net, config: cfg }), info)
+    } else {
+        return Err(LoadError::ConfigFile {
+            path: spec.to_string(),
+            reason: format!(
+                "no such file or folder, and not a preset ({})",
+                PRESETS.join(", ")
+            ),
+        });
+    };
+    let name = info.preset.clone().unwrap_or_else(|| info.source.clone());
+    Ok((
+        AutodiffDenoiser::new(EpsDenoiser::new(net, name), device.clone(), precision),
+        info,
+    ))
+}
+
+/// Describes a checkpoint file or folder without building the network.
+pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        let (_, info) = load_denoiser(spec, &Device::flex(), Precision::F32, None)?;
+        return Ok(info);
+    }
+    if !path.is_file() {
+        return Err(LoadError::ConfigFile {
+            path: spec.to_string(),
+            reason: "no such file or folder".into(),
+        });
+    }
+    let ck = Checkpoint::open(path)?;
+    let cfg = config_for(path, &ck)?;
+    // Check that the weights fit, without allocating the network twice.
+    let shapes =
+        crate::adm::config::parameter_shapes(&cfg).map_err(|source| LoadError::Config {
+            path: spec.to_string(),
+            source,
+        })?;
+    let mut report = crate::checkpoint::MismatchReport::default();
+    for (name, shape) in &shapes {
+        match ck.shape(name) {
+            None => report.missing.push((name.clone(), shape.clone())),
+            Some(s)
+                if s != shape.as_slice()
+                    && s.iter()
+                        .filter(|&&d| d != 1)
+                        .ne(shape.iter().filter(|&&d| d != 1)) =>
+            {
+                report.shape.push((name.clone(), shape.clone(), s.to_vec()))
+            }
+            _ => {}
+        }
+    }
+    report.unexpected = ck
+        .tensors
+        .keys()
+        .filter(|k| !shapes.iter().any(|(n, _)| n == *k))
+        .cloned()
+        .collect();
+    if !report.is_empty() {
+        return Err(crate::checkpoint::CheckpointError::Mismatch {
+            architecture: "guided-diffusion UNetModel".into(),
+            report,
+        }
+        .into());
+    }
+    let image = Shape {
+        c: cfg.in_channels,
+        h: cfg.image_size,
+        w: cfg.image_size,
+    };
+    Ok(info_from(
+        spec,
+        "guided-diffusion UNetModel",
+        cfg.preset_name(),
+        Some(&ck),
+        ck.tensors.len(),
+        ck.parameter_count(),
+        image,
+        cfg.learn_sigma(),
+    ))
+}
