@@ -39,30 +39,33 @@ impl EpsNetwork for Box<dyn EpsNetwork> {
 /// A loaded model as a denoiser.
 pub type NetworkDenoiser = AutodiffDenoiser<EpsDenoiser<Box<dyn EpsNetwork>>>;
 
-fn info_from(
-    source: &str,
-    architecture: &str,
-    preset: Option<&str>,
-    ck: Option<&Checkpoint>,
-    tensors: usize,
-    parameters: usize,
-    image: Shape,
-    learn_sigma: bool,
-) -> ModelInfo {
-    ModelInfo {
-        source: source.to_string(),
-        architecture: architecture.to_string(),
-        preset: preset.map(str::to_string),
-        format: ck
-            .map(|c| c.format.clone())
-            .unwrap_or_else(|| "random weights".into()),
-        tensors,
-        parameters,
-        dtypes: ck
-            .map(|c| c.dtypes().into_iter().collect())
-            .unwrap_or_else(|| vec!["f32".into()]),
-        image: [image.c, image.h, image.w],
-        learn_sigma,
+impl ModelInfo {
+    /// A summary with the file's format and dtypes (`None`: random weights).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        source: &str,
+        architecture: &str,
+        preset: Option<&str>,
+        ck: Option<&Checkpoint>,
+        (tensors, parameters): (usize, usize),
+        image: Shape,
+        learn_sigma: bool,
+    ) -> Self {
+        Self {
+            source: source.to_string(),
+            architecture: architecture.to_string(),
+            preset: preset.map(str::to_string),
+            format: ck
+                .map(|c| c.format.clone())
+                .unwrap_or_else(|| "random weights".into()),
+            tensors,
+            parameters,
+            dtypes: ck
+                .map(|c| c.dtypes().into_iter().collect())
+                .unwrap_or_else(|| vec!["f32".into()]),
+            image: [image.c, image.h, image.w],
+            learn_sigma,
+        }
     }
 }
 
