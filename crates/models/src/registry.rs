@@ -99,7 +99,7 @@ pub fn load_denoiser(
             h: cfg.image_size,
             w: cfg.image_size,
         };
-        let info = info_from(
+        let info = ModelInfo::new(
             spec,
             "guided-diffusion UNetModel",
             Some(spec),
@@ -123,7 +123,7 @@ pub fn load_denoiser(
         let file = weights_file(path)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let info = info_from(
+        let info = ModelInfo::new(
             &file,
             "diffusers UNet2DModel",
             None,
@@ -146,7 +146,7 @@ pub fn load_denoiser(
             h: cfg.image_size,
             w: cfg.image_size,
         };
-        let info = info_from(
+        let info = ModelInfo::new(
             spec,
             "guided-diffusion UNetModel",
             cfg.preset_name(),
@@ -227,7 +227,7 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
         h: cfg.image_size,
         w: cfg.image_size,
     };
-    Ok(info_from(
+    Ok(ModelInfo::new(
         spec,
         "guided-diffusion UNetModel",
         cfg.preset_name(),
