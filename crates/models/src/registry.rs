@@ -47,7 +47,8 @@ impl ModelInfo {
         architecture: &str,
         preset: Option<&str>,
         ck: Option<&Checkpoint>,
-        (tensors, parameters): (usize, usize),
+        tensors: usize,
+        parameters: usize,
         image: Shape,
         learn_sigma: bool,
     ) -> Self {
