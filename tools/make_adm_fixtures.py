@@ -52,6 +52,9 @@ def case(name, cfg, out_dir, seed, save_pt, half):
     save_file(sd, f"{out_dir}/{name}.safetensors")
     if save_pt:
         torch.save(sd, f"{out_dir}/{name}.pt")
+    if half:
+        # The same weights in the legacy (pre-1.6, non-zip) torch.save format.
+        torch.save(sd, f"{out_dir}/{name}_legacy.pt", _use_new_zipfile_serialization=False)
     g = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(1, cfg["in_channels"], cfg["image_size"], cfg["image_size"], generator=g, requires_grad=True)
     t = torch.tensor([417.0])

@@ -48,6 +48,7 @@ fn check(weights: &str, case: &str) {
         .try_into_vec()
         .unwrap();
     let e = rel_err(&got, &vec64(&io.tensors["out"]));
+    eprintln!("{weights}: output rel err {e:.1e}");
     assert!(e < 1e-4, "{weights}: output differs from PyTorch by {e}");
     let v = &io.tensors["v"];
     let vt: Tensor<4> = Tensor::from_data(
@@ -66,6 +67,7 @@ fn check(weights: &str, case: &str) {
         .try_into_vec()
         .unwrap();
     let e = rel_err(&g, &vec64(&io.tensors["vjp"]));
+    eprintln!("{weights}: VJP rel err {e:.1e}");
     assert!(e < 1e-4, "{weights}: VJP differs from PyTorch by {e}");
 }
 
@@ -148,4 +150,71 @@ fn loading_errors_list_every_problem() {
         assert!(e.to_string().contains(name), "{e}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn legacy_torch_save_format_f16() {
+    let ck = Checkpoint::open(fixture("tiny_b_legacy.pt")).unwrap();
+    assert_eq!(ck.format, "pytorch-legacy");
+    check("tiny_b_legacy.pt", "tiny_b");
+}
+
+/// The network as an EDM denoiser: `D(x, sigma) = x - sigma * eps(x / sqrt(1 + sigma^2), t)`
+/// with the first C of the 2C learned-sigma channels, checked on the PyTorch fixture (whose
+/// input is the VP-scaled `x_vp` at t = 417).
+#[test]
+fn denoiser_is_the_vp_to_edm_conversion_of_the_pytorch_output() {
+    use vmlmap_core::Denoiser;
+    use vmlmap_models::eps_denoiser::{Adm, EpsDenoiser};
+    use vmlmap_models::{AutodiffDenoiser, Precision};
+    let path = fixture("tiny_a.safetensors");
+    let ck = Checkpoint::open(&path).unwrap();
+    let cfg = config_for(&path, &ck).unwrap();
+    let device = burn::tensor::Device::flex();
+    let net = load_unet(&path, &ck, &cfg, &device, DType::F32).unwrap();
+    let den = AutodiffDenoiser::new(
+        EpsDenoiser::new(Adm { net, config: cfg }, "tiny_a"),
+        device,
+        Precision::F32,
+    );
+    let sigma = vmlmap_core::schedule::VpTable::ddpm_linear().sigmas()[417];
+    let io = io("tiny_a");
+    let scale = (1.0 + sigma * sigma).sqrt();
+    let x: Vec<f64> = vec64(&io.tensors["x"]).iter().map(|v| v * scale).collect();
+    let out = vec64(&io.tensors["out"]);
+    let n = x.len();
+    let want: Vec<f64> = (0..n).map(|i| x[i] - sigma * out[i]).collect();
+    let got = den.denoise(&x, sigma).unwrap();
+    assert!(rel_err(&got, &want) < 1e-5, "{}", rel_err(&got, &want));
+    assert_eq!(den.round_sigma(sigma * 1.001), sigma);
+}
+
+/// The whole UNet's input VJP against central finite differences, in f64.
+#[test]
+fn unet_vjp_matches_finite_differences_in_f64() {
+    use vmlmap_core::denoiser::vjp_finite_difference_error;
+    use vmlmap_core::rng::{normal_vec, seeded};
+    use vmlmap_models::adm::load::random_unet;
+    use vmlmap_models::eps_denoiser::{Adm, EpsDenoiser};
+    use vmlmap_models::{AutodiffDenoiser, Precision};
+    let path = fixture("tiny_a.safetensors");
+    let ck = Checkpoint::open(&path).unwrap();
+    let mut cfg = config_for(&path, &ck).unwrap();
+    cfg.image_size = 8;
+    let device = burn::tensor::Device::flex();
+    let net = random_unet(&cfg, 3, false, &device, DType::F64).unwrap();
+    let den = AutodiffDenoiser::new(
+        EpsDenoiser::new(Adm { net, config: cfg }, "tiny"),
+        device,
+        Precision::F64,
+    );
+    let n = 3 * 8 * 8;
+    let mut rng = seeded(4);
+    for sigma in [0.3, 3.0] {
+        let x = normal_vec(&mut rng, n);
+        let v = normal_vec(&mut rng, n);
+        let u = normal_vec(&mut rng, n);
+        let e = vjp_finite_difference_error(&den, &x, sigma, &v, &u, 1e-5).unwrap();
+        assert!(e < 1e-7, "sigma={sigma}: {e}");
+    }
 }

@@ -35,6 +35,7 @@ fn check(case: &str, legacy: bool) {
         .unwrap();
     let want: Vec<f64> = io.tensors["out"].data.iter().map(|&v| v as f64).collect();
     let e = rel_err(&got, &want);
+    eprintln!("{case}: output rel err {e:.1e}");
     assert!(e < 1e-4, "{case}: output differs from diffusers by {e}");
     let v = &io.tensors["v"];
     let vt: Tensor<4> = Tensor::from_data(TensorData::new(v.data.clone(), dims(v)), &ad);
@@ -48,6 +49,7 @@ fn check(case: &str, legacy: bool) {
         .unwrap();
     let want: Vec<f64> = io.tensors["vjp"].data.iter().map(|&v| v as f64).collect();
     let e = rel_err(&g, &want);
+    eprintln!("{case}: VJP rel err {e:.1e}");
     assert!(e < 1e-4, "{case}: VJP differs from diffusers by {e}");
 }
 
