@@ -25,6 +25,8 @@ enum Command {
     Denoise(commands::denoise::Args),
     /// Time one network evaluation and one evaluation plus VJP.
     BenchNfe(commands::bench_nfe::Args),
+    /// Train a diffusion prior (resumable).
+    Train(commands::train::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +37,7 @@ fn main() -> std::process::ExitCode {
         Command::Models(a) => commands::models::run(a),
         Command::Denoise(a) => commands::denoise::run(a),
         Command::BenchNfe(a) => commands::bench_nfe::run(a),
+        Command::Train(a) => commands::train::run(a),
     };
     match result {
         Ok(code) => code,

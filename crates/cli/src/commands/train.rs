@@ -1,0 +1,125 @@
+//! `vmlmap train`: train a guided-diffusion UNet prior with the DDPM objective; resumes from
+//! its checkpoint; exports the EMA weights.
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::process::ExitCode;
+use vmlmap_models::adm::AdmConfig;
+use vmlmap_train::data::{fashion_mnist, image_folder, FASHION_MNIST_DIR};
+use vmlmap_train::trainer::{TrainConfig, TrainState};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training images: a folder with Fashion-MNIST IDX files, or a folder of PNG/JPEG images.
+    #[arg(long, default_value = FASHION_MNIST_DIR)]
+    data: String,
+    /// Architecture: a preset (default adm-fashion32) or a JSON file of UNetModel arguments.
+    #[arg(long, default_value = "adm-fashion32")]
+    arch: String,
+    /// Train until this many steps in total (a resumed run continues to it).
+    #[arg(long, default_value_t = 20_000)]
+    steps: u64,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// Linear warm-up steps.
+    #[arg(long, default_value_t = 200)]
+    warmup: u64,
+    #[arg(long, default_value_t = 0.999)]
+    ema: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Resumable checkpoint (model, EMA, AdamW state), resumed from when it exists.
+    #[arg(long, default_value = "train_state.safetensors")]
+    checkpoint: String,
+    #[arg(long, default_value_t = 100)]
+    save_every: u64,
+    /// Write the EMA weights here at the end (and NAME.json beside).
+    #[arg(long)]
+    export: Option<String>,
+    /// Overwrite an existing export.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let tc = TrainConfig {
+        steps: a.steps,
+        batch: a.batch,
+        lr: a.lr,
+        warmup: a.warmup,
+        ema_decay: a.ema,
+        seed: a.seed,
+        save_every: a.save_every,
+    };
+    tc.check()?;
+    let arch = if Path::new(&a.arch).is_file() {
+        vmlmap_models::adm::load::read_config(Path::new(&a.arch))?
+    } else {
+        AdmConfig::preset(&a.arch)?
+    };
+    let dir = Path::new(&a.data);
+    let idx = dir.join("train-images-idx3-ubyte.gz").is_file()
+        || dir.join("train-images-idx3-ubyte").is_file();
+    let data = if idx {
+        fashion_mnist(dir, "train")?
+    } else {
+        image_folder(dir, arch.in_channels == 1)?
+    };
+    if (data.c, data.h, data.w) != (arch.in_channels, arch.image_size, arch.image_size) {
+        anyhow::bail!(
+            "training images are {}x{}x{}, the architecture expects {}x{}x{}",
+            data.c,
+            data.h,
+            data.w,
+            arch.in_channels,
+            arch.image_size,
+            arch.image_size
+        );
+    }
+    let ckpt = Path::new(&a.checkpoint);
+    let mut state = TrainState::load_or_init(ckpt, &arch, &tc, &burn::tensor::Device::flex())
+        .with_context(|| format!("checkpoint {}", a.checkpoint))?;
+    let params: usize = state
+        .names
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    eprintln!(
+        "{} images; {} parameters; resuming at step {}",
+        data.len(),
+        params,
+        state.opt.step
+    );
+    let table = vmlmap_core::schedule::VpTable::ddpm_linear();
+    let bar = ProgressBar::new(tc.steps);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "train {bar:30} {pos}/{len} steps  loss {msg}  {elapsed} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_position(state.opt.step);
+    let mut avg = None::<f32>;
+    while state.opt.step < tc.steps {
+        let loss = state.step(&data, &tc, &table);
+        if !loss.is_finite() {
+            anyhow::bail!("loss became {loss} at step {}; lower --lr", state.opt.step);
+        }
+        let a = avg.map_or(loss, |m| 0.98 * m + 0.02 * loss);
+        avg = Some(a);
+        bar.set_message(format!("{a:.4}"));
+        bar.set_position(state.opt.step);
+        if state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps {
+            state.save(ckpt)?;
+        }
+    }
+    bar.finish();
+    if let Some(out) = &a.export {
+        state.export_ema(Path::new(out), a.force)?;
+        eprintln!("EMA weights -> {out}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

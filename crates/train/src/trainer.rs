@@ -1,0 +1,323 @@
+//! The training loop: DDPM epsilon objective `E ‖eps - net(sqrt(abar_t) x0 +
+//! sqrt(1 - abar_t) eps, t)‖²` with `t` uniform over the 1000 steps, AdamW with linear
+//! warm-up, EMA of the weights, a checkpoint (model, EMA, AdamW moments, step) written
+//! atomically every `save_every` steps and resumed from, and the EMA exported as
+//! `.safetensors` with its `UNetModel` configuration beside it.
+
+use crate::adamw::{parameters, AdamW};
+use crate::data::ImageSet;
+use crate::TrainError;
+use burn::tensor::{Device, Tensor, TensorData};
+use std::collections::HashMap;
+use std::path::Path;
+use vmlmap_core::rng::{normal_vec, seeded};
+use vmlmap_core::schedule::VpTable;
+use vmlmap_models::adm::{AdmConfig, UNetModel};
+use vmlmap_models::checkpoint::{Checkpoint, RawTensor, WeightLoader};
+use vmlmap_models::weights::{Builder, RandomInit};
+
+/// Training settings.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub steps: u64,
+    pub batch: usize,
+    pub lr: f64,
+    pub warmup: u64,
+    pub ema_decay: f64,
+    pub seed: u64,
+    pub save_every: u64,
+}
+
+impl TrainConfig {
+    pub fn check(&self) -> Result<(), TrainError> {
+        let bad = |field, value: String, reason: &str| {
+            Err(TrainError::Config {
+                field,
+                value,
+                reason: reason.into(),
+            })
+        };
+        if self.batch == 0 {
+            return bad("batch", "0".into(), "must be at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("lr", self.lr.to_string(), "must be positive");
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad("ema_decay", self.ema_decay.to_string(), "must be in [0, 1)");
+        }
+        if self.save_every == 0 {
+            return bad("save_every", "0".into(), "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Everything a run needs to resume.
+pub struct TrainState {
+    pub model: UNetModel,
+    pub names: Vec<(String, Vec<usize>)>,
+    pub ema: Vec<Vec<f32>>,
+    pub opt: AdamW,
+    pub config: AdmConfig,
+    pub losses: Vec<(u64, f32)>,
+}
+
+fn ck_err(path: &Path, reason: impl ToString) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl TrainState {
+    /// A fresh model (ADM initialisation: zeroed output convolutions) or the checkpoint at
+    /// `path` when it exists.
+    pub fn load_or_init(
+        path: &Path,
+        config: &AdmConfig,
+        tc: &TrainConfig,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let ad = device.clone().autodiff();
+        if path.is_file() {
+            let ck = Checkpoint::open(path).map_err(|e| ck_err(path, e))?;
+            let meta = read_metadata(path)?;
+            let config: AdmConfig = serde_json::from_str(
+                meta.get("config")
+                    .ok_or_else(|| ck_err(path, "no config in metadata"))?,
+            )
+            .map_err(|e| ck_err(path, e))?;
+            let step: u64 = meta
+                .get("step")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| ck_err(path, "no step in metadata"))?;
+            let losses: Vec<(u64, f32)> = meta
+                .get("losses")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            let sub = |prefix: &str| Checkpoint {
+                tensors: ck
+                    .tensors
+                    .iter()
+                    .filter_map(|(k, v)| k.strip_prefix(prefix).map(|n| (n.to_string(), v.clone())))
+                    .collect(),
+                format: ck.format.clone(),
+            };
+            let weights = sub("model.");
+            let mut loader = WeightLoader::new(&weights);
+            let (model, names) = {
+                let mut b = Builder::new(&mut loader, ad.clone(), burn::tensor::DType::F32);
+                let m = UNetModel::new(&config, &mut b)?;
+                (m, b.shapes)
+            };
+            loader
+                .finish("training checkpoint")
+                .map_err(|e| ck_err(path, e))?;
+            let take = |prefix: &str| -> Result<Vec<Vec<f32>>, TrainError> {
+                names
+                    .iter()
+                    .map(|(n, _)| {
+                        ck.tensors
+                            .get(&format!("{prefix}{n}"))
+                            .map(|t| t.data.clone())
+                            .ok_or_else(|| ck_err(path, format!("missing {prefix}{n}")))
+                    })
+                    .collect()
+            };
+            let mut opt = AdamW::new(tc.lr);
+            opt.step = step;
+            opt.m = take("adam_m.")?;
+            opt.v = take("adam_v.")?;
+            Ok(Self {
+                model,
+                ema: take("ema.")?,
+                names,
+                opt,
+                config,
+                losses,
+            })
+        } else {
+            let mut src = RandomInit::new(tc.seed, true);
+            let (model, names) = {
+                let mut b = Builder::new(&mut src, ad, burn::tensor::DType::F32);
+                let m = UNetModel::new(config, &mut b)?;
+                (m, b.shapes)
+            };
+            let ema = parameters(&model);
+            if ema.len() != names.len() {
+                return Err(ck_err(
+                    path,
+                    format!("{} parameters visited, {} built", ema.len(), names.len()),
+                ));
+            }
+            Ok(Self {
+                model,
+                names,
+                ema,
+                opt: AdamW::new(tc.lr),
+                config: config.clone(),
+                losses: Vec::new(),
+            })
+        }
+    }
+
+    fn tensors(&self, prefix: &str, values: &[Vec<f32>]) -> Vec<(String, RawTensor)> {
+        self.names
+            .iter()
+            .zip(values)
+            .map(|((n, s), v)| {
+                (
+                    format!("{prefix}{n}"),
+                    RawTensor {
+                        shape: s.clone(),
+                        data: v.clone(),
+                        source_dtype: "f32".into(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Writes the resumable checkpoint atomically.
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let mut all = Vec::new();
+        all.extend(self.tensors("model.", &parameters(&self.model)));
+        all.extend(self.tensors("ema.", &self.ema));
+        all.extend(self.tensors("adam_m.", &self.opt.m));
+        all.extend(self.tensors("adam_v.", &self.opt.v));
+        let mut meta = HashMap::new();
+        meta.insert("step".to_string(), self.opt.step.to_string());
+        meta.insert(
+            "config".to_string(),
+            serde_json::to_string(&self.config).expect("serialisable"),
+        );
+        meta.insert(
+            "losses".to_string(),
+            serde_json::to_string(&self.losses).expect("serialisable"),
+        );
+        write_safetensors(path, &all, Some(meta), true)
+    }
+
+    /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the
+    /// `UNetModel` constructor arguments) beside them.
+    pub fn export_ema(&self, path: &Path, force: bool) -> Result<(), TrainError> {
+        write_safetensors(path, &self.tensors("", &self.ema), None, force)?;
+        let c = &self.config;
+        let args = serde_json::json!({
+            "image_size": c.image_size, "in_channels": c.in_channels, "model_channels": c.model_channels,
+            "out_channels": c.out_channels, "num_res_blocks": c.num_res_blocks, "attention_resolutions": c.attention_ds,
+            "channel_mult": c.channel_mult, "num_heads": c.num_heads,
+            "num_head_channels": c.num_head_channels.map(|v| v as i64).unwrap_or(-1),
+            "use_scale_shift_norm": c.use_scale_shift_norm, "resblock_updown": c.resblock_updown,
+            "use_new_attention_order": c.use_new_attention_order, "conv_resample": c.conv_resample,
+        });
+        let json = path.with_extension("json");
+        vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
+            std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| ck_err(&json, e))
+    }
+
+    /// One optimisation step on a batch drawn from `data`; returns the loss.
+    pub fn step(&mut self, data: &ImageSet, tc: &TrainConfig, table: &VpTable) -> f32 {
+        let step = self.opt.step;
+        let mut rng = seeded(tc.seed.wrapping_mul(1_000_003).wrapping_add(step));
+        let n = data.c * data.h * data.w;
+        let b = tc.batch;
+        let idx: Vec<usize> = (0..b).map(|_| rand_index(&mut rng, data.len())).collect();
+        let ts: Vec<usize> = (0..b).map(|_| rand_index(&mut rng, table.len())).collect();
+        let eps = normal_vec(&mut rng, b * n);
+        let mut xt = Vec::with_capacity(b * n);
+        for (k, (&i, &t)) in idx.iter().zip(&ts).enumerate() {
+            let ab = table.alpha_bars()[t];
+            let (sa, sb) = (ab.sqrt(), (1.0 - ab).sqrt());
+            for (j, &x0) in data.image(i).iter().enumerate() {
+                xt.push((sa * x0 as f64 + sb * eps[k * n + j]) as f32);
+            }
+        }
+        let dims = [b, data.c, data.h, data.w];
+        let ad = self.model.out_conv.weight.val().device();
+        let x: Tensor<4> = Tensor::from_data(TensorData::new(xt, dims), &ad);
+        let target: Tensor<4> = Tensor::from_data(
+            TensorData::new(eps.iter().map(|&v| v as f32).collect::<Vec<_>>(), dims),
+            &ad,
+        );
+        let tsf: Vec<f64> = ts.iter().map(|&t| t as f64).collect();
+        let out = self.model.forward(x, &tsf).narrow(1, 0, data.c);
+        let loss = (out - target).powf_scalar(2.0).mean();
+        let value: f32 = loss
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("scalar")[0];
+        let grads = loss.backward();
+        let lr = tc.lr * ((step + 1) as f64 / tc.warmup.max(1) as f64).min(1.0);
+        let model = std::mem::replace(&mut self.model, placeholder(&self.config));
+        self.model = self.opt.update(model, &grads, lr);
+        let d = tc.ema_decay as f32;
+        for (e, p) in self.ema.iter_mut().zip(parameters(&self.model)) {
+            for (a, b) in e.iter_mut().zip(p) {
+                *a = d * *a + (1.0 - d) * b;
+            }
+        }
+        self.losses.push((self.opt.step, value));
+        value
+    }
+}
+
+/// A throwaway network used while the real one is moved through the optimiser.
+fn placeholder(cfg: &AdmConfig) -> UNetModel {
+    let mut src = vmlmap_models::weights::ShapesOnly;
+    let mut b = Builder::new(&mut src, Device::flex(), burn::tensor::DType::F32);
+    b.dry_run = true;
+    UNetModel::new(cfg, &mut b).expect("validated configuration")
+}
+
+fn rand_index(rng: &mut vmlmap_core::rng::Rng, n: usize) -> usize {
+    use rand::Rng as _;
+    rng.random_range(0..n)
+}
+
+fn read_metadata(path: &Path) -> Result<HashMap<String, String>, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| ck_err(path, e))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| ck_err(path, e))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, RawTensor)],
+    meta: Option<HashMap<String, String>>,
+    force: bool,
+) -> Result<(), TrainError> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.shape.clone(),
+            )
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
+        .iter()
+        .map(|(n, b, s)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .expect("consistent view"),
+            )
+        })
+        .collect();
+    let p = path
+        .to_str()
+        .ok_or_else(|| ck_err(path, "path is not UTF-8"))?;
+    vmlmap_io::write_atomic(p, force, |tmp| {
+        safetensors::serialize_to_file(views, meta, tmp).map_err(|e| e.to_string())
+    })
+    .map_err(|e| ck_err(path, e))
+}
