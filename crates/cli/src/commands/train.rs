@@ -103,6 +103,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     );
     bar.set_position(state.opt.step);
     let mut avg = None::<f32>;
+    // Not a terminal (a background job writing a log): one line every 10 steps instead.
+    let log_lines = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
+    let first = state.opt.step;
     while state.opt.step < tc.steps {
         let loss = state.step(&data, &tc, &table);
         if !loss.is_finite() {
@@ -112,6 +116,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         avg = Some(a);
         bar.set_message(format!("{a:.4}"));
         bar.set_position(state.opt.step);
+        if log_lines && state.opt.step % 10 == 0 {
+            let rate = started.elapsed().as_secs_f64() / (state.opt.step - first) as f64;
+            eprintln!(
+                "step {}/{} loss {loss:.4} (avg {a:.4}) {rate:.2} s/step",
+                state.opt.step, tc.steps
+            );
+        }
         if state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps {
             state.save(ckpt)?;
         }
