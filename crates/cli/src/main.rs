@@ -27,6 +27,10 @@ enum Command {
     BenchNfe(commands::bench_nfe::Args),
     /// Train a diffusion prior (resumable).
     Train(commands::train::Args),
+    /// Apply a task's operator and noise to an image (measurement + .npy + JSON sidecar).
+    Degrade(commands::degrade::Args),
+    /// Restore an image from a measurement written by `degrade`.
+    Restore(commands::restore::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +42,8 @@ fn main() -> std::process::ExitCode {
         Command::Denoise(a) => commands::denoise::run(a),
         Command::BenchNfe(a) => commands::bench_nfe::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Degrade(a) => commands::degrade::run(a),
+        Command::Restore(a) => commands::restore::run(a),
     };
     match result {
         Ok(code) => code,

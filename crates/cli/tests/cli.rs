@@ -211,3 +211,118 @@ fn bench_nfe_json_line() {
     }
     assert_eq!(v["size"], 16);
 }
+
+#[test]
+fn degrade_then_restore_with_sidecar_metrics_and_errors() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-restore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gt = dir.join("gt.png");
+    image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 15) as u8, (y * 15) as u8, ((x + y) * 7) as u8])
+    })
+    .save(&gt)
+    .unwrap();
+    let y = dir.join("y.png");
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "inpaint-box",
+        "--input",
+        &p(&gt),
+        "--output",
+        &p(&y),
+        "--sigma-y",
+        "0.05",
+        "--seed",
+        "3",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for ext in ["png", "npy", "json"] {
+        assert!(y.with_extension(ext).is_file(), "{ext}");
+    }
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(y.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(side["task"], "inpaint-box");
+    assert_eq!(side["sigma_y"], 0.05);
+    assert_eq!(side["measurement_len"], 3 * (256 - 64));
+    // pinv restores the observed pixels exactly (up to noise) and reports metrics.
+    let out = dir.join("p.png");
+    let model = fixture("ddpm/tiny_ddpm");
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &p(&y),
+        "--output",
+        &p(&out),
+        "--solver",
+        "pinv",
+        "--model",
+        &model,
+        "--ground-truth",
+        &p(&gt),
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    for k in ["psnr", "ssim", "nfe", "vjp", "seconds"] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["nfe"], 0);
+    // VML-MAP runs through the network: N*(K+1) NFE and N*K VJP.
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &p(&y.with_extension("json")),
+        "--output",
+        &p(&dir.join("v.npy")),
+        "--model",
+        &model,
+        "--steps",
+        "3",
+        "--inner",
+        "2",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!((v["nfe"].as_u64(), v["vjp"].as_u64()), (Some(9), Some(6)));
+    // Contradicting flags and existing outputs are errors.
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &p(&y),
+        "--output",
+        &p(&dir.join("z.png")),
+        "--model",
+        &model,
+        "--sigma-y",
+        "0.1",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("contradicts"));
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &p(&y),
+        "--output",
+        &p(&out),
+        "--solver",
+        "pinv",
+        "--model",
+        &model,
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "sr3",
+        "--input",
+        &p(&gt),
+        "--output",
+        &p(&dir.join("w.png")),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("unknown task \"sr3\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,6 +4,7 @@
 pub mod atomic;
 pub mod images;
 pub mod npy;
+pub mod sidecar;
 
 pub use atomic::write_atomic;
 pub use images::{read_image, write_png};

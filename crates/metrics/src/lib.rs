@@ -29,7 +29,9 @@ pub fn psnr(a: &[f64], b: &[f64]) -> f64 {
 /// The 1-D Gaussian of scipy's `gaussian_filter1d(sigma=1.5, truncate=3.5)`.
 fn gaussian_taps() -> Vec<f64> {
     let (sigma, radius) = (1.5f64, 5i64);
-    let w: Vec<f64> = (-radius..=radius).map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp()).collect();
+    let w: Vec<f64> = (-radius..=radius)
+        .map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp())
+        .collect();
     let s: f64 = w.iter().sum();
     w.iter().map(|v| v / s).collect()
 }
@@ -50,13 +52,21 @@ fn filter(x: &[f64], h: usize, w: usize, taps: &[f64]) -> Vec<f64> {
     let mut tmp = vec![0.0; h * w];
     for i in 0..h {
         for j in 0..w {
-            tmp[i * w + j] = taps.iter().enumerate().map(|(k, t)| t * x[i * w + reflect(j as i64 + k as i64 - r, w)]).sum();
+            tmp[i * w + j] = taps
+                .iter()
+                .enumerate()
+                .map(|(k, t)| t * x[i * w + reflect(j as i64 + k as i64 - r, w)])
+                .sum();
         }
     }
     let mut out = vec![0.0; h * w];
     for i in 0..h {
         for j in 0..w {
-            out[i * w + j] = taps.iter().enumerate().map(|(k, t)| t * tmp[reflect(i as i64 + k as i64 - r, h) * w + j]).sum();
+            out[i * w + j] = taps
+                .iter()
+                .enumerate()
+                .map(|(k, t)| t * tmp[reflect(i as i64 + k as i64 - r, h) * w + j])
+                .sum();
         }
     }
     out
@@ -90,8 +100,13 @@ pub fn ssim(a: &[f64], b: &[f64], shape: Shape) -> Result<f64, MetricError> {
         for i in pad..h - pad {
             for j in pad..w - pad {
                 let k = i * w + j;
-                let (vx, vy, vxy) = (uxx[k] - ux[k] * ux[k], uyy[k] - uy[k] * uy[k], uxy[k] - ux[k] * uy[k]);
-                let s = ((2.0 * ux[k] * uy[k] + c1) * (2.0 * vxy + c2)) / ((ux[k] * ux[k] + uy[k] * uy[k] + c1) * (vx + vy + c2));
+                let (vx, vy, vxy) = (
+                    uxx[k] - ux[k] * ux[k],
+                    uyy[k] - uy[k] * uy[k],
+                    uxy[k] - ux[k] * uy[k],
+                );
+                let s = ((2.0 * ux[k] * uy[k] + c1) * (2.0 * vxy + c2))
+                    / ((ux[k] * ux[k] + uy[k] * uy[k] + c1) * (vx + vy + c2));
                 sum += s;
                 count += 1;
             }

@@ -6,7 +6,11 @@ use vmlmap_metrics::{psnr, ssim};
 
 #[test]
 fn psnr_and_ssim_match_scikit_image() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/metrics.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/metrics.json"
+    ))
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     for case in v["cases"].as_array().unwrap() {
         let s: Vec<usize> = serde_json::from_value(case["shape"].clone()).unwrap();

@@ -1,8 +1,10 @@
 //! One module per command.
 
 pub mod bench_nfe;
+pub mod degrade;
 pub mod denoise;
 pub mod models;
+pub mod restore;
 pub mod tasks;
 pub mod train;
 pub mod validate;
