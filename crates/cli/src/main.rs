@@ -31,6 +31,8 @@ enum Command {
     Degrade(commands::degrade::Args),
     /// Restore an image from a measurement written by `degrade`.
     Restore(commands::restore::Args),
+    /// Unconditional samples of a prior, as a PNG grid.
+    Sample(commands::sample::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => commands::train::run(a),
         Command::Degrade(a) => commands::degrade::run(a),
         Command::Restore(a) => commands::restore::run(a),
+        Command::Sample(a) => commands::sample::run(a),
     };
     match result {
         Ok(code) => code,

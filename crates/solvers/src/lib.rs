@@ -8,6 +8,7 @@
 
 pub mod pinv;
 pub mod registry;
+pub mod sampler;
 pub mod vml_map;
 
 pub use registry::{build_solver, SolverOptions, SOLVER_NAMES};

@@ -1,6 +1,6 @@
 //! The training loop: DDPM epsilon objective `E ‖eps - net(sqrt(abar_t) x0 +
 //! sqrt(1 - abar_t) eps, t)‖²` with `t` uniform over the 1000 steps, AdamW with linear
-//! warm-up, EMA of the weights, a checkpoint (model, EMA, AdamW moments, step) written
+//! warm-up, EMA of the weights (with the usual warm-up of its decay), a checkpoint (model, EMA, AdamW moments, step) written
 //! atomically every `save_every` steps and resumed from, and the EMA exported as
 //! `.safetensors` with its `UNetModel` configuration beside it.
 
@@ -257,7 +257,10 @@ impl TrainState {
         let lr = tc.lr * ((step + 1) as f64 / tc.warmup.max(1) as f64).min(1.0);
         let model = std::mem::replace(&mut self.model, placeholder(&self.config));
         self.model = self.opt.update(model, &grads, lr);
-        let d = tc.ema_decay as f32;
+        // EMA with warm-up (decay min(ema_decay, (1 + n) / (10 + n))), so that early
+        // averages are not dominated by the random initialisation.
+        let n = self.opt.step as f64;
+        let d = tc.ema_decay.min((1.0 + n) / (10.0 + n)) as f32;
         for (e, p) in self.ema.iter_mut().zip(parameters(&self.model)) {
             for (a, b) in e.iter_mut().zip(p) {
                 *a = d * *a + (1.0 - d) * b;

@@ -5,6 +5,7 @@ pub mod degrade;
 pub mod denoise;
 pub mod models;
 pub mod restore;
+pub mod sample;
 pub mod tasks;
 pub mod train;
 pub mod validate;
