@@ -82,6 +82,38 @@ pub fn write_png(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<
     })
 }
 
+/// Writes images of one shape as a PNG grid (`cols` columns, 2-pixel white gutters).
+pub fn write_grid(
+    path: &str,
+    images: &[Vec<f64>],
+    shape: Shape,
+    cols: usize,
+    force: bool,
+) -> Result<(), IoError> {
+    let cols = cols.max(1).min(images.len().max(1));
+    let rows = images.len().div_ceil(cols);
+    let gap = 2;
+    let (gh, gw) = (rows * (shape.h + gap) + gap, cols * (shape.w + gap) + gap);
+    let gs = Shape {
+        c: shape.c,
+        h: gh,
+        w: gw,
+    };
+    let mut grid = vec![1.0; gs.numel()];
+    for (k, img) in images.iter().enumerate() {
+        let (r, c) = (k / cols, k % cols);
+        for ch in 0..shape.c {
+            for i in 0..shape.h {
+                for j in 0..shape.w {
+                    let (gi, gj) = (gap + r * (shape.h + gap) + i, gap + c * (shape.w + gap) + j);
+                    grid[ch * gh * gw + gi * gw + gj] = img[ch * shape.pixels() + i * shape.w + j];
+                }
+            }
+        }
+    }
+    write_png(path, &grid, gs, force)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,36 +147,4 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-/// Writes images of one shape as a PNG grid (`cols` columns, 2-pixel white gutters).
-pub fn write_grid(
-    path: &str,
-    images: &[Vec<f64>],
-    shape: Shape,
-    cols: usize,
-    force: bool,
-) -> Result<(), IoError> {
-    let cols = cols.max(1).min(images.len().max(1));
-    let rows = images.len().div_ceil(cols);
-    let gap = 2;
-    let (gh, gw) = (rows * (shape.h + gap) + gap, cols * (shape.w + gap) + gap);
-    let gs = Shape {
-        c: shape.c,
-        h: gh,
-        w: gw,
-    };
-    let mut grid = vec![1.0; gs.numel()];
-    for (k, img) in images.iter().enumerate() {
-        let (r, c) = (k / cols, k % cols);
-        for ch in 0..shape.c {
-            for i in 0..shape.h {
-                for j in 0..shape.w {
-                    let (gi, gj) = (gap + r * (shape.h + gap) + i, gap + c * (shape.w + gap) + j);
-                    grid[ch * gh * gw + gi * gw + gj] = img[ch * shape.pixels() + i * shape.w + j];
-                }
-            }
-        }
-    }
-    write_png(path, &grid, gs, force)
 }
