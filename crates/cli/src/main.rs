@@ -2,6 +2,7 @@
 //! arXiv 2512.10524) and its baselines. Thin: parses arguments and hands each command to
 //! its module under `commands/`.
 
+mod assets;
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job, offline: restore shipped test images with the embedded prior.
+    Demo(commands::demo::Args),
     /// Check the solvers against exact answers on analytic priors, for every operator.
     Validate(commands::validate::Args),
     /// List the tasks (measurement operators), their options and defaults.
@@ -38,6 +41,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => commands::demo::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Tasks(a) => commands::tasks::run(a),
         Command::Models(a) => commands::models::run(a),

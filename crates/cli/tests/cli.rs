@@ -326,3 +326,54 @@ fn degrade_then_restore_with_sidecar_metrics_and_errors() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("unknown task \"sr3\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn demo_writes_grid_and_summary_with_the_embedded_model() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-demo-{}", std::process::id()));
+    let out = dir.to_str().unwrap();
+    let r = vmlmap(&["demo", "--out", out, "--images", "1", "--steps", "2"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    for needle in [
+        "adm-fashion32",
+        "inpaint-box",
+        "sr4",
+        "deblur-gaussian",
+        "VML-MAP PSNR",
+    ] {
+        assert!(md.contains(needle), "{needle}");
+    }
+    let grid = image::open(dir.join("grid.png")).unwrap();
+    // 6 rows (3 tasks x 2 noise levels) of 4 columns of 32x32 with 2-pixel gutters.
+    assert_eq!((grid.width(), grid.height()), (4 * 34 + 2, 6 * 34 + 2));
+    // No silent overwrite.
+    assert_eq!(
+        vmlmap(&["demo", "--out", out, "--images", "1", "--steps", "2"])
+            .status
+            .code(),
+        Some(2)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sample_grid() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-sample-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("s.png");
+    let r = vmlmap(&[
+        "sample",
+        "--model",
+        "default",
+        "--output",
+        p.to_str().unwrap(),
+        "--count",
+        "2",
+        "--steps",
+        "3",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let g = image::open(&p).unwrap();
+    assert_eq!((g.width(), g.height()), (2 * 34 + 2, 34 + 2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

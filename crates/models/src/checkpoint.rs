@@ -163,7 +163,12 @@ impl Checkpoint {
     /// Reads a `.safetensors` file.
     pub fn open_safetensors(path: &Path) -> Result<Self, CheckpointError> {
         let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| read_err(path, e))?;
+        Self::from_safetensors_bytes(path, &bytes)
+    }
+
+    /// Parses `.safetensors` bytes (`path` names them in errors).
+    pub fn from_safetensors_bytes(path: &Path, bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| read_err(path, e))?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             let dtype = match view.dtype() {

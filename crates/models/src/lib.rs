@@ -9,6 +9,7 @@ pub mod adm;
 pub mod autodiff_denoiser;
 pub mod checkpoint;
 pub mod ddpm;
+pub mod default_model;
 pub mod device;
 pub mod eps_denoiser;
 pub mod layers;

@@ -87,8 +87,25 @@ pub fn load_denoiser(
         path: spec.to_string(),
         source,
     };
-    let (net, info): (Box<dyn EpsNetwork>, ModelInfo) = if PRESETS.contains(&spec) && !path.exists()
-    {
+    let (net, info): (Box<dyn EpsNetwork>, ModelInfo) = if spec == "default" {
+        let (net, cfg, ck) = crate::default_model::load(device, dtype)?;
+        let image = Shape {
+            c: cfg.in_channels,
+            h: cfg.image_size,
+            w: cfg.image_size,
+        };
+        let info = ModelInfo::new(
+            "default (embedded fashion32)",
+            "guided-diffusion UNetModel",
+            Some("adm-fashion32"),
+            Some(&ck),
+            ck.tensors.len(),
+            ck.parameter_count(),
+            image,
+            cfg.learn_sigma(),
+        );
+        (Box::new(Adm { net, config: cfg }), info)
+    } else if PRESETS.contains(&spec) && !path.exists() {
         let mut cfg = AdmConfig::preset(spec).map_err(cfg_err)?;
         if let Some(s) = size {
             cfg.image_size = s;

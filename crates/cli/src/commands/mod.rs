@@ -2,6 +2,7 @@
 
 pub mod bench_nfe;
 pub mod degrade;
+pub mod demo;
 pub mod denoise;
 pub mod models;
 pub mod restore;
