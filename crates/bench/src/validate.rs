@@ -102,11 +102,11 @@ pub struct Record {
 }
 
 impl Record {
-    fn new(solver: &str, prior: &str, op: &dyn LinearOperator, sigma_y: f64, check: &str) -> Self {
+    fn new(solver: &str, prior: &str, operator: &str, sigma_y: f64, check: &str) -> Self {
         Self {
             solver: solver.into(),
             prior: prior.into(),
-            operator: op.describe(),
+            operator: operator.into(),
             sigma_y,
             check: check.into(),
             steps: 0,
@@ -251,16 +251,7 @@ fn setup(task: &str, prior: usize, sigma_y: f64) -> Result<Setup, String> {
 fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> Vec<Record> {
     let s = match setup(task, prior, sigma_y) {
         Ok(s) => s,
-        Err(e) => {
-            let op = vmlmap_operators::TaskSpec::new("denoise")
-                .unwrap()
-                .build(shape_for(task))
-                .unwrap();
-            return vec![
-                Record::new("vml-map", "?", op.as_ref(), sigma_y, "per-step")
-                    .failed(format!("{task}: {e}")),
-            ];
-        }
+        Err(e) => return vec![Record::new("vml-map", "?", task, sigma_y, "per-step").failed(e)],
     };
     let problem = Problem::new(s.op.as_ref(), s.y.clone(), sigma_y).expect("consistent problem");
     let x_init = normal_vec(&mut seeded(1), s.op.input_shape().numel());
@@ -269,7 +260,7 @@ fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> V
     for &sigma in &opts.per_step_sigmas {
         let target = 0.5 * PER_STEP_TOL;
         let run = |pre: Preconditioning, lr: f64, cap: usize, name: &str| -> Record {
-            let mut r = Record::new(name, s.prior_name, s.op.as_ref(), sigma_y, "per-step");
+            let mut r = Record::new(name, s.prior_name, &s.op.describe(), sigma_y, "per-step");
             r.sigma = Some(sigma);
             r.tolerance = PER_STEP_TOL;
             let t = Instant::now();
@@ -344,16 +335,7 @@ fn per_step(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> V
 fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) -> Vec<Record> {
     let s = match setup(task, prior, sigma_y) {
         Ok(s) => s,
-        Err(e) => {
-            let op = vmlmap_operators::TaskSpec::new("denoise")
-                .unwrap()
-                .build(shape_for(task))
-                .unwrap();
-            return vec![
-                Record::new("vml-map", "?", op.as_ref(), sigma_y, "end-to-end")
-                    .failed(format!("{task}: {e}")),
-            ];
-        }
+        Err(e) => return vec![Record::new("vml-map", "?", task, sigma_y, "end-to-end").failed(e)],
     };
     let problem = Problem::new(s.op.as_ref(), s.y.clone(), sigma_y).expect("consistent problem");
     let mut out = Vec::new();
@@ -363,7 +345,7 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
         let mut r = Record::new(
             "vml-map",
             s.prior_name,
-            s.op.as_ref(),
+            &s.op.describe(),
             sigma_y,
             "end-to-end",
         );
@@ -410,7 +392,13 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
         out.push(r);
     }
     // The trivial baseline: H^+ y fits the measurement (every operator here has full row rank).
-    let mut r = Record::new("pinv", s.prior_name, s.op.as_ref(), sigma_y, "end-to-end");
+    let mut r = Record::new(
+        "pinv",
+        s.prior_name,
+        &s.op.describe(),
+        sigma_y,
+        "end-to-end",
+    );
     let t = Instant::now();
     let sol = build_solver("pinv", &SolverOptions::default())
         .expect("pinv")
@@ -433,16 +421,10 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
 fn mode(opts: &ValidateOptions, task: &str, sigma_y: f64) -> Record {
     let op = match operator(task) {
         Ok(op) => op,
-        Err(e) => {
-            let op = vmlmap_operators::TaskSpec::new("denoise")
-                .unwrap()
-                .build(shape_for(task))
-                .unwrap();
-            return Record::new("vml-map", "gmm3", op.as_ref(), sigma_y, "mode").failed(e);
-        }
+        Err(e) => return Record::new("vml-map", "gmm3", task, sigma_y, "mode").failed(e),
     };
     let prior = mixture_prior(shape_for(task));
-    let mut r = Record::new("vml-map", "gmm3", op.as_ref(), sigma_y, "mode");
+    let mut r = Record::new("vml-map", "gmm3", &op.describe(), sigma_y, "mode");
     // Ground truth from the second component, so that the measurement is not trivially
     // explained by the heaviest prior component.
     let mut rng = seeded(11);

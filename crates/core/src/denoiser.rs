@@ -19,6 +19,8 @@ pub enum DenoiserError {
     },
     #[error("invalid noise level sigma = {0}: must be positive and finite")]
     Sigma(f64),
+    #[error("cotangent has {found} values, the denoiser output {expected}")]
+    CotangentLength { expected: usize, found: usize },
     #[error("denoiser failed: {0}")]
     Backend(String),
 }
@@ -103,8 +105,17 @@ impl Linearization for ClosureLinearization<'_> {
         &self.output
     }
     fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        check_cotangent(self.output.len(), v.len())?;
         (self.vjp)(v)
     }
+}
+
+/// A cotangent must have as many values as the denoiser's output.
+pub fn check_cotangent(expected: usize, found: usize) -> Result<(), DenoiserError> {
+    if expected != found {
+        return Err(DenoiserError::CotangentLength { expected, found });
+    }
+    Ok(())
 }
 
 /// Central finite-difference check of a denoiser's VJP: returns the relative error between

@@ -86,13 +86,7 @@ impl Linearization for AutodiffLinearization {
     }
 
     fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
-        if v.len() != self.value.len() {
-            return Err(DenoiserError::Backend(format!(
-                "cotangent has {} values, expected {}",
-                v.len(),
-                self.value.len()
-            )));
-        }
+        vmlmap_core::denoiser::check_cotangent(self.value.len(), v.len())?;
         let device = self.out.device();
         let vt: Tensor<4> = Tensor::from_data(
             TensorData::new(v.to_vec(), self.dims),

@@ -30,6 +30,8 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
     #[error("{path}: tensor {name} has unsupported dtype {dtype} (expected a float type)")]
     UnsupportedDtype {
         path: String,
@@ -281,31 +283,56 @@ impl Checkpoint {
         self.tensors.get(name).map(|t| t.shape.as_slice())
     }
 
-    /// Writes the tensors (f32) as `.safetensors`.
-    pub fn save_safetensors(&self, path: &Path) -> Result<(), CheckpointError> {
-        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+    /// Writes the tensors (f32) as `.safetensors`, atomically.
+    pub fn save_safetensors(&self, path: &Path, force: bool) -> Result<(), CheckpointError> {
+        let tensors: Vec<(String, RawTensor)> = self
             .tensors
             .iter()
-            .map(|(n, t)| {
-                (
-                    n.clone(),
-                    t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                    t.shape.clone(),
-                )
-            })
+            .map(|(n, t)| (n.clone(), t.clone()))
             .collect();
-        let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
-            .iter()
-            .map(|(n, b, s)| {
-                (
-                    n.clone(),
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                        .expect("consistent view"),
-                )
-            })
-            .collect();
-        safetensors::serialize_to_file(views, None, path).map_err(|e| read_err(path, e))
+        write_safetensors(path, &tensors, None, force)
     }
+}
+
+/// Writes named f32 tensors (and optional string metadata) as `.safetensors`, atomically;
+/// an existing file is replaced only when `force` is set.
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, RawTensor)],
+    metadata: Option<std::collections::HashMap<String, String>>,
+    force: bool,
+) -> Result<(), CheckpointError> {
+    let bytes: Vec<(&str, Vec<u8>, &[usize])> = tensors
+        .iter()
+        .map(|(n, t)| {
+            (
+                n.as_str(),
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.shape.as_slice(),
+            )
+        })
+        .collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView)> = bytes
+        .iter()
+        .map(|(n, b, s)| {
+            (
+                *n,
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.to_vec(), b)
+                    .expect("shape matches the data"),
+            )
+        })
+        .collect();
+    let write_err = |reason: String| CheckpointError::Write {
+        path: path.display().to_string(),
+        reason,
+    };
+    let p = path
+        .to_str()
+        .ok_or_else(|| write_err("path is not UTF-8".into()))?;
+    vmlmap_io::write_atomic(p, force, |tmp| {
+        safetensors::serialize_to_file(views, metadata, tmp).map_err(|e| e.to_string())
+    })
+    .map_err(|e| write_err(e.to_string()))
 }
 
 /// Hands out a checkpoint's tensors by name and shape, recording every problem.

@@ -412,16 +412,9 @@ impl Denoiser for GaussianPrior {
         sigma: f64,
     ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
         let d = self.denoise(x, sigma)?;
-        let n = x.len();
         Ok(Box::new(ClosureLinearization::new(
             d,
             move |v: &[f64]| {
-                if v.len() != n {
-                    return Err(DenoiserError::Backend(format!(
-                        "cotangent has {} values, expected {n}",
-                        v.len()
-                    )));
-                }
                 let s2 = sigma * sigma;
                 Ok(sub(v, &scale(&self.resolvent(v, s2), s2)))
             },

@@ -348,13 +348,6 @@ impl Denoiser for GaussianMixturePrior {
         Ok(Box::new(ClosureLinearization::new(
             d,
             move |v: &[f64]| {
-                if v.len() != x.len() {
-                    return Err(DenoiserError::Backend(format!(
-                        "cotangent has {} values, expected {}",
-                        v.len(),
-                        x.len()
-                    )));
-                }
                 let s2 = sigma * sigma;
                 let r = self.responsibilities(&x, sigma);
                 let mut out = vec![0.0; x.len()];

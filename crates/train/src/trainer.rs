@@ -296,31 +296,6 @@ fn write_safetensors(
     meta: Option<HashMap<String, String>>,
     force: bool,
 ) -> Result<(), TrainError> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|(n, t)| {
-            (
-                n.clone(),
-                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                t.shape.clone(),
-            )
-        })
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
-        .iter()
-        .map(|(n, b, s)| {
-            (
-                n.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                    .expect("consistent view"),
-            )
-        })
-        .collect();
-    let p = path
-        .to_str()
-        .ok_or_else(|| ck_err(path, "path is not UTF-8"))?;
-    vmlmap_io::write_atomic(p, force, |tmp| {
-        safetensors::serialize_to_file(views, meta, tmp).map_err(|e| e.to_string())
-    })
-    .map_err(|e| ck_err(path, e))
+    vmlmap_models::checkpoint::write_safetensors(path, tensors, meta, force)
+        .map_err(|e| ck_err(path, e))
 }
