@@ -200,7 +200,7 @@ impl TrainState {
     }
 
     /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the
-    /// `UNetModel` constructor arguments) beside them.
+    /// `UNetModel` constructor arguments) and `NAME.loss.png` (the loss curve) beside them.
     pub fn export_ema(&self, path: &Path, force: bool) -> Result<(), TrainError> {
         write_safetensors(path, &self.tensors("", &self.ema), None, force)?;
         let c = &self.config;
@@ -212,6 +212,13 @@ impl TrainState {
             "use_scale_shift_norm": c.use_scale_shift_norm, "resblock_updown": c.resblock_updown,
             "use_new_attention_order": c.use_new_attention_order, "conv_resample": c.conv_resample,
         });
+        let curve = path.with_extension("loss.png");
+        let plot = crate::plot::loss_curve(&self.losses, 640, 280);
+        vmlmap_io::write_atomic(curve.to_str().unwrap_or("loss.png"), force, |tmp| {
+            plot.save_with_format(tmp, image::ImageFormat::Png)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| ck_err(&curve, e))?;
         let json = path.with_extension("json");
         vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))

@@ -24,9 +24,9 @@ pub struct Args {
     task: Option<String>,
     #[arg(long, default_value = "vml-map")]
     solver: String,
-    /// Checkpoint file, diffusers folder or preset.
-    #[arg(long)]
-    model: Option<String>,
+    /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset.
+    #[arg(long, default_value = "default")]
+    model: String,
     /// Must agree with the sidecar when given.
     #[arg(long, allow_negative_numbers = true)]
     sigma_y: Option<f64>,
@@ -111,10 +111,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let npy_path = json.with_file_name(&side.measurement);
     let y = read_measurement(npy_path.to_str().unwrap_or_default(), op.output_len())
         .or_else(|_| read_measurement(npy.to_str().unwrap_or_default(), op.output_len()))?;
-    let model = a
-        .model
-        .clone()
-        .context("--model is required (the embedded default prior is not shipped yet)")?;
+    let model = a.model.clone();
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, _) =
         vmlmap_models::registry::load_denoiser(&model, &device, Precision::F32, Some(shape.h))?;
