@@ -8,8 +8,9 @@ use vmlmap_models::{DeviceSpec, Precision};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Checkpoint file, diffusers folder, or preset name (random weights).
-    #[arg(long)]
+    /// `default` (the embedded prior), a checkpoint file, a diffusers folder, or a preset
+    /// name (random weights).
+    #[arg(long, default_value = "default")]
     model: String,
     /// Input: `.npy` (float32 C x H x W in [-1, 1] units) or an image (PNG/JPEG).
     #[arg(long)]

@@ -6,8 +6,8 @@ use vmlmap_models::{DeviceSpec, Precision};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Checkpoint file, diffusers folder or preset.
-    #[arg(long)]
+    /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset.
+    #[arg(long, default_value = "default")]
     model: String,
     /// Output PNG grid.
     #[arg(long)]
