@@ -227,17 +227,7 @@ impl GaussianPrior {
             },
             _ => Gain::Dense(DenseGain::new(self, op, sigma_y)?),
         };
-        let mut post = GaussianPosterior {
-            prior: self,
-            op,
-            y: y.to_vec(),
-            sigma_y,
-            gain,
-            mean: Vec::new(),
-        };
-        let r = sub(y, &op.apply(&self.mean));
-        post.mean = add(&self.mean, &post.gain_apply(&r));
-        Ok(post)
+        Ok(self.posterior_with(op, y, sigma_y, gain))
     }
 
     /// The exact posterior by the dense whitened route, whatever the covariance (a
@@ -249,17 +239,29 @@ impl GaussianPrior {
         sigma_y: f64,
     ) -> Result<GaussianPosterior<'a>, PriorError> {
         check_problem(self.shape, op, y, sigma_y)?;
+        let gain = Gain::Dense(DenseGain::new(self, op, sigma_y)?);
+        Ok(self.posterior_with(op, y, sigma_y, gain))
+    }
+
+    /// The posterior with its mean `mu + K (y - H mu)` for a given gain `K`.
+    fn posterior_with<'a>(
+        &'a self,
+        op: &'a dyn LinearOperator,
+        y: &[f64],
+        sigma_y: f64,
+        gain: Gain,
+    ) -> GaussianPosterior<'a> {
         let mut post = GaussianPosterior {
             prior: self,
             op,
             y: y.to_vec(),
             sigma_y,
-            gain: Gain::Dense(DenseGain::new(self, op, sigma_y)?),
+            gain,
             mean: Vec::new(),
         };
         let r = sub(y, &op.apply(&self.mean));
         post.mean = add(&self.mean, &post.gain_apply(&r));
-        Ok(post)
+        post
     }
 }
 
@@ -373,15 +375,7 @@ impl GaussianPosterior<'_> {
     /// An exact posterior sample (Matheron's rule).
     pub fn sample(&self, rng: &mut Rng) -> Vec<f64> {
         let x = self.prior.sample(rng);
-        let eta = normal_vec(rng, self.y.len());
-        let hx = self.op.apply(&x);
-        let r: Vec<f64> = self
-            .y
-            .iter()
-            .zip(&hx)
-            .zip(&eta)
-            .map(|((y, h), e)| y - h - self.sigma_y * e)
-            .collect();
+        let r = crate::perturbed_residual(self.op, &self.y, &x, self.sigma_y, rng);
         add(&x, &self.gain_apply(&r))
     }
 }

@@ -59,3 +59,21 @@ pub(crate) fn check_problem(
     }
     Ok(())
 }
+
+/// `y - H x - sigma_y eta` with fresh noise `eta`: the residual Matheron's rule corrects a
+/// prior sample `x` by (exact posterior samples of Gaussian and mixture priors).
+pub(crate) fn perturbed_residual(
+    op: &dyn vmlmap_operators::LinearOperator,
+    y: &[f64],
+    x: &[f64],
+    sigma_y: f64,
+    rng: &mut vmlmap_core::rng::Rng,
+) -> Vec<f64> {
+    let eta = vmlmap_core::rng::normal_vec(rng, y.len());
+    let hx = op.apply(x);
+    y.iter()
+        .zip(&hx)
+        .zip(&eta)
+        .map(|((y, h), e)| y - h - sigma_y * e)
+        .collect()
+}

@@ -295,15 +295,7 @@ impl MixturePosterior<'_> {
         let s = self.prior.variances[k];
         let z = normal_vec(rng, self.prior.shape.numel());
         let x = add(&self.prior.means[k], &scale(&z, s.sqrt()));
-        let eta = normal_vec(rng, self.y.len());
-        let hx = self.op.apply(&x);
-        let r: Vec<f64> = self
-            .y
-            .iter()
-            .zip(&hx)
-            .zip(&eta)
-            .map(|((y, h), e)| y - h - self.sigma_y * e)
-            .collect();
+        let r = crate::perturbed_residual(self.op, &self.y, &x, self.sigma_y, rng);
         add(
             &x,
             &self
