@@ -31,11 +31,7 @@ impl EpsNetwork for Adm {
         self.net.forward(x_vp, &vec![t as f64; b])
     }
     fn shape(&self) -> Shape {
-        Shape {
-            c: self.config.in_channels,
-            h: self.config.image_size,
-            w: self.config.image_size,
-        }
+        self.config.image_shape()
     }
 }
 
@@ -50,11 +46,7 @@ impl EpsNetwork for Ddpm {
         self.net.forward(x_vp, t as f64)
     }
     fn shape(&self) -> Shape {
-        Shape {
-            c: self.config.in_channels,
-            h: self.config.sample_size,
-            w: self.config.sample_size,
-        }
+        self.config.image_shape()
     }
 }
 

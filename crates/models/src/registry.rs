@@ -89,11 +89,7 @@ pub fn load_denoiser(
     };
     let (net, info): (Box<dyn EpsNetwork>, ModelInfo) = if spec == "default" {
         let (net, cfg, ck) = crate::default_model::load(device, dtype)?;
-        let image = Shape {
-            c: cfg.in_channels,
-            h: cfg.image_size,
-            w: cfg.image_size,
-        };
+        let image = cfg.image_shape();
         let info = ModelInfo::new(
             "default (embedded fashion32)",
             "guided-diffusion UNetModel",
@@ -112,11 +108,7 @@ pub fn load_denoiser(
         }
         let net = random_unet(&cfg, 0, false, device, dtype).map_err(cfg_err)?;
         let shapes = crate::adm::config::parameter_shapes(&cfg).map_err(cfg_err)?;
-        let image = Shape {
-            c: cfg.in_channels,
-            h: cfg.image_size,
-            w: cfg.image_size,
-        };
+        let image = cfg.image_shape();
         let info = ModelInfo::new(
             spec,
             "guided-diffusion UNetModel",
@@ -133,11 +125,7 @@ pub fn load_denoiser(
         (Box::new(Adm { net, config: cfg }), info)
     } else if path.is_dir() {
         let (net, cfg, ck) = load_ddpm(path, device, dtype)?;
-        let image = Shape {
-            c: cfg.in_channels,
-            h: cfg.sample_size,
-            w: cfg.sample_size,
-        };
+        let image = cfg.image_shape();
         let file = weights_file(path)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
@@ -159,11 +147,7 @@ pub fn load_denoiser(
             cfg.image_size = s;
         }
         let net = load_unet(path, &ck, &cfg, device, dtype)?;
-        let image = Shape {
-            c: cfg.in_channels,
-            h: cfg.image_size,
-            w: cfg.image_size,
-        };
+        let image = cfg.image_shape();
         let info = ModelInfo::new(
             spec,
             "guided-diffusion UNetModel",
@@ -240,11 +224,7 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
         }
         .into());
     }
-    let image = Shape {
-        c: cfg.in_channels,
-        h: cfg.image_size,
-        w: cfg.image_size,
-    };
+    let image = cfg.image_shape();
     Ok(ModelInfo::new(
         spec,
         "guided-diffusion UNetModel",

@@ -130,6 +130,15 @@ impl AdmConfig {
         4 * self.model_channels
     }
 
+    /// The image shape the network works on (`in_channels x image_size x image_size`).
+    pub fn image_shape(&self) -> vmlmap_core::Shape {
+        vmlmap_core::Shape {
+            c: self.in_channels,
+            h: self.image_size,
+            w: self.image_size,
+        }
+    }
+
     /// Heads of an attention block with `ch` channels.
     pub fn heads(&self, ch: usize, upsample: bool) -> usize {
         match self.num_head_channels {

@@ -189,6 +189,15 @@ impl DdpmConfig {
         Ok(())
     }
 
+    /// The image shape the network works on (`in_channels x sample_size x sample_size`).
+    pub fn image_shape(&self) -> vmlmap_core::Shape {
+        vmlmap_core::Shape {
+            c: self.in_channels,
+            h: self.sample_size,
+            w: self.sample_size,
+        }
+    }
+
     pub fn time_embed_dim(&self) -> usize {
         4 * self.block_out_channels[0]
     }
