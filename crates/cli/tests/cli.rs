@@ -344,8 +344,9 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
         assert!(md.contains(needle), "{needle}");
     }
     let grid = image::open(dir.join("grid.png")).unwrap();
-    // 6 rows (3 tasks x 2 noise levels) of 4 columns of 32x32 with 2-pixel gutters.
-    assert_eq!((grid.width(), grid.height()), (4 * 34 + 2, 6 * 34 + 2));
+    // 6 rows (3 tasks x 2 noise levels) of 4 columns of 32x32 drawn at zoom 3 (96x96),
+    // with 6-pixel gutters.
+    assert_eq!((grid.width(), grid.height()), (4 * 102 + 6, 6 * 102 + 6));
     // No silent overwrite.
     assert_eq!(
         vmlmap(&["demo", "--out", out, "--images", "1", "--steps", "2"])
@@ -371,9 +372,12 @@ fn sample_grid() {
         "2",
         "--steps",
         "3",
+        "--zoom",
+        "1",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let g = image::open(&p).unwrap();
+    // Two 32x32 samples side by side at zoom 1, 2-pixel gutters.
     assert_eq!((g.width(), g.height()), (2 * 34 + 2, 34 + 2));
     std::fs::remove_dir_all(&dir).unwrap();
 }

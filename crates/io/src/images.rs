@@ -82,18 +82,22 @@ pub fn write_png(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<
     })
 }
 
-/// Writes images of one shape as a PNG grid (`cols` columns, 2-pixel white gutters).
+/// Writes images of one shape as a PNG grid (`cols` columns, white gutters), each pixel
+/// drawn as a `zoom x zoom` block (nearest neighbour) so that small images stay legible.
 pub fn write_grid(
     path: &str,
     images: &[Vec<f64>],
     shape: Shape,
     cols: usize,
+    zoom: usize,
     force: bool,
 ) -> Result<(), IoError> {
     let cols = cols.max(1).min(images.len().max(1));
     let rows = images.len().div_ceil(cols);
-    let gap = 2;
-    let (gh, gw) = (rows * (shape.h + gap) + gap, cols * (shape.w + gap) + gap);
+    let z = zoom.max(1);
+    let gap = 2 * z;
+    let (th, tw) = (shape.h * z, shape.w * z);
+    let (gh, gw) = (rows * (th + gap) + gap, cols * (tw + gap) + gap);
     let gs = Shape {
         c: shape.c,
         h: gh,
@@ -103,15 +107,21 @@ pub fn write_grid(
     for (k, img) in images.iter().enumerate() {
         let (r, c) = (k / cols, k % cols);
         for ch in 0..shape.c {
-            for i in 0..shape.h {
-                for j in 0..shape.w {
-                    let (gi, gj) = (gap + r * (shape.h + gap) + i, gap + c * (shape.w + gap) + j);
-                    grid[ch * gh * gw + gi * gw + gj] = img[ch * shape.pixels() + i * shape.w + j];
+            for i in 0..th {
+                for j in 0..tw {
+                    let (gi, gj) = (gap + r * (th + gap) + i, gap + c * (tw + gap) + j);
+                    grid[ch * gh * gw + gi * gw + gj] =
+                        img[ch * shape.pixels() + (i / z) * shape.w + j / z];
                 }
             }
         }
     }
     write_png(path, &grid, gs, force)
+}
+
+/// The zoom that draws a `side`-pixel image at least 96 pixels wide (1 for large images).
+pub fn legible_zoom(side: usize) -> usize {
+    (96 / side.max(1)).max(1)
 }
 
 #[cfg(test)]
@@ -145,6 +155,49 @@ mod tests {
             write_png(ps, &data, s, false).is_err(),
             "no silent overwrite"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn grid_places_zoomed_tiles_between_white_gutters() {
+        let dir = std::env::temp_dir().join(format!("vmlmap-grid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("g.png");
+        let ps = p.to_str().unwrap();
+        let s = Shape::new(1, 2, 3).unwrap();
+        // Three 2x3 images of distinct values in 2 columns at zoom 2: 2 rows of tiles.
+        let imgs: Vec<Vec<f64>> = (0..3)
+            .map(|k| {
+                (0..6)
+                    .map(|p| -1.0 + (k * 6 + p) as f64 * 2.0 / 255.0)
+                    .collect()
+            })
+            .collect();
+        write_grid(ps, &imgs, s, 2, 2, false).unwrap();
+        let (g, gs) = read_image(ps, None, false).unwrap();
+        let (gap, th, tw) = (4, 4, 6);
+        assert_eq!((gs.h, gs.w), (2 * (th + gap) + gap, 2 * (tw + gap) + gap));
+        let at = |i: usize, j: usize| g[i * gs.w + j];
+        for (k, img) in imgs.iter().enumerate() {
+            let (r, c) = (k / 2, k % 2);
+            for i in 0..th {
+                for j in 0..tw {
+                    let got = at(gap + r * (th + gap) + i, gap + c * (tw + gap) + j);
+                    assert!(
+                        (got - img[(i / 2) * 3 + j / 2]).abs() < 1e-9,
+                        "tile {k} ({i},{j})"
+                    );
+                }
+            }
+        }
+        assert_eq!(at(0, 0), 1.0, "gutter is white");
+        assert_eq!(
+            at(gs.h - 1, gs.w - 1),
+            1.0,
+            "the empty fourth cell is white"
+        );
+        assert_eq!(legible_zoom(32), 3);
+        assert_eq!(legible_zoom(256), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,7 +7,7 @@ pub mod npy;
 pub mod sidecar;
 
 pub use atomic::write_atomic;
-pub use images::{read_image, write_grid, write_png};
+pub use images::{legible_zoom, read_image, write_grid, write_png};
 pub use npy::{read_npy, write_npy};
 
 use vmlmap_core::Shape;

@@ -31,6 +31,9 @@ pub struct Args {
     steps: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Grid pixels per image pixel (default: enough to draw each image 96 pixels wide).
+    #[arg(long)]
+    zoom: Option<usize>,
     /// Overwrite existing outputs.
     #[arg(long)]
     force: bool,
@@ -155,6 +158,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         &cells,
         shape,
         4,
+        a.zoom.unwrap_or(vmlmap_io::legible_zoom(shape.w)),
         a.force,
     )?;
     let mut md = String::new();

@@ -19,6 +19,9 @@ pub struct Args {
     steps: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Grid pixels per image pixel (default: enough to draw each image 96 pixels wide).
+    #[arg(long)]
+    zoom: Option<usize>,
     #[arg(long)]
     force: bool,
     #[arg(long, default_value = "cpu")]
@@ -46,7 +49,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     let cols = (a.count as f64).sqrt().ceil() as usize;
-    vmlmap_io::write_grid(&a.output, &images, den.shape(), cols, a.force)?;
+    let shape = den.shape();
+    let zoom = a.zoom.unwrap_or(vmlmap_io::legible_zoom(shape.w));
+    vmlmap_io::write_grid(&a.output, &images, shape, cols, zoom, a.force)?;
     eprintln!(
         "{} samples ({} steps each) -> {}",
         a.count, a.steps, a.output
