@@ -1,6 +1,8 @@
 //! Unconditional sampling with a denoiser: the deterministic DDIM (probability-flow Euler)
 //! sampler in the variance-exploding form, `x <- D + (sigma_{i+1}/sigma_i)(x - D)` on the
 //! Karras schedule (Song, Meng, Ermon 2021; Karras et al. 2022). The sanity check of a prior.
+//! With `clip_denoised` each denoised estimate is clamped to the data range `[-1, 1]` before
+//! the step, as guided-diffusion's samplers do by default (`clip_denoised=True`).
 
 use crate::vml_map::ddim_step;
 use crate::SolverError;
@@ -8,11 +10,13 @@ use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::karras;
 use vmlmap_core::Denoiser;
 
-/// One sample from pure noise, `steps` denoiser evaluations.
+/// One sample from pure noise, `steps` denoiser evaluations; `clip_denoised` clamps each
+/// denoised estimate to `[-1, 1]`.
 pub fn ddim_sample(
     denoiser: &dyn Denoiser,
     steps: usize,
     seed: u64,
+    clip_denoised: bool,
 ) -> Result<Vec<f64>, SolverError> {
     let sigmas: Vec<f64> = karras(steps, 80.0, 0.002, 7.0)
         .map_err(|e| SolverError::InvalidConfig {
@@ -29,7 +33,10 @@ pub fn ddim_sample(
         .map(|v| v * sigmas[0])
         .collect();
     for (i, &s) in sigmas.iter().enumerate() {
-        let d = denoiser.denoise(&x, s)?;
+        let mut d = denoiser.denoise(&x, s)?;
+        if clip_denoised {
+            d.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+        }
         let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
         x = ddim_step(&x, &d, s, next, 0.0, &mut rng);
     }
@@ -71,8 +78,19 @@ mod tests {
     #[test]
     fn samples_have_the_prior_variance() {
         // The probability-flow ODE maps N(0, (s + sigma_max^2) I) to N(0, s I).
-        let x = ddim_sample(&Gauss(0.25), 200, 1).unwrap();
+        let x = ddim_sample(&Gauss(0.25), 200, 1, false).unwrap();
         let var = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
         assert!((var - 0.25).abs() < 0.03, "variance {var}");
+    }
+
+    #[test]
+    fn clipped_samples_stay_in_the_data_range() {
+        // A wide prior (variance 4) puts most unclipped samples outside [-1, 1]; the last
+        // step returns the clamped estimate itself.
+        let free = ddim_sample(&Gauss(4.0), 50, 2, false).unwrap();
+        assert!(free.iter().filter(|v| v.abs() > 1.0).count() > free.len() / 2);
+        let clipped = ddim_sample(&Gauss(4.0), 50, 2, true).unwrap();
+        assert!(clipped.iter().all(|v| v.abs() <= 1.0));
+        assert!(clipped.iter().any(|v| v.abs() == 1.0));
     }
 }

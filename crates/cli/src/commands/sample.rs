@@ -19,6 +19,9 @@ pub struct Args {
     steps: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Do not clamp each denoised estimate to [-1, 1] (clamping is guided-diffusion's default).
+    #[arg(long)]
+    no_clip: bool,
     /// Grid pixels per image pixel (default: enough to draw each image 96 pixels wide).
     #[arg(long)]
     zoom: Option<usize>,
@@ -44,6 +47,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             &den,
             a.steps,
             a.seed + k as u64,
+            !a.no_clip,
         )?);
         bar.inc(1);
     }
