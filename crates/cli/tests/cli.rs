@@ -381,3 +381,102 @@ fn sample_grid() {
     assert_eq!((g.width(), g.height()), (2 * 34 + 2, 34 + 2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-train-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let shape = vmlmap_core::Shape::new(1, 8, 8).unwrap();
+    for k in 0..3 {
+        let img: Vec<f64> = (0..64)
+            .map(|p| ((p * (k + 3)) % 17) as f64 / 8.0 - 1.0)
+            .collect();
+        vmlmap_io::write_png(
+            data.join(format!("{k}.png")).to_str().unwrap(),
+            &img,
+            shape,
+            false,
+        )
+        .unwrap();
+    }
+    let arch = dir.join("arch.json");
+    std::fs::write(
+        &arch,
+        r#"{"image_size": 8, "in_channels": 1, "model_channels": 32, "out_channels": 1,
+            "num_res_blocks": 1, "attention_resolutions": [2], "channel_mult": [1, 1],
+            "num_head_channels": 32, "use_scale_shift_norm": true}"#,
+    )
+    .unwrap();
+    let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
+    let train = |steps: &str| {
+        vmlmap(&[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--arch",
+            arch.to_str().unwrap(),
+            "--steps",
+            steps,
+            "--batch",
+            "2",
+            "--save-every",
+            "2",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--export",
+            out.to_str().unwrap(),
+        ])
+    };
+    let r = train("3");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("3 images") && err.contains("resuming at step 0"),
+        "{err}"
+    );
+    for f in ["tiny.safetensors", "tiny.json", "tiny.loss.png"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    // The export is an ordinary model: inspect it and denoise with it.
+    let r = vmlmap(&["models", "inspect", out.to_str().unwrap(), "--json"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("[1,8,8]"));
+    // An existing export is refused before any training step.
+    let r = train("4");
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("tiny.safetensors: exists; pass --force") && !err.contains("resuming"),
+        "{err}"
+    );
+    // Running again resumes from the checkpoint.
+    let clear = || {
+        for f in ["tiny.safetensors", "tiny.json", "tiny.loss.png"] {
+            std::fs::remove_file(dir.join(f)).unwrap();
+        }
+    };
+    clear();
+    let r = train("4");
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        r.status.success() && err.contains("resuming at step 3"),
+        "{err}"
+    );
+    // Images that do not fit the architecture are refused with both shapes.
+    clear();
+    std::fs::write(
+        &arch,
+        std::fs::read_to_string(&arch)
+            .unwrap()
+            .replace("\"image_size\": 8", "\"image_size\": 16"),
+    )
+    .unwrap();
+    let r = train("5");
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("training images are 1x8x8, the architecture expects 1x16x16"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -10,6 +10,7 @@ use std::path::Path;
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 /// A set of equally sized grey or colour images, `C x H x W` each, in `[-1, 1]`.
+#[derive(Debug, Clone)]
 pub struct ImageSet {
     pub c: usize,
     pub h: usize,
@@ -142,4 +143,108 @@ pub fn image_folder(dir: &Path, grey: bool) -> Result<ImageSet, TrainError> {
         s.data.extend(v);
     }
     set.ok_or_else(|| TrainError::Data(format!("no PNG or JPEG images in {}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn idx3(n: u32, r: u32, c: u32, px: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [0x0803, n, r, c] {
+            b.extend(v.to_be_bytes());
+        }
+        b.extend(px);
+        b
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("vmlmap-data-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn fashion_mnist_idx_gz_is_padded_and_scaled() {
+        let d = tmp("idx");
+        // Two 28x28 images: 0, 1, 2, ... (mod 256) and all 255.
+        let mut px: Vec<u8> = (0..784).map(|i| (i % 256) as u8).collect();
+        px.extend([255u8; 784]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&idx3(2, 28, 28, &px)).unwrap();
+        std::fs::write(d.join("t10k-images-idx3-ubyte.gz"), gz.finish().unwrap()).unwrap();
+        let set = fashion_mnist(&d, "t10k").unwrap();
+        assert_eq!((set.len(), set.c, set.h, set.w), (2, 1, 32, 32));
+        let a = set.image(0);
+        // The 2-pixel border is background (-1); pixel (y, x) of the source sits at (y+2, x+2).
+        for i in 0..32 {
+            for j in 0..32 {
+                let want = if (2..30).contains(&i) && (2..30).contains(&j) {
+                    px[(i - 2) * 28 + j - 2] as f32 / 127.5 - 1.0
+                } else {
+                    -1.0
+                };
+                assert_eq!(a[i * 32 + j], want, "({i}, {j})");
+            }
+        }
+        assert!(set.image(1)[2 * 32 + 2..30 * 32 - 2]
+            .chunks(32)
+            .all(|row| row[..28].iter().all(|&v| v == 1.0)));
+        // Uncompressed files are read too, and a wrong split names what is missing.
+        std::fs::write(
+            d.join("train-images-idx3-ubyte"),
+            idx3(1, 28, 28, &px[..784]),
+        )
+        .unwrap();
+        assert_eq!(fashion_mnist(&d, "train").unwrap().len(), 1);
+        let e = fashion_mnist(&d, "val").unwrap_err().to_string();
+        assert!(
+            e.contains("val-images-idx3-ubyte") && e.contains("--data"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn idx_errors_name_the_file_and_the_problem() {
+        let d = tmp("bad");
+        let p = d.join("x-images-idx3-ubyte");
+        std::fs::write(&p, idx3(2, 28, 28, &[0; 100])).unwrap();
+        let e = read_idx_images(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("x-images-idx3-ubyte") && e.contains("116 bytes for 2 images of 28x28"),
+            "{e}"
+        );
+        std::fs::write(&p, b"PNG not idx at all").unwrap();
+        let e = read_idx_images(&p).unwrap_err().to_string();
+        assert!(e.contains("not an IDX3 image file"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn image_folder_reads_sorted_images_and_rejects_mixed_sizes() {
+        let d = tmp("folder");
+        let shape = vmlmap_core::Shape::new(1, 4, 4).unwrap();
+        let img = |v: f64| vec![v; 16];
+        vmlmap_io::write_png(d.join("b.png").to_str().unwrap(), &img(1.0), shape, false).unwrap();
+        vmlmap_io::write_png(d.join("a.png").to_str().unwrap(), &img(-1.0), shape, false).unwrap();
+        std::fs::write(d.join("notes.txt"), "ignored").unwrap();
+        let set = image_folder(&d, true).unwrap();
+        assert_eq!((set.len(), set.c, set.h, set.w), (2, 1, 4, 4));
+        assert_eq!(set.image(0), &[-1.0f32; 16][..], "a.png first");
+        assert_eq!(set.image(1), &[1.0f32; 16][..]);
+        let big = vmlmap_core::Shape::new(1, 5, 4).unwrap();
+        vmlmap_io::write_png(d.join("c.png").to_str().unwrap(), &[0.0; 20], big, false).unwrap();
+        let e = image_folder(&d, true).unwrap_err().to_string();
+        assert!(
+            e.contains("c.png is 1x5x4, the first image was 1x4x4"),
+            "{e}"
+        );
+        let empty = tmp("empty");
+        let e = image_folder(&empty, true).unwrap_err().to_string();
+        assert!(e.contains("no PNG or JPEG images"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
 }

@@ -14,6 +14,8 @@ pub enum TrainError {
     Data(String),
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: String, reason: String },
+    #[error("export {path}: {reason}")]
+    Export { path: String, reason: String },
     #[error("invalid training setting {field} = {value}: {reason}")]
     Config {
         field: &'static str,

@@ -63,6 +63,29 @@ pub struct TrainState {
     pub losses: Vec<(u64, f32)>,
 }
 
+/// The files an export writes: the weights, `NAME.loss.png` and `NAME.json`.
+pub fn export_paths(path: &Path) -> [std::path::PathBuf; 3] {
+    [
+        path.to_path_buf(),
+        path.with_extension("loss.png"),
+        path.with_extension("json"),
+    ]
+}
+
+/// Without `force`, an error naming the first file of an export that already exists.
+pub fn check_export_free(path: &Path, force: bool) -> Result<(), TrainError> {
+    if force {
+        return Ok(());
+    }
+    match export_paths(path).into_iter().find(|p| p.exists()) {
+        Some(p) => Err(TrainError::Export {
+            path: p.display().to_string(),
+            reason: "exists; pass --force to overwrite it".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn ck_err(path: &Path, reason: impl ToString) -> TrainError {
     TrainError::Checkpoint {
         path: path.display().to_string(),
@@ -201,8 +224,16 @@ impl TrainState {
 
     /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the
     /// `UNetModel` constructor arguments) and `NAME.loss.png` (the loss curve) beside them.
+    /// Without `force`, nothing is written if any of the three exists.
     pub fn export_ema(&self, path: &Path, force: bool) -> Result<(), TrainError> {
-        write_safetensors(path, &self.tensors("", &self.ema), None, force)?;
+        let [_, curve, json] = export_paths(path);
+        check_export_free(path, force)?;
+        let ex_err = |p: &Path, e: String| TrainError::Export {
+            path: p.display().to_string(),
+            reason: e,
+        };
+        write_safetensors(path, &self.tensors("", &self.ema), None, force)
+            .map_err(|e| ex_err(path, e.to_string()))?;
         let c = &self.config;
         let args = serde_json::json!({
             "image_size": c.image_size, "in_channels": c.in_channels, "model_channels": c.model_channels,
@@ -212,19 +243,17 @@ impl TrainState {
             "use_scale_shift_norm": c.use_scale_shift_norm, "resblock_updown": c.resblock_updown,
             "use_new_attention_order": c.use_new_attention_order, "conv_resample": c.conv_resample,
         });
-        let curve = path.with_extension("loss.png");
         let plot = crate::plot::loss_curve(&self.losses, 640, 280);
         vmlmap_io::write_atomic(curve.to_str().unwrap_or("loss.png"), force, |tmp| {
             plot.save_with_format(tmp, image::ImageFormat::Png)
                 .map_err(|e| e.to_string())
         })
-        .map_err(|e| ck_err(&curve, e))?;
-        let json = path.with_extension("json");
+        .map_err(|e| ex_err(&curve, e.to_string()))?;
         vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))
                 .map_err(|e| e.to_string())
         })
-        .map_err(|e| ck_err(&json, e))
+        .map_err(|e| ex_err(&json, e.to_string()))
     }
 
     /// One optimisation step on a batch drawn from `data`; returns the loss.

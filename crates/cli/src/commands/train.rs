@@ -55,6 +55,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         save_every: a.save_every,
     };
     tc.check()?;
+    // Refuse an export that would overwrite files before spending hours training.
+    if let Some(out) = &a.export {
+        vmlmap_train::trainer::check_export_free(Path::new(out), a.force)?;
+    }
     let arch = if Path::new(&a.arch).is_file() {
         vmlmap_models::adm::load::read_config(Path::new(&a.arch))?
     } else {
