@@ -480,3 +480,65 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn interrupted_training_saves_its_checkpoint_and_exits_130() {
+    use std::io::{BufRead, Read};
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-sigterm-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let shape = vmlmap_core::Shape::new(1, 8, 8).unwrap();
+    let img: Vec<f64> = (0..64).map(|p| (p % 9) as f64 / 4.0 - 1.0).collect();
+    vmlmap_io::write_png(data.join("a.png").to_str().unwrap(), &img, shape, false).unwrap();
+    let arch = dir.join("arch.json");
+    std::fs::write(
+        &arch,
+        r#"{"image_size": 8, "in_channels": 1, "model_channels": 32, "out_channels": 1,
+            "num_res_blocks": 1, "attention_resolutions": [], "channel_mult": [1, 1]}"#,
+    )
+    .unwrap();
+    let ck = dir.join("state.safetensors");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args([
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--arch",
+            arch.to_str().unwrap(),
+            "--steps",
+            "100000000",
+            "--batch",
+            "1",
+            "--save-every",
+            "100000000",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // The handler is installed before this line is printed.
+    while !seen.contains("resuming at step") {
+        assert!(
+            err.read_line(&mut seen).unwrap() > 0,
+            "no start line: {seen}"
+        );
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains("interrupted at step") && rest.contains("run the same command to resume"),
+        "{rest}"
+    );
+    assert!(ck.is_file(), "checkpoint saved on interrupt");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

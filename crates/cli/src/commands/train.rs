@@ -83,6 +83,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             arch.image_size
         );
     }
+    // Ctrl-C or SIGTERM: finish the step under way, save, and stop (resumable).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
+            .context("installing the interrupt handler")?;
+    }
     let ckpt = Path::new(&a.checkpoint);
     let mut state = TrainState::load_or_init(ckpt, &arch, &tc, &burn::tensor::Device::flex())
         .with_context(|| format!("checkpoint {}", a.checkpoint))?;
@@ -129,6 +136,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         if state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps {
             state.save(ckpt)?;
+        }
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            state.save(ckpt)?;
+            bar.abandon();
+            eprintln!(
+                "interrupted at step {}; checkpoint saved to {}; run the same command to resume",
+                state.opt.step,
+                ckpt.display()
+            );
+            return Ok(ExitCode::from(130));
         }
     }
     bar.finish();
