@@ -1,6 +1,7 @@
-//! Unconditional sampling with a denoiser: the deterministic DDIM (probability-flow Euler)
-//! sampler in the variance-exploding form, `x <- D + (sigma_{i+1}/sigma_i)(x - D)` on the
-//! Karras schedule (Song, Meng, Ermon 2021; Karras et al. 2022). The sanity check of a prior.
+//! Unconditional sampling with a denoiser: the DDIM sampler in the variance-exploding form
+//! on the Karras schedule (Song, Meng, Ermon 2021; Karras et al. 2022) — deterministic
+//! (probability-flow Euler, `x <- D + (sigma_{i+1}/sigma_i)(x - D)`) at `eta = 0`,
+//! ancestral (DDPM-like) at `eta = 1`. The sanity check of a prior.
 //! With `clip_denoised` each denoised estimate is clamped to the data range `[-1, 1]` before
 //! the step, as guided-diffusion's samplers do by default (`clip_denoised=True`).
 
@@ -10,14 +11,22 @@ use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::karras;
 use vmlmap_core::Denoiser;
 
-/// One sample from pure noise, `steps` denoiser evaluations; `clip_denoised` clamps each
-/// denoised estimate to `[-1, 1]`.
+/// One sample from pure noise, `steps` denoiser evaluations, DDIM stochasticity `eta` in
+/// `[0, 1]`; `clip_denoised` clamps each denoised estimate to `[-1, 1]`.
 pub fn ddim_sample(
     denoiser: &dyn Denoiser,
     steps: usize,
     seed: u64,
+    eta: f64,
     clip_denoised: bool,
 ) -> Result<Vec<f64>, SolverError> {
+    if !(0.0..=1.0).contains(&eta) {
+        return Err(SolverError::InvalidConfig {
+            field: "eta",
+            value: eta.to_string(),
+            reason: "must be in [0, 1]".into(),
+        });
+    }
     let sigmas: Vec<f64> = karras(steps, 80.0, 0.002, 7.0)
         .map_err(|e| SolverError::InvalidConfig {
             field: "steps",
@@ -38,7 +47,7 @@ pub fn ddim_sample(
             d.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
         }
         let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-        x = ddim_step(&x, &d, s, next, 0.0, &mut rng);
+        x = ddim_step(&x, &d, s, next, eta, &mut rng);
     }
     Ok(x)
 }
@@ -78,18 +87,23 @@ mod tests {
     #[test]
     fn samples_have_the_prior_variance() {
         // The probability-flow ODE maps N(0, (s + sigma_max^2) I) to N(0, s I).
-        let x = ddim_sample(&Gauss(0.25), 200, 1, false).unwrap();
-        let var = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
-        assert!((var - 0.25).abs() < 0.03, "variance {var}");
+        // So does the ancestral sampler (eta = 1): DDIM keeps the marginals for every eta.
+        for eta in [0.0, 1.0] {
+            let x = ddim_sample(&Gauss(0.25), 200, 1, eta, false).unwrap();
+            let var = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+            assert!((var - 0.25).abs() < 0.03, "eta {eta}: variance {var}");
+        }
+        let e = ddim_sample(&Gauss(0.25), 10, 1, 1.5, false).unwrap_err();
+        assert!(e.to_string().contains("eta"), "{e}");
     }
 
     #[test]
     fn clipped_samples_stay_in_the_data_range() {
         // A wide prior (variance 4) puts most unclipped samples outside [-1, 1]; the last
         // step returns the clamped estimate itself.
-        let free = ddim_sample(&Gauss(4.0), 50, 2, false).unwrap();
+        let free = ddim_sample(&Gauss(4.0), 50, 2, 0.0, false).unwrap();
         assert!(free.iter().filter(|v| v.abs() > 1.0).count() > free.len() / 2);
-        let clipped = ddim_sample(&Gauss(4.0), 50, 2, true).unwrap();
+        let clipped = ddim_sample(&Gauss(4.0), 50, 2, 0.0, true).unwrap();
         assert!(clipped.iter().all(|v| v.abs() <= 1.0));
         assert!(clipped.iter().any(|v| v.abs() == 1.0));
     }
