@@ -382,23 +382,22 @@ fn sample_grid() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
-    let dir = std::env::temp_dir().join(format!("vmlmap-cli-train-{}", std::process::id()));
+/// A folder of `n` 8x8 grey training images and a tiny `UNetModel` configuration (JSON)
+/// under a fresh temporary folder `vmlmap-cli-NAME-PID`; returns (folder, data, arch).
+fn tiny_training_setup(
+    name: &str,
+    n: usize,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-{name}-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     let shape = vmlmap_core::Shape::new(1, 8, 8).unwrap();
-    for k in 0..3 {
+    for k in 0..n {
         let img: Vec<f64> = (0..64)
             .map(|p| ((p * (k + 3)) % 17) as f64 / 8.0 - 1.0)
             .collect();
-        vmlmap_io::write_png(
-            data.join(format!("{k}.png")).to_str().unwrap(),
-            &img,
-            shape,
-            false,
-        )
-        .unwrap();
+        let path = data.join(format!("{k}.png"));
+        vmlmap_io::write_png(path.to_str().unwrap(), &img, shape, false).unwrap();
     }
     let arch = dir.join("arch.json");
     std::fs::write(
@@ -408,6 +407,12 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
             "num_head_channels": 32, "use_scale_shift_norm": true}"#,
     )
     .unwrap();
+    (dir, data, arch)
+}
+
+#[test]
+fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
+    let (dir, data, arch) = tiny_training_setup("train", 3);
     let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
     let train = |steps: &str| {
         vmlmap(&[
@@ -484,19 +489,7 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
 #[test]
 fn interrupted_training_saves_its_checkpoint_and_exits_130() {
     use std::io::{BufRead, Read};
-    let dir = std::env::temp_dir().join(format!("vmlmap-cli-sigterm-{}", std::process::id()));
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let shape = vmlmap_core::Shape::new(1, 8, 8).unwrap();
-    let img: Vec<f64> = (0..64).map(|p| (p % 9) as f64 / 4.0 - 1.0).collect();
-    vmlmap_io::write_png(data.join("a.png").to_str().unwrap(), &img, shape, false).unwrap();
-    let arch = dir.join("arch.json");
-    std::fs::write(
-        &arch,
-        r#"{"image_size": 8, "in_channels": 1, "model_channels": 32, "out_channels": 1,
-            "num_res_blocks": 1, "attention_resolutions": [], "channel_mult": [1, 1]}"#,
-    )
-    .unwrap();
+    let (dir, data, arch) = tiny_training_setup("sigterm", 1);
     let ck = dir.join("state.safetensors");
     let mut child = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
         .args([
