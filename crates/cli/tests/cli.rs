@@ -535,3 +535,41 @@ fn interrupted_training_saves_its_checkpoint_and_exits_130() {
     assert!(ck.is_file(), "checkpoint saved on interrupt");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn noise_free_measurement_is_written_exactly() {
+    // sigma_y = 1e-9: the .npy must keep y = Hx + 1e-9 z to far better than float32's
+    // 6e-8, or the pseudo-inverse of a blur amplifies the rounding by 1/s_min ~ 5e6.
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-exact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shape = vmlmap_core::Shape::new(1, 32, 32).unwrap();
+    let x: Vec<f64> = (0..1024)
+        .map(|p| ((p * 37) % 255) as f64 / 127.5 - 1.0)
+        .collect();
+    let gt = dir.join("gt.png");
+    vmlmap_io::write_png(gt.to_str().unwrap(), &x, shape, false).unwrap();
+    let y = dir.join("y.png");
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "deblur-gaussian",
+        "--input",
+        gt.to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let (got, _) = vmlmap_io::read_npy(y.with_extension("npy").to_str().unwrap()).unwrap();
+    let op = vmlmap_operators::TaskSpec::new("deblur-gaussian")
+        .unwrap()
+        .build(shape)
+        .unwrap();
+    let worst = op
+        .apply(&x)
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-8, "measurement differs from Hx by {worst}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -55,7 +55,8 @@ pub fn read_npy(path: &str) -> Result<(Vec<f64>, Shape), IoError> {
     Ok((data, shape))
 }
 
-/// Writes a float32 `C x H x W` array atomically.
+/// Writes a float64 `C x H x W` array atomically (every value exactly as computed: a
+/// noise-free measurement needs more than float32's 7 digits).
 pub fn write_npy(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<(), IoError> {
     write_atomic(path, force, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| e.to_string())?;
@@ -65,8 +66,7 @@ pub fn write_npy(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<
             .writer(std::io::BufWriter::new(file))
             .begin_nd()
             .map_err(|e| e.to_string())?;
-        w.extend(data.iter().map(|&v| v as f32))
-            .map_err(|e| e.to_string())?;
+        w.extend(data.iter().copied()).map_err(|e| e.to_string())?;
         w.finish().map_err(|e| e.to_string())
     })
 }
@@ -82,7 +82,10 @@ mod tests {
         let p = dir.join("x.npy");
         let ps = p.to_str().unwrap();
         let s = Shape::new(2, 3, 4).unwrap();
-        let data: Vec<f64> = (0..24).map(|i| i as f64 * 0.25 - 1.0).collect();
+        // Values that float32 would round (1e-9 apart): they come back exactly.
+        let data: Vec<f64> = (0..24)
+            .map(|i| i as f64 * 0.25 - 1.0 + 1e-9 / 3.0)
+            .collect();
         write_npy(ps, &data, s, false).unwrap();
         let (back, shape) = read_npy(ps).unwrap();
         assert_eq!((back, shape), (data, s));
