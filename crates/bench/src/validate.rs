@@ -372,12 +372,14 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
                 r.vjp = sol.vjp;
                 r.rel_err_to_map = rel_err(&sol.x, &s.map);
                 r.measurement_residual = problem.residual(&sol.x);
-                let shrinks = prev.is_none_or(|p| r.rel_err_to_map <= p.max(1e-9));
+                // Below the per-step tolerance a run has converged: the noise-free blur
+                // lands on the MAP to 3e-8 at every N, and jitter at that level is not growth.
+                let shrinks = prev.is_none_or(|p| r.rel_err_to_map <= p.max(PER_STEP_TOL));
                 let final_ok = n < max_steps || r.rel_err_to_map <= END_TO_END_TOL;
                 r.tolerance = if n == max_steps {
                     END_TO_END_TOL
                 } else {
-                    prev.unwrap_or(f64::INFINITY).max(1e-9)
+                    prev.unwrap_or(f64::INFINITY).max(PER_STEP_TOL)
                 };
                 r.pass = all_finite(&sol.x) && shrinks && final_ok;
                 r.note = if n == max_steps {

@@ -16,6 +16,7 @@ pub struct SolverOptions {
     pub eta: Option<f64>,
     pub sigma_max: Option<f64>,
     pub sigma_min: Option<f64>,
+    pub final_data_step: Option<bool>,
 }
 
 /// A validated solver.
@@ -31,6 +32,7 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 sigma_max: o.sigma_max.unwrap_or(d.sigma_max),
                 sigma_min: o.sigma_min.unwrap_or(d.sigma_min),
                 rho: d.rho,
+                final_data_step: o.final_data_step.unwrap_or(d.final_data_step),
                 preconditioning: if name == "vml-map" {
                     Preconditioning::Gram
                 } else {

@@ -40,6 +40,10 @@ pub struct Args {
     inner: Option<usize>,
     #[arg(long)]
     lr: Option<f64>,
+    /// VML-MAP: return D(x, sigma_min) itself, without the final data step (the paper's
+    /// output; the step is a no-op at the fixed point and completes the data fit short of it).
+    #[arg(long)]
+    no_final_data_step: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Clean image: adds PSNR and SSIM.
@@ -127,6 +131,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             steps: a.steps,
             inner: a.inner,
             lr: a.lr,
+            final_data_step: a.no_final_data_step.then_some(false),
             ..Default::default()
         },
     )?;
