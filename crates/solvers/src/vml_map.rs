@@ -144,16 +144,13 @@ pub fn vml_direction(
 ) -> Result<VmlDirection, SolverError> {
     let lin = denoiser.linearize(x, sigma)?;
     let d = lin.output().to_vec();
-    let op = problem.op;
-    let lambda = (problem.sigma_y / sigma).powi(2);
-    let x_minus_d = sub(x, &d);
-    let resid = sub(&op.apply(&d), &problem.y);
     let w = match preconditioning {
-        Preconditioning::Gram => add(
-            &op.null_filter(&x_minus_d, lambda),
-            &op.regularized_pinv(&resid, lambda),
-        ),
-        Preconditioning::Plain => add(&scale(&x_minus_d, lambda), &op.adjoint(&resid)),
+        Preconditioning::Gram => preconditioned_gradient(problem, x, &d, sigma),
+        Preconditioning::Plain => {
+            let lambda = (problem.sigma_y / sigma).powi(2);
+            let resid = sub(&problem.op.apply(&d), &problem.y);
+            add(&scale(&sub(x, &d), lambda), &problem.op.adjoint(&resid))
+        }
     };
     let direction = lin.vjp(&w)?;
     Ok(VmlDirection {
@@ -257,14 +254,19 @@ impl VmlMap {
 /// `D` directly, as if `J = I`), i.e. `D - null_filter(x - D) - (H^T H + lambda I)^-1 H^T
 /// (H D - y)`; zero change where the inner steps reached `g = 0`.
 pub fn final_data_step(problem: &Problem, x: &[f64], d: &[f64], sigma: f64) -> Vec<f64> {
+    sub(d, &preconditioned_gradient(problem, x, d, sigma))
+}
+
+/// `P g` at `x` with denoised `d`: the null-space filter of `x - D` plus the regularised
+/// pseudo-inverse of `H D - y` (module doc), exact as `sigma_y -> 0`.
+fn preconditioned_gradient(problem: &Problem, x: &[f64], d: &[f64], sigma: f64) -> Vec<f64> {
     let op = problem.op;
     let lambda = (problem.sigma_y / sigma).powi(2);
     let resid = sub(&op.apply(d), &problem.y);
-    let pg = add(
+    add(
         &op.null_filter(&sub(x, d), lambda),
         &op.regularized_pinv(&resid, lambda),
-    );
-    sub(d, &pg)
+    )
 }
 
 /// `x' = D + sqrt(next² - c²) (x - D)/sigma + c z`, `c = eta * next * sqrt(1 - next²/sigma²)`
