@@ -55,33 +55,13 @@ pub fn ddim_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vmlmap_core::denoiser::ClosureLinearization;
-    use vmlmap_core::{DenoiserError, Linearization, Shape};
+    use vmlmap_core::Shape;
+    use vmlmap_priors::{Covariance, GaussianPrior};
 
-    /// The exact denoiser of N(0, s I) in one dimension per pixel.
-    struct Gauss(f64);
-    impl Denoiser for Gauss {
-        fn shape(&self) -> Shape {
-            Shape { c: 1, h: 50, w: 50 }
-        }
-        fn name(&self) -> String {
-            "gauss".into()
-        }
-        fn denoise(&self, x: &[f64], sigma: f64) -> Result<Vec<f64>, DenoiserError> {
-            Ok(x.iter()
-                .map(|v| v * self.0 / (self.0 + sigma * sigma))
-                .collect())
-        }
-        fn linearize<'a>(
-            &'a self,
-            x: &[f64],
-            sigma: f64,
-        ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
-            let d = self.denoise(x, sigma)?;
-            Ok(Box::new(ClosureLinearization::new(d, move |v| {
-                Ok(v.to_vec())
-            })))
-        }
+    /// The exact prior N(0, s I) on 50 x 50 images.
+    fn gauss(s: f64) -> GaussianPrior {
+        let shape = Shape::new(1, 50, 50).unwrap();
+        GaussianPrior::new(shape, vec![0.0; shape.numel()], Covariance::Isotropic(s)).unwrap()
     }
 
     #[test]
@@ -89,11 +69,11 @@ mod tests {
         // The probability-flow ODE maps N(0, (s + sigma_max^2) I) to N(0, s I).
         // So does the ancestral sampler (eta = 1): DDIM keeps the marginals for every eta.
         for eta in [0.0, 1.0] {
-            let x = ddim_sample(&Gauss(0.25), 200, 1, eta, false).unwrap();
+            let x = ddim_sample(&gauss(0.25), 200, 1, eta, false).unwrap();
             let var = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
             assert!((var - 0.25).abs() < 0.03, "eta {eta}: variance {var}");
         }
-        let e = ddim_sample(&Gauss(0.25), 10, 1, 1.5, false).unwrap_err();
+        let e = ddim_sample(&gauss(0.25), 10, 1, 1.5, false).unwrap_err();
         assert!(e.to_string().contains("eta"), "{e}");
     }
 
@@ -101,9 +81,9 @@ mod tests {
     fn clipped_samples_stay_in_the_data_range() {
         // A wide prior (variance 4) puts most unclipped samples outside [-1, 1]; the last
         // step returns the clamped estimate itself.
-        let free = ddim_sample(&Gauss(4.0), 50, 2, 0.0, false).unwrap();
+        let free = ddim_sample(&gauss(4.0), 50, 2, 0.0, false).unwrap();
         assert!(free.iter().filter(|v| v.abs() > 1.0).count() > free.len() / 2);
-        let clipped = ddim_sample(&Gauss(4.0), 50, 2, 0.0, true).unwrap();
+        let clipped = ddim_sample(&gauss(4.0), 50, 2, 0.0, true).unwrap();
         assert!(clipped.iter().all(|v| v.abs() <= 1.0));
         assert!(clipped.iter().any(|v| v.abs() == 1.0));
     }
