@@ -68,6 +68,20 @@ impl ModelInfo {
             learn_sigma,
         }
     }
+
+    /// A guided-diffusion model read from checkpoint `ck` with configuration `cfg`.
+    fn adm(source: &str, preset: Option<&str>, ck: &Checkpoint, cfg: &AdmConfig) -> Self {
+        Self::new(
+            source,
+            "guided-diffusion UNetModel",
+            preset,
+            Some(ck),
+            ck.tensors.len(),
+            ck.parameter_count(),
+            cfg.image_shape(),
+            cfg.learn_sigma(),
+        )
+    }
 }
 
 /// Loads `spec` (preset, file or folder) as a denoiser. `size` overrides the image size of
@@ -89,16 +103,11 @@ pub fn load_denoiser(
     };
     let (net, info): (Box<dyn EpsNetwork>, ModelInfo) = if spec == "default" {
         let (net, cfg, ck) = crate::default_model::load(device, dtype)?;
-        let image = cfg.image_shape();
-        let info = ModelInfo::new(
+        let info = ModelInfo::adm(
             "default (embedded fashion32)",
-            "guided-diffusion UNetModel",
             Some("adm-fashion32"),
-            Some(&ck),
-            ck.tensors.len(),
-            ck.parameter_count(),
-            image,
-            cfg.learn_sigma(),
+            &ck,
+            &cfg,
         );
         (Box::new(Adm { net, config: cfg }), info)
     } else if PRESETS.contains(&spec) && !path.exists() {
@@ -147,17 +156,7 @@ pub fn load_denoiser(
             cfg.image_size = s;
         }
         let net = load_unet(path, &ck, &cfg, device, dtype)?;
-        let image = cfg.image_shape();
-        let info = ModelInfo::new(
-            spec,
-            "guided-diffusion UNetModel",
-            cfg.preset_name(),
-            Some(&ck),
-            ck.tensors.len(),
-            ck.parameter_count(),
-            image,
-            cfg.learn_sigma(),
-        );
+        let info = ModelInfo::adm(spec, cfg.preset_name(), &ck, &cfg);
         (Box::new(Adm { net, config: cfg }), info)
     } else {
         return Err(LoadError::ConfigFile {
@@ -224,15 +223,5 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
         }
         .into());
     }
-    let image = cfg.image_shape();
-    Ok(ModelInfo::new(
-        spec,
-        "guided-diffusion UNetModel",
-        cfg.preset_name(),
-        Some(&ck),
-        ck.tensors.len(),
-        ck.parameter_count(),
-        image,
-        cfg.learn_sigma(),
-    ))
+    Ok(ModelInfo::adm(spec, cfg.preset_name(), &ck, &cfg))
 }
