@@ -134,11 +134,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 state.opt.step, tc.steps
             );
         }
-        if state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps {
+        let stopping = stop.load(std::sync::atomic::Ordering::SeqCst);
+        if stopping || state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps {
             state.save(ckpt)?;
         }
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            state.save(ckpt)?;
+        if stopping {
             bar.abandon();
             eprintln!(
                 "interrupted at step {}; checkpoint saved to {}; run the same command to resume",
