@@ -573,3 +573,156 @@ fn noise_free_measurement_is_written_exactly() {
     assert!(worst < 1e-8, "measurement differs from Hx by {worst}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn restore_many_measurements_in_batches_equals_single_restores() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-batch-{}", std::process::id()));
+    let ys = dir.join("ys");
+    std::fs::create_dir_all(&ys).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let model = fixture("ddpm/tiny_ddpm");
+    let tasks = [
+        ("a", "inpaint-box", "0.05"),
+        ("b", "sr2", "1e-9"),
+        ("c", "deblur-gaussian", "0.05"),
+    ];
+    for (i, (name, task, sy)) in tasks.iter().enumerate() {
+        let gt = dir.join(format!("{name}.png"));
+        image::RgbImage::from_fn(16, 16, |x, y| {
+            image::Rgb([
+                (x * 15) as u8,
+                (y * 15) as u8,
+                ((x + y + 3 * i as u32) * 7) as u8,
+            ])
+        })
+        .save(&gt)
+        .unwrap();
+        let r = vmlmap(&[
+            "degrade",
+            "--task",
+            task,
+            "--input",
+            &p(&gt),
+            "--output",
+            &p(&ys.join(format!("{name}.png"))),
+            "--sigma-y",
+            sy,
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let common = [
+        "--model",
+        model.as_str(),
+        "--steps",
+        "3",
+        "--inner",
+        "2",
+        "--seed",
+        "5",
+        "--json",
+    ];
+    // The folder, restored two at a time, into an output folder of .npy files.
+    let out = dir.join("out");
+    let mut args = vec!["restore", "--input"];
+    let ys_s = p(&ys);
+    let out_s = p(&out);
+    args.extend([
+        ys_s.as_str(),
+        "--output",
+        out_s.as_str(),
+        "--format",
+        "npy",
+        "--batch",
+        "2",
+    ]);
+    args.extend(common);
+    let r = vmlmap(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(r.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|v| v["batch"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 2, 1]
+    );
+    // Each equals its single restore to f32 round-off of the batched network.
+    for (name, _, _) in tasks {
+        let single = dir.join(format!("{name}-single.npy"));
+        let mut args = vec!["restore", "--input"];
+        let y = p(&ys.join(format!("{name}.json")));
+        let s = p(&single);
+        args.extend([y.as_str(), "--output", s.as_str()]);
+        args.extend(common);
+        let r = vmlmap(&args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let (a, _) = vmlmap_io::read_npy(&s).unwrap();
+        let (b, _) = vmlmap_io::read_npy(&p(&out.join(format!("{name}.npy")))).unwrap();
+        let e = vmlmap_core::vector::rel_err(&b, &a);
+        assert!(e < 1e-4, "{name}: batch vs single {e}");
+    }
+    // Repeated --input, ground truths in order; an existing output is refused before any work.
+    let ya = p(&ys.join("a.png"));
+    let yb = p(&ys.join("b.json"));
+    let ga = p(&dir.join("a.png"));
+    let gb = p(&dir.join("b.png"));
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &ya,
+        "--input",
+        &yb,
+        "--output",
+        &p(&dir.join("two")),
+        "--solver",
+        "pinv",
+        "--model",
+        &model,
+        "--ground-truth",
+        &ga,
+        "--ground-truth",
+        &gb,
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8(r.stdout).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.lines().all(|l| l.contains("psnr")));
+    assert!(dir.join("two/a.png").is_file() && dir.join("two/b.png").is_file());
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &ya,
+        "--input",
+        &yb,
+        "--output",
+        &p(&dir.join("two")),
+        "--solver",
+        "pinv",
+        "--model",
+        &model,
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("exists"));
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &ya,
+        "--input",
+        &yb,
+        "--output",
+        &p(&dir.join("three")),
+        "--ground-truth",
+        &ga,
+        "--model",
+        &model,
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("1 --ground-truth for 2 measurements"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -5,6 +5,14 @@
 //! cotangent `g` from `D`, then one VJP: [`Denoiser::linearize`] returns a
 //! [`Linearization`] holding `D` whose `vjp` is the backward pass of that same forward.
 //! Analytic priors implement it in closed form; neural networks through burn autodiff.
+//!
+//! Batches: [`Denoiser::denoise_batch`] and [`Denoiser::linearize_batch`] evaluate several
+//! images, each at its own noise level, stored back to back in one slice. A network does
+//! this in one call (one batched forward, one batched backward); the default
+//! implementations loop over the images, which is what closed-form priors need. A batch's
+//! linearization is one [`Linearization`] over the concatenated images: its VJP takes the
+//! concatenated cotangents. The images of a batch are independent: image `b`'s output
+//! depends on image `b`'s input only.
 
 use crate::Shape;
 
@@ -19,6 +27,12 @@ pub enum DenoiserError {
     },
     #[error("invalid noise level sigma = {0}: must be positive and finite")]
     Sigma(f64),
+    #[error("batch of {images} noise levels given for {found} values ({per_image} per image)")]
+    BatchLength {
+        images: usize,
+        per_image: usize,
+        found: usize,
+    },
     #[error("cotangent has {found} values, the denoiser output {expected}")]
     CotangentLength { expected: usize, found: usize },
     #[error("denoiser failed: {0}")]
@@ -51,6 +65,34 @@ pub trait Denoiser: Send + Sync {
         sigma: f64,
     ) -> Result<Box<dyn Linearization + 'a>, DenoiserError>;
 
+    /// `D(x_b, sigma_b)` for each image `b` of a batch: `xs` holds `sigmas.len()` images
+    /// back to back. The default evaluates them one at a time.
+    fn denoise_batch(&self, xs: &[f64], sigmas: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        let n = self.check_batch(xs, sigmas)?;
+        let mut out = Vec::with_capacity(xs.len());
+        for (x, &s) in xs.chunks(n).zip(sigmas) {
+            out.extend(self.denoise(x, s)?);
+        }
+        Ok(out)
+    }
+
+    /// [`Denoiser::linearize`] for a batch (layout as in [`Denoiser::denoise_batch`]): the
+    /// output is the concatenated `D(x_b, sigma_b)` and the VJP takes the concatenated
+    /// cotangents. The default linearizes the images one at a time.
+    fn linearize_batch<'a>(
+        &'a self,
+        xs: &[f64],
+        sigmas: &[f64],
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+        let n = self.check_batch(xs, sigmas)?;
+        let parts = xs
+            .chunks(n)
+            .zip(sigmas)
+            .map(|(x, &s)| self.linearize(x, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(StackedLinearization::new(parts)))
+    }
+
     /// Rounds a sampler's sigma to the noise levels the denoiser was trained on. Analytic
     /// priors are continuous in sigma and return it unchanged.
     fn round_sigma(&self, sigma: f64) -> f64 {
@@ -76,6 +118,57 @@ pub trait Denoiser: Send + Sync {
             return Err(DenoiserError::Sigma(sigma));
         }
         Ok(())
+    }
+
+    /// Validates a batch (`sigmas.len()` images back to back in `xs`, every sigma positive
+    /// and finite); returns the number of values per image.
+    fn check_batch(&self, xs: &[f64], sigmas: &[f64]) -> Result<usize, DenoiserError> {
+        let shape = self.shape();
+        let n = shape.numel();
+        if sigmas.is_empty() || xs.len() != n * sigmas.len() {
+            return Err(DenoiserError::BatchLength {
+                images: sigmas.len(),
+                per_image: n,
+                found: xs.len(),
+            });
+        }
+        if let Some(&s) = sigmas.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
+            return Err(DenoiserError::Sigma(s));
+        }
+        Ok(n)
+    }
+}
+
+/// The linearizations of several images as one: outputs and cotangents concatenated.
+pub struct StackedLinearization<'a> {
+    parts: Vec<Box<dyn Linearization + 'a>>,
+    output: Vec<f64>,
+}
+
+impl<'a> StackedLinearization<'a> {
+    pub fn new(parts: Vec<Box<dyn Linearization + 'a>>) -> Self {
+        let output = parts
+            .iter()
+            .flat_map(|p| p.output().iter().copied())
+            .collect();
+        Self { parts, output }
+    }
+}
+
+impl Linearization for StackedLinearization<'_> {
+    fn output(&self) -> &[f64] {
+        &self.output
+    }
+    fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        check_cotangent(self.output.len(), v.len())?;
+        let mut out = Vec::with_capacity(v.len());
+        let mut start = 0;
+        for p in self.parts {
+            let len = p.output().len();
+            out.extend(p.vjp(&v[start..start + len])?);
+            start += len;
+        }
+        Ok(out)
     }
 }
 

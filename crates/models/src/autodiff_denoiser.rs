@@ -2,6 +2,10 @@
 //! forward; `J(x)^T v` by one forward on an autodiff device with the input as the only leaf
 //! that requires a gradient, then `backward` of `<D, v>` (frozen weights: no weight
 //! gradients are computed). Counted as one NFE plus one VJP (ALGORITHMS.md §2).
+//!
+//! A batch (several images, each at its own noise level) is one `[B, C, H, W]` tensor: one
+//! forward and, for the VJP, one backward of `sum_b <D_b, v_b>`, which gives every
+//! image's `J_b^T v_b` at once because the images do not interact.
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use vmlmap_core::{Denoiser, DenoiserError, Linearization, Shape};
@@ -11,8 +15,9 @@ pub trait TensorDenoiser: Send + Sync {
     /// The image shape (without the batch dimension).
     fn shape(&self) -> Shape;
     fn name(&self) -> String;
-    /// `D(x, sigma)` for a batch. Must be differentiable in `x` and must not clamp.
-    fn forward(&self, x: Tensor<4>, sigma: f64) -> Tensor<4>;
+    /// `D(x_b, sigma_b)` for a batch `[B, C, H, W]` with `sigmas.len() == B`. Must be
+    /// differentiable in `x`, must not clamp, and must treat the images independently.
+    fn forward(&self, x: Tensor<4>, sigmas: &[f64]) -> Tensor<4>;
     /// The sigma grid the network was trained on (identity when continuous).
     fn round_sigma(&self, sigma: f64) -> f64 {
         sigma
@@ -58,11 +63,28 @@ impl<T: TensorDenoiser> AutodiffDenoiser<T> {
         &self.net
     }
 
-    fn tensor(&self, x: &[f64], device: &Device) -> Tensor<4> {
+    fn dims(&self, batch: usize) -> [usize; 4] {
         let s = self.net.shape();
-        let data = TensorData::new(x.to_vec(), [1, s.c, s.h, s.w]);
+        [batch, s.c, s.h, s.w]
+    }
+
+    fn tensor(&self, x: &[f64], batch: usize, device: &Device) -> Tensor<4> {
+        let data = TensorData::new(x.to_vec(), self.dims(batch));
         Tensor::from_data(data, (device, self.precision.dtype()))
     }
+}
+
+/// A `[B, 1, 1, 1]` tensor of one value per image, on `like`'s device and in its dtype, to
+/// scale a batch image by image.
+pub fn per_image(values: &[f64], like: &Tensor<4>) -> Tensor<4> {
+    let data = TensorData::new(values.to_vec(), [values.len(), 1, 1, 1]);
+    Tensor::from_data(data, (&like.device(), like.dtype()))
+}
+
+/// `Some(sigma)` when every image of a batch has the same noise level.
+pub fn common_sigma(sigmas: &[f64]) -> Option<f64> {
+    let first = *sigmas.first()?;
+    sigmas.iter().all(|&s| s == first).then_some(first)
 }
 
 fn to_vec(t: Tensor<4>) -> Result<Vec<f64>, DenoiserError> {
@@ -115,8 +137,7 @@ impl<T: TensorDenoiser> Denoiser for AutodiffDenoiser<T> {
 
     fn denoise(&self, x: &[f64], sigma: f64) -> Result<Vec<f64>, DenoiserError> {
         self.check_input(x, sigma)?;
-        let xt = self.tensor(x, &self.device);
-        to_vec(self.net.forward(xt, sigma))
+        self.denoise_batch(x, &[sigma])
     }
 
     fn linearize<'a>(
@@ -125,16 +146,30 @@ impl<T: TensorDenoiser> Denoiser for AutodiffDenoiser<T> {
         sigma: f64,
     ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
         self.check_input(x, sigma)?;
+        self.linearize_batch(x, &[sigma])
+    }
+
+    fn denoise_batch(&self, xs: &[f64], sigmas: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        self.check_batch(xs, sigmas)?;
+        let xt = self.tensor(xs, sigmas.len(), &self.device);
+        to_vec(self.net.forward(xt, sigmas))
+    }
+
+    fn linearize_batch<'a>(
+        &'a self,
+        xs: &[f64],
+        sigmas: &[f64],
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+        self.check_batch(xs, sigmas)?;
         let ad = self.device.clone().autodiff();
-        let xt = self.tensor(x, &ad).require_grad();
-        let out = self.net.forward(xt.clone(), sigma);
+        let xt = self.tensor(xs, sigmas.len(), &ad).require_grad();
+        let out = self.net.forward(xt.clone(), sigmas);
         let value = to_vec(out.clone().detach())?;
-        let s = self.net.shape();
         Ok(Box::new(AutodiffLinearization {
             x: xt,
             out,
             value,
-            dims: [1, s.c, s.h, s.w],
+            dims: self.dims(sigmas.len()),
             precision: self.precision,
         }))
     }

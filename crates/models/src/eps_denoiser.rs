@@ -2,10 +2,10 @@
 //! the "VP preconditioning" of Karras et al. 2022): `x_vp = x / sqrt(1 + sigma^2)`,
 //! `t` the discrete step whose `sigma_t` is nearest, `eps = net(x_vp, t)[:C]` (the first
 //! half of a learned-sigma output), `D = x - sigma * eps`. No clamping: it would break the
-//! Jacobian.
+//! Jacobian. In a batch each image has its own `sigma` and so its own step `t`.
 
 use crate::adm::{AdmConfig, UNetModel};
-use crate::autodiff_denoiser::TensorDenoiser;
+use crate::autodiff_denoiser::{common_sigma, per_image, TensorDenoiser};
 use crate::ddpm::{DdpmConfig, UNet2DModel};
 use burn::tensor::Tensor;
 use vmlmap_core::schedule::VpTable;
@@ -13,8 +13,8 @@ use vmlmap_core::Shape;
 
 /// A network that predicts the noise of a VP-diffused image at a discrete step.
 pub trait EpsNetwork: Send + Sync {
-    /// `net(x_vp, t)`, all output channels.
-    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4>;
+    /// `net(x_vp, t)`, all output channels; `ts` holds one step per image of the batch.
+    fn raw(&self, x_vp: Tensor<4>, ts: &[usize]) -> Tensor<4>;
     /// Image shape.
     fn shape(&self) -> Shape;
 }
@@ -26,9 +26,9 @@ pub struct Adm {
 }
 
 impl EpsNetwork for Adm {
-    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4> {
-        let b = x_vp.dims()[0];
-        self.net.forward(x_vp, &vec![t as f64; b])
+    fn raw(&self, x_vp: Tensor<4>, ts: &[usize]) -> Tensor<4> {
+        let ts: Vec<f64> = ts.iter().map(|&t| t as f64).collect();
+        self.net.forward(x_vp, &ts)
     }
     fn shape(&self) -> Shape {
         self.config.image_shape()
@@ -42,8 +42,9 @@ pub struct Ddpm {
 }
 
 impl EpsNetwork for Ddpm {
-    fn raw(&self, x_vp: Tensor<4>, t: usize) -> Tensor<4> {
-        self.net.forward(x_vp, t as f64)
+    fn raw(&self, x_vp: Tensor<4>, ts: &[usize]) -> Tensor<4> {
+        let ts: Vec<f64> = ts.iter().map(|&t| t as f64).collect();
+        self.net.forward(x_vp, &ts)
     }
     fn shape(&self) -> Shape {
         self.config.image_shape()
@@ -76,12 +77,19 @@ impl<N: EpsNetwork> TensorDenoiser for EpsDenoiser<N> {
         self.name.clone()
     }
 
-    fn forward(&self, x: Tensor<4>, sigma: f64) -> Tensor<4> {
-        let t = self.table.nearest_t(sigma);
+    fn forward(&self, x: Tensor<4>, sigmas: &[f64]) -> Tensor<4> {
+        let ts: Vec<usize> = sigmas.iter().map(|&s| self.table.nearest_t(s)).collect();
         let c = self.net.shape().c;
-        let x_vp = x.clone() / (1.0 + sigma * sigma).sqrt();
-        let eps = self.net.raw(x_vp, t).narrow(1, 0, c);
-        x - eps * sigma
+        if let Some(sigma) = common_sigma(sigmas) {
+            let x_vp = x.clone() / (1.0 + sigma * sigma).sqrt();
+            let eps = self.net.raw(x_vp, &ts).narrow(1, 0, c);
+            return x - eps * sigma;
+        }
+        let inv: Vec<f64> = sigmas.iter().map(|s| 1.0 / (1.0 + s * s).sqrt()).collect();
+        let x_vp = x.clone() * per_image(&inv, &x);
+        let eps = self.net.raw(x_vp, &ts).narrow(1, 0, c);
+        let scale = per_image(sigmas, &eps);
+        x - eps * scale
     }
 
     fn round_sigma(&self, sigma: f64) -> f64 {

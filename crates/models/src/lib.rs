@@ -16,5 +16,5 @@ pub mod layers;
 pub mod registry;
 pub mod weights;
 
-pub use autodiff_denoiser::{AutodiffDenoiser, Precision, TensorDenoiser};
+pub use autodiff_denoiser::{common_sigma, per_image, AutodiffDenoiser, Precision, TensorDenoiser};
 pub use device::{DeviceError, DeviceSpec};

@@ -10,7 +10,7 @@ use vmlmap_core::denoiser::vjp_finite_difference_error;
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::vector::rel_err;
 use vmlmap_core::{Denoiser, Shape};
-use vmlmap_models::{AutodiffDenoiser, DeviceSpec, Precision, TensorDenoiser};
+use vmlmap_models::{per_image, AutodiffDenoiser, DeviceSpec, Precision, TensorDenoiser};
 use vmlmap_priors::{Covariance, GaussianPrior};
 
 /// The isotropic Gaussian denoiser `mu + s/(s + sigma^2) (x - mu)` in burn ops.
@@ -27,12 +27,18 @@ impl TensorDenoiser for BurnGaussian {
     fn name(&self) -> String {
         "burn-gaussian".into()
     }
-    fn forward(&self, x: Tensor<4>, sigma: f64) -> Tensor<4> {
-        let mu: Tensor<4> = Tensor::from_data(
-            TensorData::new(self.mean.clone(), x.dims()),
+    fn forward(&self, x: Tensor<4>, sigmas: &[f64]) -> Tensor<4> {
+        let [b, c, h, w] = x.dims();
+        let mu = Tensor::<4>::from_data(
+            TensorData::new(self.mean.clone(), [1, c, h, w]),
             (&x.device(), x.dtype()),
-        );
-        let a = self.var / (self.var + sigma * sigma);
+        )
+        .expand([b, c, h, w]);
+        let a: Vec<f64> = sigmas
+            .iter()
+            .map(|s| self.var / (self.var + s * s))
+            .collect();
+        let a = per_image(&a, &x);
         mu.clone() + (x - mu) * a
     }
 }
@@ -51,7 +57,7 @@ impl TensorDenoiser for TinyConvNet {
     fn name(&self) -> String {
         "tiny-conv".into()
     }
-    fn forward(&self, x: Tensor<4>, sigma: f64) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, sigmas: &[f64]) -> Tensor<4> {
         let (dev, dt) = (x.device(), x.dtype());
         let c = self.shape.c;
         let w1: Tensor<4> =
@@ -61,7 +67,9 @@ impl TensorDenoiser for TinyConvNet {
         let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
         let h = silu(conv2d(x.clone(), w1, None, opts.clone()));
         let eps = conv2d(h, w2, None, opts);
-        x - eps * (sigma / (1.0 + sigma * sigma).sqrt())
+        let c: Vec<f64> = sigmas.iter().map(|s| s / (1.0 + s * s).sqrt()).collect();
+        let c = per_image(&c, &eps);
+        x - eps * c
     }
 }
 
@@ -153,4 +161,39 @@ fn burn_keeps_f64_when_asked() {
         .try_into_vec::<f64>()
         .unwrap();
     assert_eq!(back[0], 1.0 + 1e-12);
+}
+
+#[test]
+fn a_batch_at_several_noise_levels_equals_the_images_one_at_a_time() {
+    let shape = Shape::new(2, 6, 5).unwrap();
+    let n = shape.numel();
+    let mut rng = seeded(4);
+    let net = TinyConvNet {
+        shape,
+        w1: normal_vec(&mut rng, 4 * 2 * 9),
+        w2: normal_vec(&mut rng, 2 * 4 * 9),
+    };
+    let d = AutodiffDenoiser::new(net, device(), Precision::F64);
+    let sigmas = [0.1, 3.0, 0.7];
+    let xs = normal_vec(&mut rng, 3 * n);
+    let vs = normal_vec(&mut rng, 3 * n);
+    let batch = d.denoise_batch(&xs, &sigmas).unwrap();
+    let lin = d.linearize_batch(&xs, &sigmas).unwrap();
+    assert_eq!(lin.output(), batch.as_slice());
+    let jtv = lin.vjp(&vs).unwrap();
+    for (b, &s) in sigmas.iter().enumerate() {
+        let r = b * n..(b + 1) * n;
+        let one = d.denoise(&xs[r.clone()], s).unwrap();
+        assert!(rel_err(&batch[r.clone()], &one) < 1e-14, "image {b}");
+        let vjp = d.vjp(&xs[r.clone()], s, &vs[r.clone()]).unwrap();
+        assert!(rel_err(&jtv[r], &vjp) < 1e-14, "image {b} VJP");
+    }
+    // Typed errors: a length that is not a whole number of images, a bad sigma, a
+    // cotangent of the wrong length.
+    let e = d.denoise_batch(&xs[1..], &sigmas).unwrap_err();
+    assert!(e.to_string().contains("batch of 3"), "{e}");
+    let e = d.denoise_batch(&xs, &[0.1, f64::NAN, 1.0]).unwrap_err();
+    assert!(e.to_string().contains("sigma = NaN"), "{e}");
+    let lin = d.linearize_batch(&xs, &sigmas).unwrap();
+    assert!(lin.vjp(&vs[n..]).is_err());
 }

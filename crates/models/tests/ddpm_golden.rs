@@ -25,7 +25,7 @@ fn check(case: &str, legacy: bool) {
     let x = &io.tensors["x"];
     let xt: Tensor<4> =
         Tensor::<4>::from_data(TensorData::new(x.data.clone(), dims(x)), &ad).require_grad();
-    let out = net.forward(xt.clone(), 333.0);
+    let out = net.forward(xt.clone(), &vec![333.0; x.shape[0]]);
     let got: Vec<f64> = out
         .clone()
         .detach()

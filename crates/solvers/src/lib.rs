@@ -5,6 +5,12 @@
 //! A [`Solver`] takes a validated [`Problem`], a [`Denoiser`] and a seed, reports progress
 //! to an [`Observer`] and returns a [`Solution`] with its NFE and VJP counts. Adding a
 //! solver is one file and one line in [`registry`].
+//!
+//! Batches: [`Solver::solve_batch`] runs several problems on images of one shape (several
+//! images, or one image with several seeds) together, so that a solver sharing the noise
+//! schedule across them evaluates the network once per step for all of them. Result `b`
+//! is what [`Solver::solve`] gives for problem `b` and seed `b`, up to the round-off of a
+//! batched network evaluation; NFE and VJP are counted per image, as for a single run.
 
 pub mod pinv;
 pub mod registry;
@@ -42,6 +48,8 @@ pub enum SolverError {
     },
     #[error("iterate became non-finite at step {step} (sigma = {sigma}); lower the step size")]
     Diverged { step: usize, sigma: f64 },
+    #[error("a batch of {problems} problems needs as many seeds, got {seeds}")]
+    BatchSeeds { problems: usize, seeds: usize },
     #[error(transparent)]
     Denoiser(#[from] DenoiserError),
 }
@@ -116,4 +124,36 @@ pub trait Solver: Send + Sync {
         seed: u64,
         observer: &mut dyn Observer,
     ) -> Result<Solution, SolverError>;
+
+    /// Several problems at once, problem `b` with seed `seeds[b]` (see the module doc). The
+    /// default solves them one after the other.
+    fn solve_batch(
+        &self,
+        problems: &[Problem],
+        denoiser: &dyn Denoiser,
+        seeds: &[u64],
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<Solution>, SolverError> {
+        check_batch(problems, denoiser, seeds)?;
+        problems
+            .iter()
+            .zip(seeds)
+            .map(|(p, &s)| self.solve(p, denoiser, s, observer))
+            .collect()
+    }
+}
+
+/// A batch has one seed per problem and every problem fits the denoiser.
+pub fn check_batch(
+    problems: &[Problem],
+    denoiser: &dyn Denoiser,
+    seeds: &[u64],
+) -> Result<(), SolverError> {
+    if problems.len() != seeds.len() || problems.is_empty() {
+        return Err(SolverError::BatchSeeds {
+            problems: problems.len(),
+            seeds: seeds.len(),
+        });
+    }
+    problems.iter().try_for_each(|p| p.check_denoiser(denoiser))
 }

@@ -144,19 +144,31 @@ pub fn vml_direction(
 ) -> Result<VmlDirection, SolverError> {
     let lin = denoiser.linearize(x, sigma)?;
     let d = lin.output().to_vec();
-    let w = match preconditioning {
-        Preconditioning::Gram => preconditioned_gradient(problem, x, &d, sigma),
-        Preconditioning::Plain => {
-            let lambda = (problem.sigma_y / sigma).powi(2);
-            let resid = sub(&problem.op.apply(&d), &problem.y);
-            add(&scale(&sub(x, &d), lambda), &problem.op.adjoint(&resid))
-        }
-    };
+    let w = cotangent(problem, x, &d, sigma, preconditioning);
     let direction = lin.vjp(&w)?;
     Ok(VmlDirection {
         denoised: d,
         direction,
     })
+}
+
+/// The vector whose VJP is the descent direction: `P g` (preconditioned) or
+/// `sigma_y² g` (plain), at `x` with denoised `d`.
+fn cotangent(
+    problem: &Problem,
+    x: &[f64],
+    d: &[f64],
+    sigma: f64,
+    preconditioning: Preconditioning,
+) -> Vec<f64> {
+    match preconditioning {
+        Preconditioning::Gram => preconditioned_gradient(problem, x, d, sigma),
+        Preconditioning::Plain => {
+            let lambda = (problem.sigma_y / sigma).powi(2);
+            let resid = sub(&problem.op.apply(d), &problem.y);
+            add(&scale(&sub(x, d), lambda), &problem.op.adjoint(&resid))
+        }
+    }
 }
 
 /// The plain variant's step scale `1 / (‖H‖² + sigma_y²/sigma²)`.
@@ -203,10 +215,23 @@ impl Solver for VmlMap {
         seed: u64,
         observer: &mut dyn Observer,
     ) -> Result<Solution, SolverError> {
-        let n = problem.op.input_shape().numel();
-        let mut rng = seeded(seed);
-        let noise = normal_vec(&mut rng, n);
-        self.solve_from_noise(problem, denoiser, &noise, &mut rng, observer)
+        let mut out =
+            self.solve_batch(std::slice::from_ref(problem), denoiser, &[seed], observer)?;
+        Ok(out.remove(0))
+    }
+
+    fn solve_batch(
+        &self,
+        problems: &[Problem],
+        denoiser: &dyn Denoiser,
+        seeds: &[u64],
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<Solution>, SolverError> {
+        crate::check_batch(problems, denoiser, seeds)?;
+        let n = denoiser.shape().numel();
+        let mut rngs: Vec<_> = seeds.iter().map(|&s| seeded(s)).collect();
+        let noise: Vec<f64> = rngs.iter_mut().flat_map(|r| normal_vec(r, n)).collect();
+        self.run(problems, denoiser, &noise, &mut rngs, observer)
     }
 }
 
@@ -221,32 +246,78 @@ impl VmlMap {
         rng: &mut vmlmap_core::rng::Rng,
         observer: &mut dyn Observer,
     ) -> Result<Solution, SolverError> {
-        problem.check_denoiser(denoiser)?;
+        crate::check_batch(std::slice::from_ref(problem), denoiser, &[0])?;
+        let mut rngs = vec![rng.clone()];
+        let mut out = self.run(
+            std::slice::from_ref(problem),
+            denoiser,
+            noise,
+            &mut rngs,
+            observer,
+        )?;
+        *rng = rngs.remove(0);
+        Ok(out.remove(0))
+    }
+
+    /// The batched run: image `b` of `noise` (the problems' images back to back) starts
+    /// problem `b`, whose DDIM noise comes from `rngs[b]`. Every network evaluation covers
+    /// the whole batch.
+    fn run(
+        &self,
+        problems: &[Problem],
+        denoiser: &dyn Denoiser,
+        noise: &[f64],
+        rngs: &mut [vmlmap_core::rng::Rng],
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<Solution>, SolverError> {
+        let n = denoiser.shape().numel();
         let sigmas = self.sigmas(denoiser);
         let mut x = scale(noise, sigmas[0]);
         let (mut nfe, mut vjp) = (0, 0);
         for (i, &sigma) in sigmas.iter().enumerate() {
-            let lr = self.step_size(problem, sigma);
+            let level = vec![sigma; problems.len()];
             for _ in 0..self.cfg.inner {
-                let dir = vml_direction(problem, denoiser, &x, sigma, self.cfg.preconditioning)?;
+                let lin = denoiser.linearize_batch(&x, &level)?;
+                let w: Vec<f64> = problems
+                    .iter()
+                    .zip(x.chunks(n).zip(lin.output().chunks(n)))
+                    .flat_map(|(p, (xb, db))| cotangent(p, xb, db, sigma, self.cfg.preconditioning))
+                    .collect();
+                let dir = lin.vjp(&w)?;
                 nfe += 1;
                 vjp += 1;
-                axpy(&mut x, -lr, &dir.direction);
+                for (p, (xb, db)) in problems.iter().zip(x.chunks_mut(n).zip(dir.chunks(n))) {
+                    axpy(xb, -self.step_size(p, sigma), db);
+                }
             }
             if !all_finite(&x) {
                 return Err(SolverError::Diverged { step: i, sigma });
             }
-            let d = denoiser.denoise(&x, sigma)?;
+            let d = denoiser.denoise_batch(&x, &level)?;
             nfe += 1;
             let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-            x = if next == 0.0 && self.cfg.final_data_step {
-                final_data_step(problem, &x, &d, sigma)
-            } else {
-                ddim_step(&x, &d, sigma, next, self.cfg.eta, rng)
-            };
+            let last = next == 0.0 && self.cfg.final_data_step;
+            x = problems
+                .iter()
+                .zip(x.chunks(n).zip(d.chunks(n)))
+                .zip(rngs.iter_mut())
+                .flat_map(|((p, (xb, db)), rng)| {
+                    if last {
+                        final_data_step(p, xb, db, sigma)
+                    } else {
+                        ddim_step(xb, db, sigma, next, self.cfg.eta, rng)
+                    }
+                })
+                .collect();
             observer.on_step(i, sigmas.len(), sigma);
         }
-        Ok(Solution { x, nfe, vjp })
+        Ok(x.chunks(n)
+            .map(|xb| Solution {
+                x: xb.to_vec(),
+                nfe,
+                vjp,
+            })
+            .collect())
     }
 }
 

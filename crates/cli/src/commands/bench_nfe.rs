@@ -62,11 +62,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map(|v| v as f32)
         .collect();
     let dims = [a.batch, s.c, s.h, s.w];
-    let sigma = 1.0;
+    let sigmas = vec![1.0; a.batch];
     let forward = || {
         let xt: Tensor<4> = Tensor::from_data(TensorData::new(x.clone(), dims), &device);
         let t = Instant::now();
-        let out = net.forward(xt, sigma);
+        let out = net.forward(xt, &sigmas);
         let _ = out.into_data();
         t.elapsed().as_secs_f64() * 1e3
     };
@@ -76,7 +76,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Tensor::<4>::from_data(TensorData::new(x.clone(), dims), &ad).require_grad();
         let v: Tensor<4> = Tensor::from_data(TensorData::new(x.clone(), dims), &ad);
         let t = Instant::now();
-        let out = net.forward(xt.clone(), sigma);
+        let out = net.forward(xt.clone(), &sigmas);
         let g = (out * v).sum().backward();
         let _ = xt.grad(&g).map(|g| g.into_data());
         t.elapsed().as_secs_f64() * 1e3

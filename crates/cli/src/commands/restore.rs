@@ -1,25 +1,32 @@
-//! `vmlmap restore`: solve the inverse problem of a measurement written by `degrade`.
+//! `vmlmap restore`: solve the inverse problems of measurements written by `degrade`, one
+//! or many; many are run in batches that share each network evaluation.
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use vmlmap_core::{Denoiser, NoiseConvention, Shape};
+use vmlmap_core::{NoiseConvention, Shape};
 use vmlmap_io::sidecar::{sibling_paths, MeasurementSidecar};
 use vmlmap_models::{DeviceSpec, Precision};
-use vmlmap_operators::TaskSpec;
+use vmlmap_operators::{LinearOperator, TaskSpec};
 use vmlmap_solvers::{build_solver, Observer, Problem, SolverOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The measurement: `NAME.png`, `NAME.npy` or `NAME.json` from `vmlmap degrade`.
-    #[arg(long)]
-    input: String,
-    /// Restored image (`.png`) or array (`.npy`).
+    /// A measurement (`NAME.png`, `NAME.npy` or `NAME.json` from `vmlmap degrade`), or a
+    /// folder: every `NAME.json` measurement description in it. Repeat for several.
+    #[arg(long, required = true)]
+    input: Vec<String>,
+    /// One input: the restored image (`.png`) or array (`.npy`). Several inputs: a folder
+    /// (created if missing) that receives `NAME.png` (or `NAME.npy`, see --format) for
+    /// each measurement `NAME`.
     #[arg(long)]
     output: String,
-    /// Must agree with the sidecar when given.
+    /// Extension of the files written into an output folder.
+    #[arg(long, default_value = "png", value_parser = ["png", "npy"])]
+    format: String,
+    /// Must agree with the sidecars when given.
     #[arg(long)]
     task: Option<String>,
     #[arg(long, default_value = "vml-map")]
@@ -27,7 +34,7 @@ pub struct Args {
     /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset.
     #[arg(long, default_value = "default")]
     model: String,
-    /// Must agree with the sidecar when given.
+    /// Must agree with the sidecars when given.
     #[arg(long, allow_negative_numbers = true)]
     sigma_y: Option<f64>,
     #[arg(long, default_value = "minus-one-one")]
@@ -44,12 +51,19 @@ pub struct Args {
     /// output; the step is a no-op at the fixed point and completes the data fit short of it).
     #[arg(long)]
     no_final_data_step: bool,
+    /// Seed of every restoration (each measurement gets this seed, so a batch gives what
+    /// single runs give).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Clean image: adds PSNR and SSIM.
+    /// Measurements restored together, sharing each network evaluation (default: as many
+    /// as fit in half the available memory, at most 16).
     #[arg(long)]
-    ground_truth: Option<String>,
-    /// One JSON line on stdout.
+    batch: Option<usize>,
+    /// Clean image: adds PSNR and SSIM. Repeat in the order of --input, or give a folder
+    /// holding `NAME.png` for each measurement `NAME`.
+    #[arg(long)]
+    ground_truth: Vec<String>,
+    /// One JSON line per restoration on stdout.
     #[arg(long)]
     json: bool,
     #[arg(long)]
@@ -58,19 +72,236 @@ pub struct Args {
     device: String,
 }
 
-struct Bar(ProgressBar);
+/// Progress of the batch under way: one tick per reverse step.
+struct Bar {
+    bar: ProgressBar,
+    /// `batch i/n` of the batch under way.
+    label: String,
+}
 
 impl Observer for Bar {
     fn on_step(&mut self, step: usize, total: usize, sigma: f64) {
-        self.0.set_length(total as u64);
-        self.0.set_position(step as u64 + 1);
-        self.0.set_message(format!("sigma {sigma:.3}"));
+        self.bar.set_length(total as u64);
+        self.bar.set_position(step as u64 + 1);
+        self.bar
+            .set_message(format!("{} sigma {sigma:.3}", self.label));
     }
 }
 
+/// One measurement to restore.
+struct Measurement {
+    name: String,
+    side: MeasurementSidecar,
+    op: Box<dyn LinearOperator>,
+    y: Vec<f64>,
+    shape: Shape,
+    output: String,
+    ground_truth: Option<String>,
+}
+
+/// The sidecar paths of the inputs: files as given, folders expanded to their sorted
+/// `NAME.json` measurement descriptions.
+fn sidecars(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let p = Path::new(input);
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading the folder {input}"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|e| e == "json"))
+                .filter(|f| MeasurementSidecar::read(f).is_ok())
+                .collect();
+            if found.is_empty() {
+                bail!("{input} holds no measurement description (NAME.json written by vmlmap degrade)");
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(sibling_paths(input).2);
+        }
+    }
+    Ok(out)
+}
+
+/// The default batch: what fits in half the available memory, at most 16.
+fn auto_batch(info: &vmlmap_models::registry::ModelInfo) -> usize {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(4 << 30);
+    (available / 2 / info.vjp_bytes_per_image()).clamp(1, 16)
+}
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let (_, npy, json) = sibling_paths(&a.input);
-    let side = MeasurementSidecar::read(&json).with_context(|| {
+    let convention = a.noise_convention.parse::<NoiseConvention>()?;
+    if a.batch == Some(0) {
+        bail!("--batch must be at least 1");
+    }
+    let jsons = sidecars(&a.input)?;
+    let many = jsons.len() > 1 || Path::new(&a.output).is_dir();
+    if !a.ground_truth.is_empty()
+        && a.ground_truth.len() != jsons.len()
+        && !(a.ground_truth.len() == 1 && Path::new(&a.ground_truth[0]).is_dir())
+    {
+        bail!(
+            "{} --ground-truth for {} measurements: give one per measurement, in order, or a folder",
+            a.ground_truth.len(),
+            jsons.len()
+        );
+    }
+    let mut items = Vec::with_capacity(jsons.len());
+    for (i, json) in jsons.iter().enumerate() {
+        let name = json
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("measurement{i}"));
+        let output = if many {
+            Path::new(&a.output)
+                .join(format!("{name}.{}", a.format))
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            a.output.clone()
+        };
+        let ground_truth = match a.ground_truth.as_slice() {
+            [] => None,
+            [one] if Path::new(one).is_dir() => Some(
+                Path::new(one)
+                    .join(format!("{name}.png"))
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            all => Some(all[i].clone()),
+        };
+        items.push(read_measurement_of(
+            json,
+            name,
+            output,
+            ground_truth,
+            &a,
+            convention,
+        )?);
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for m in &items {
+        if !names.insert(&m.output) {
+            bail!(
+                "two measurements would both be written to {}: give them different names",
+                m.output
+            );
+        }
+        if Path::new(&m.output).exists() && !a.force {
+            bail!("{} exists; pass --force to overwrite it", m.output);
+        }
+    }
+    let shape = items[0].shape;
+    if let Some(m) = items.iter().find(|m| m.shape != shape) {
+        bail!(
+            "{} is of a {} image, {} of a {shape} image: one run restores images of one size",
+            m.name,
+            m.shape,
+            items[0].name
+        );
+    }
+    if many {
+        std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output))?;
+    }
+    let device = a.device.parse::<DeviceSpec>()?.device()?;
+    let (den, info) =
+        vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, Some(shape.h))?;
+    if vmlmap_core::Denoiser::shape(&den) != shape {
+        bail!(
+            "model {} works on {} images, the measurements are of {shape} images",
+            a.model,
+            vmlmap_core::Denoiser::shape(&den)
+        );
+    }
+    let solver = build_solver(
+        &a.solver,
+        &SolverOptions {
+            steps: a.steps,
+            inner: a.inner,
+            lr: a.lr,
+            final_data_step: a.no_final_data_step.then_some(false),
+            ..Default::default()
+        },
+    )?;
+    let batch = a
+        .batch
+        .unwrap_or_else(|| auto_batch(&info))
+        .min(items.len());
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("restore {bar:30} {pos}/{len} {msg} {elapsed} eta {eta}")
+            .expect("valid template"),
+    );
+    let batches = items.len().div_ceil(batch);
+    let mut observer = Bar {
+        bar: bar.clone(),
+        label: String::new(),
+    };
+    for (i, chunk) in items.chunks(batch).enumerate() {
+        observer.label = format!("batch {}/{batches} ({} images)", i + 1, chunk.len());
+        bar.reset_elapsed();
+        let problems = chunk
+            .iter()
+            .map(|m| Problem::new(m.op.as_ref(), m.y.clone(), m.side.sigma_y))
+            .collect::<Result<Vec<_>, _>>()?;
+        let t = Instant::now();
+        let seeds = vec![a.seed; chunk.len()];
+        let sols = solver.solve_batch(&problems, &den, &seeds, &mut observer)?;
+        let seconds = t.elapsed().as_secs_f64() / chunk.len() as f64;
+        for ((m, sol), problem) in chunk.iter().zip(&sols).zip(&problems) {
+            vmlmap_io::write_array(&m.output, &sol.x, shape, a.force)?;
+            let mut out = serde_json::json!({"input": m.name, "solver": solver.name(), "task": m.side.task, "sigma_y": m.side.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": seconds, "batch": chunk.len(), "output": m.output, "measurement_residual": problem.residual(&sol.x)});
+            if let Some(gt) = &m.ground_truth {
+                let (g, gs) = vmlmap_io::read_array(gt, Some(shape), false)?;
+                vmlmap_metrics::check_shapes(gs, shape)?;
+                out["psnr"] = vmlmap_metrics::psnr(&sol.x, &g).into();
+                out["ssim"] = vmlmap_metrics::ssim(&sol.x, &g, shape)
+                    .map(Into::into)
+                    .unwrap_or(serde_json::Value::Null);
+            }
+            if a.json {
+                bar.suspend(|| println!("{out}"));
+            } else {
+                bar.suspend(|| {
+                    eprintln!(
+                        "{} on {} ({}): {} NFE, {} VJP, {seconds:.1} s -> {}",
+                        solver.name(),
+                        m.name,
+                        m.side.task,
+                        sol.nfe,
+                        sol.vjp,
+                        m.output
+                    );
+                    if let (Some(p), Some(s)) = (out.get("psnr"), out.get("ssim")) {
+                        eprintln!("PSNR {p:.2} dB, SSIM {s:.4}");
+                    }
+                });
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a sidecar and its measurement, checks them against the flags and rebuilds the
+/// operator.
+fn read_measurement_of(
+    json: &Path,
+    name: String,
+    output: String,
+    ground_truth: Option<String>,
+    a: &Args,
+    convention: NoiseConvention,
+) -> anyhow::Result<Measurement> {
+    let side = MeasurementSidecar::read(json).with_context(|| {
         format!(
             "reading the measurement description {} (written by vmlmap degrade)",
             json.display()
@@ -86,10 +317,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(s) = a.sigma_y {
-        let s = a
-            .noise_convention
-            .parse::<NoiseConvention>()?
-            .to_internal(s);
+        let s = convention.to_internal(s);
         if (s - side.sigma_y).abs() > 1e-12 * side.sigma_y.max(1e-300) {
             bail!(
                 "--sigma-y {s:e} contradicts {} (sigma_y {:e})",
@@ -97,9 +325,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 side.sigma_y
             );
         }
-    }
-    if Path::new(&a.output).exists() && !a.force {
-        bail!("{} exists; pass --force to overwrite it", a.output);
     }
     let shape = Shape::new(
         side.image_shape[0],
@@ -113,64 +338,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let op = TaskSpec::parse(&side.task, &opts)?.build(shape)?;
     let npy_path = json.with_file_name(&side.measurement);
+    let npy = json.with_extension("npy");
     let y = read_measurement(npy_path.to_str().unwrap_or_default(), op.output_len())
         .or_else(|_| read_measurement(npy.to_str().unwrap_or_default(), op.output_len()))?;
-    let model = a.model.clone();
-    let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, _) =
-        vmlmap_models::registry::load_denoiser(&model, &device, Precision::F32, Some(shape.h))?;
-    if den.shape() != shape {
-        bail!(
-            "model {model} works on {} images, the measurement is of a {shape} image",
-            den.shape()
-        );
-    }
-    let solver = build_solver(
-        &a.solver,
-        &SolverOptions {
-            steps: a.steps,
-            inner: a.inner,
-            lr: a.lr,
-            final_data_step: a.no_final_data_step.then_some(false),
-            ..Default::default()
-        },
-    )?;
-    let problem = Problem::new(op.as_ref(), y, side.sigma_y)?;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("restore {bar:30} {pos}/{len} {msg} {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
-    let t = Instant::now();
-    let sol = solver.solve(&problem, &den, a.seed, &mut Bar(bar.clone()))?;
-    let seconds = t.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    vmlmap_io::write_array(&a.output, &sol.x, shape, a.force)?;
-    let mut out = serde_json::json!({"solver": solver.name(), "task": side.task, "sigma_y": side.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": seconds, "output": a.output, "measurement_residual": problem.residual(&sol.x)});
-    if let Some(gt) = &a.ground_truth {
-        let (g, gs) = vmlmap_io::read_array(gt, Some(shape), false)?;
-        vmlmap_metrics::check_shapes(gs, shape)?;
-        out["psnr"] = vmlmap_metrics::psnr(&sol.x, &g).into();
-        out["ssim"] = vmlmap_metrics::ssim(&sol.x, &g, shape)
-            .map(Into::into)
-            .unwrap_or(serde_json::Value::Null);
-    }
-    if a.json {
-        println!("{out}");
-    } else {
-        eprintln!(
-            "{} on {}: {} NFE, {} VJP, {seconds:.1} s -> {}",
-            solver.name(),
-            side.task,
-            sol.nfe,
-            sol.vjp,
-            a.output
-        );
-        if let (Some(p), Some(s)) = (out.get("psnr"), out.get("ssim")) {
-            eprintln!("PSNR {p:.2} dB, SSIM {s:.4}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Measurement {
+        name,
+        side,
+        op,
+        y,
+        shape,
+        output,
+        ground_truth,
+    })
 }
 
 fn read_measurement(path: &str, len: usize) -> anyhow::Result<Vec<f64>> {

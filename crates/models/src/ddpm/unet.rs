@@ -210,11 +210,16 @@ impl UNet2DModel {
         })
     }
 
-    /// `model(sample, t).sample` for a batch sharing one timestep.
-    pub fn forward(&self, x: Tensor<4>, t: f64) -> Tensor<4> {
+    /// `model(sample, t).sample`, one timestep per image of the batch.
+    pub fn forward(&self, x: Tensor<4>, timesteps: &[f64]) -> Tensor<4> {
         let bsz = x.dims()[0];
-        let one = timestep_embedding(t, self.base_channels, self.flip_sin_to_cos, self.freq_shift);
-        let data: Vec<f32> = (0..bsz).flat_map(|_| one.iter().copied()).collect();
+        assert_eq!(timesteps.len(), bsz, "one timestep per image");
+        let data: Vec<f32> = timesteps
+            .iter()
+            .flat_map(|&t| {
+                timestep_embedding(t, self.base_channels, self.flip_sin_to_cos, self.freq_shift)
+            })
+            .collect();
         let emb: Tensor<2> = Tensor::from_data(
             TensorData::new(data, [bsz, self.base_channels]),
             (&x.device(), x.dtype()),
