@@ -1,5 +1,8 @@
 //! `vmlmap bench-nfe`: the cost of one network evaluation (forward) and of one forward plus
-//! input VJP, medians over runs after a warm-up, and peak memory.
+//! input VJP, medians over runs after a warm-up, and peak memory; with `--train-step`, the
+//! cost of one DDPM training step (forward, backward through the weights, AdamW, EMA) of a
+//! guided-diffusion preset on random images. `tools/bench_side_by_side.py` runs it beside
+//! PyTorch (`tools/bench_pytorch.py`) and writes the table of docs/performance.md.
 
 use burn::tensor::{Tensor, TensorData};
 use std::process::ExitCode;
@@ -27,6 +30,10 @@ pub struct Args {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Time one training step (batch --batch, AdamW, EMA) of a guided-diffusion preset
+    /// (`default` means `adm-fashion32`) instead of the forward and VJP.
+    #[arg(long)]
+    train_step: bool,
 }
 
 /// Peak resident memory of this process (MB), from /proc.
@@ -52,6 +59,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--batch and --runs must be at least 1");
     }
     let device = a.device.parse::<DeviceSpec>()?.device()?;
+    if a.train_step {
+        return train_step(&a, &device);
+    }
     let (den, info) =
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, a.size)?;
     let net = den.network();
@@ -107,6 +117,73 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
         println!("forward         median {fm:9.1} ms");
         println!("forward + VJP   median {bm:9.1} ms");
+        println!("peak RSS        {rss:9.0} MB");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The median time of one training step of a guided-diffusion preset, printed like the
+/// forward and VJP medians.
+fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCode> {
+    use vmlmap_models::adm::AdmConfig;
+    use vmlmap_train::data::ImageSet;
+    use vmlmap_train::trainer::{TrainConfig, TrainState};
+    let preset = if a.model == "default" {
+        "adm-fashion32"
+    } else {
+        a.model.as_str()
+    };
+    let mut cfg = AdmConfig::preset(preset)?;
+    if let Some(s) = a.size {
+        cfg.image_size = s;
+    }
+    let shape = cfg.image_shape();
+    let tc = TrainConfig {
+        steps: u64::MAX,
+        batch: a.batch,
+        lr: 1e-4,
+        warmup: 1,
+        ema_decay: 0.9999,
+        seed: 0,
+        save_every: u64::MAX,
+    };
+    tc.check()?;
+    let fresh = std::env::temp_dir().join(format!(
+        "vmlmap-bench-no-checkpoint-{}.safetensors",
+        std::process::id()
+    ));
+    let mut state = TrainState::load_or_init(&fresh, &cfg, &tc, device)?;
+    let images = 64.max(a.batch);
+    let data = ImageSet {
+        c: shape.c,
+        h: shape.h,
+        w: shape.w,
+        data: vmlmap_core::rng::normal_vec(&mut vmlmap_core::rng::seeded(1), images * shape.numel())
+            .into_iter()
+            .map(|v| (0.5 * v).tanh() as f32)
+            .collect(),
+    };
+    let table = vmlmap_core::schedule::VpTable::ddpm_linear();
+    let mut step = || {
+        let t = Instant::now();
+        state.step(&data, &tc, &table);
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    step();
+    let m = median((0..a.runs).map(|_| step()).collect());
+    let rss = peak_rss_mb().unwrap_or(f64::NAN);
+    let threads = rayon::current_num_threads();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"train_step_ms_median": m, "peak_rss_mb": rss, "threads": threads, "size": shape.h, "batch": a.batch, "model": preset, "runs": a.runs})
+        );
+    } else {
+        println!(
+            "model {preset}, {shape} batch {}, {threads} threads, {} runs after a warm-up",
+            a.batch, a.runs
+        );
+        println!("training step   median {m:9.1} ms");
         println!("peak RSS        {rss:9.0} MB");
     }
     Ok(ExitCode::SUCCESS)

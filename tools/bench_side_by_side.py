@@ -1,0 +1,86 @@
+"""vmlmap against PyTorch on the same CPU, threads, networks and inputs: the table of
+docs/performance.md. Each round runs every case on both sides one after the other
+(interleaved, so that a noisy neighbour hits both alike); the table gives the median over
+rounds of each side's median time, the ratio vmlmap / PyTorch (below 1: vmlmap faster),
+peak RSS, and GFLOP/s against this machine's fp32 matmul peak, measured by PyTorch in the
+same run (FLOPs from torch.utils.flop_counter: forward F per image; forward + input VJP
+counted as 2F, a training step as 3F).
+
+    cargo build --release
+    pip install torch guided-diffusion-sdk safetensors
+    python3 tools/bench_side_by_side.py --rounds 3 --out /tmp/bench.json   # about 15 min on 2 cores
+
+Without --ffhq the 256x256 case (about 2 min a round) is left out.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+VMLMAP = os.path.join(ROOT, "target/release/vmlmap")
+
+# (label, preset for PyTorch, model for vmlmap, batch, mode, runs)
+CASES = [
+    ("adm-fashion32, batch 1", "adm-fashion32", "default", 1, "nfe", 7),
+    ("adm-fashion32, batch 16", "adm-fashion32", "default", 16, "nfe", 5),
+    ("adm-fashion32, training step, batch 32", "adm-fashion32", "default", 32, "train", 3),
+    ("adm-ffhq256, 256x256, batch 1", "adm-ffhq256", "adm-ffhq256", 1, "nfe", 3),
+]
+
+
+def run_json(cmd, env):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ffhq", action="store_true", help="include the 256x256 adm-ffhq256 case")
+    ap.add_argument("--out", help="write all raw results here (JSON)")
+    a = ap.parse_args()
+    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    cases = [c for c in CASES if a.ffhq or not c[1].startswith("adm-ffhq")]
+    raw = {c[0]: {"vmlmap": [], "pytorch": []} for c in cases}
+    started = time.time()
+    for r in range(a.rounds):
+        for label, preset, model, batch, mode, runs in cases:
+            ours = [VMLMAP, "bench-nfe", "--model", model, "--batch", str(batch), "--runs", str(runs), "--json"]
+            ref = [sys.executable, os.path.join(ROOT, "tools/bench_pytorch.py"), "--preset", preset, "--batch",
+                   str(batch), "--runs", str(runs), "--threads", str(a.threads)]
+            if mode == "train":
+                ours.append("--train-step")
+                ref.append("--train-step")
+            raw[label]["vmlmap"].append(run_json(ours, env))
+            raw[label]["pytorch"].append(run_json(ref, env))
+            print(f"round {r + 1}/{a.rounds}: {label} done ({time.time() - started:.0f} s)", file=sys.stderr)
+    if a.out:
+        json.dump(raw, open(a.out, "w"), indent=1)
+    peak = statistics.median(p["matmul_peak_gflops"] for c in raw.values() for p in c["pytorch"])
+    print(f"fp32 matmul peak (PyTorch, 1024^3, {a.threads} threads): {peak:.0f} GFLOP/s; "
+          f"{a.rounds} rounds, medians of per-round medians\n")
+    print("| case | measure | vmlmap | PyTorch | ratio | vmlmap GFLOP/s | PyTorch GFLOP/s | vmlmap peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, preset, model, batch, mode, runs in cases:
+        v, p = raw[label]["vmlmap"], raw[label]["pytorch"]
+        gflop = p[0]["gflop_per_image"] * batch
+        rss = statistics.median(x["peak_rss_mb"] for x in v)
+        keys = [("train_step_ms_median", "training step", 3)] if mode == "train" else [
+            ("forward_ms_median", "forward", 1), ("vjp_ms_median", "forward + VJP", 2)]
+        for key, name, factor in keys:
+            vm = statistics.median(x[key] for x in v)
+            pm = statistics.median(x[key] for x in p)
+            print(f"| {label} | {name} | {vm:.1f} ms | {pm:.1f} ms | {vm / pm:.2f} | "
+                  f"{factor * gflop / vm * 1e3:.0f} ({factor * gflop / vm * 1e3 / peak:.0%}) | "
+                  f"{factor * gflop / pm * 1e3:.0f} ({factor * gflop / pm * 1e3 / peak:.0%}) | {rss:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()
