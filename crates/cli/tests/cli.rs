@@ -726,3 +726,219 @@ fn restore_many_measurements_in_batches_equals_single_restores() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("1 --ground-truth for 2 measurements"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn restore_checks_its_inputs_before_the_work() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-checks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let gt = dir.join("gt.png");
+    image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 15) as u8, (y * 15) as u8, 9])
+    })
+    .save(&gt)
+    .unwrap();
+    let small = dir.join("small.png");
+    image::RgbImage::from_fn(8, 8, |x, _| image::Rgb([(x * 30) as u8, 0, 0]))
+        .save(&small)
+        .unwrap();
+    let y = dir.join("y.png");
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "sr2",
+        "--input",
+        &p(&gt),
+        "--output",
+        &p(&y),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let model = fixture("ddpm/tiny_ddpm");
+    let fails = |extra: &[&str], message: &str| {
+        let out = dir.join("out.png");
+        let mut args = vec!["restore", "--input"];
+        let ys = p(&y);
+        let m = model.clone();
+        args.extend([
+            ys.as_str(),
+            "--model",
+            m.as_str(),
+            "--steps",
+            "2",
+            "--inner",
+            "1",
+        ]);
+        if !extra.contains(&"--output") {
+            args.extend(["--output", out.to_str().unwrap()]);
+        }
+        args.extend(extra);
+        let r = vmlmap(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(message), "{extra:?}: {err}");
+        assert!(!out.exists(), "{extra:?} wrote an output");
+    };
+    fails(&["--sigma-y", "nan"], "invalid --sigma-y NaN");
+    fails(
+        &["--noise-convention", "0-255"],
+        "unknown noise convention \"0-255\"",
+    );
+    fails(&["--ground-truth", &p(&small)], "ground truth");
+    fails(
+        &["--output", &p(&dir.join("out.jpg"))],
+        "restore writes .png images or .npy",
+    );
+    fails(
+        &["--output", &p(&dir.join("out"))],
+        "restore writes .png images or .npy",
+    );
+    // Scoring the output against itself is refused, not reported as 55 dB.
+    std::fs::copy(&gt, dir.join("same.png")).unwrap();
+    let same = p(&dir.join("same.png"));
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &p(&y),
+        "--output",
+        &same,
+        "--ground-truth",
+        &same,
+        "--solver",
+        "pinv",
+        "--model",
+        &model,
+        "--force",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("also the output file"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn restore_runs_every_solver_and_checks_solver_options() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-solvers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let gt = dir.join("gt.png");
+    image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 15) as u8, (y * 15) as u8, 90])
+    })
+    .save(&gt)
+    .unwrap();
+    let model = fixture("ddpm/tiny_ddpm");
+    let list = vmlmap(&["restore", "--help"]);
+    let help = String::from_utf8_lossy(&list.stdout);
+    for (task, sy) in [
+        ("inpaint-box", "1e-9"),
+        ("sr2", "0.05"),
+        ("deblur-gaussian", "0.05"),
+    ] {
+        let y = dir.join(format!("{task}.png"));
+        let r = vmlmap(&[
+            "degrade",
+            "--task",
+            task,
+            "--input",
+            &p(&gt),
+            "--output",
+            &p(&y),
+            "--sigma-y",
+            sy,
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        for solver in [
+            "vml-map",
+            "vml-map-plain",
+            "pinv",
+            "tikhonov",
+            "ddnm",
+            "diffpir",
+            "pigdm",
+            "dps",
+            "red-diff",
+        ] {
+            assert!(help.contains(solver), "--help lists {solver}");
+            let out = dir.join(format!("{task}-{solver}.png"));
+            let mut args = vec![
+                "restore".to_string(),
+                "--input".into(),
+                p(&y),
+                "--output".into(),
+                p(&out),
+                "--solver".into(),
+                solver.into(),
+                "--model".into(),
+                model.clone(),
+                "--ground-truth".into(),
+                p(&gt),
+                "--json".into(),
+            ];
+            let steps = !["pinv", "tikhonov"].contains(&solver);
+            if steps {
+                args.extend(["--steps".into(), "3".into()]);
+            }
+            let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                r.status.success(),
+                "{solver} {task}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+            assert_eq!(v["solver"], solver);
+            assert!(v["psnr"].as_f64().unwrap().is_finite(), "{solver} {task}");
+            let nfe = v["nfe"].as_u64().unwrap();
+            assert_eq!(nfe > 0, steps, "{solver} {task}: nfe {nfe}");
+        }
+    }
+    // Solver options: applied, and typed errors name the solver, key and value.
+    let y = p(&dir.join("sr2.png"));
+    let bad = |opts: &[&str], message: &str| {
+        let mut args = vec![
+            "restore",
+            "--input",
+            &y,
+            "--output",
+            "unused.png",
+            "--model",
+            &model,
+        ];
+        args.extend(opts);
+        let r = vmlmap(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{opts:?}: {err}");
+        assert!(err.contains(message), "{opts:?}: {err}");
+    };
+    bad(&["--solver", "dps", "--solver-opt", "zeta=-1"], "zeta = -1");
+    bad(
+        &["--solver", "dps", "--solver-opt", "eta=0.3"],
+        "solver dps: unknown option \"eta\"",
+    );
+    bad(
+        &["--solver", "diffpir", "--solver-opt", "zeta=x"],
+        "solver diffpir: option zeta=\"x\"",
+    );
+    bad(
+        &["--solver", "pinv", "--steps", "3"],
+        "solver pinv: unknown option \"steps\"",
+    );
+    bad(&["--solver", "magic"], "unknown solver \"magic\"");
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &y,
+        "--output",
+        &p(&dir.join("t.png")),
+        "--solver",
+        "tikhonov",
+        "--solver-opt",
+        "lambda=0.5",
+        "--model",
+        &model,
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,8 @@
 //! Solvers for `y = H x0 + sigma_y eta` with a diffusion prior given by its denoiser:
 //! VML-MAP (Gutha, Vinuesa, Azizpour, "Mode-seeking for inverse problems with diffusion
-//! models", arXiv 2512.10524; ALGORITHMS.md §3–5) and the trivial baseline `pinv`.
+//! models", arXiv 2512.10524; ALGORITHMS.md §3–5), and the baselines it is compared with
+//! on the same denoiser and operators (ALGORITHMS.md §8): DPS, ΠGDM, DDNM, DiffPIR,
+//! RED-diff, the classical Tikhonov estimate and the trivial `pinv`.
 //!
 //! A [`Solver`] takes a validated [`Problem`], a [`Denoiser`] and a seed, reports progress
 //! to an [`Observer`] and returns a [`Solution`] with its NFE and VJP counts. Adding a
@@ -12,9 +14,16 @@
 //! is what [`Solver::solve`] gives for problem `b` and seed `b`, up to the round-off of a
 //! batched network evaluation; NFE and VJP are counted per image, as for a single run.
 
+pub mod common;
+pub mod ddnm;
+pub mod diffpir;
+pub mod dps;
+pub mod pigdm;
 pub mod pinv;
+pub mod red_diff;
 pub mod registry;
 pub mod sampler;
+pub mod tikhonov;
 pub mod vml_map;
 
 pub use registry::{build_solver, SolverOptions, SOLVER_NAMES};
@@ -48,6 +57,25 @@ pub enum SolverError {
     },
     #[error("iterate became non-finite at step {step} (sigma = {sigma}); lower the step size")]
     Diverged { step: usize, sigma: f64 },
+    #[error("solver {solver}: unknown option {key:?}; options: {known}")]
+    UnknownOption {
+        solver: String,
+        key: String,
+        known: String,
+    },
+    #[error("solver {solver}: option {key}={value:?} is not a valid value")]
+    InvalidOption {
+        solver: String,
+        key: String,
+        value: String,
+    },
+    #[error("{solver} needs the explicit SVD of the operator here, and {operator} has none")]
+    NeedsSvd {
+        solver: &'static str,
+        operator: String,
+    },
+    #[error("solver option {0:?} is not of the form key=value")]
+    MalformedOption(String),
     #[error("a batch of {problems} problems needs as many seeds, got {seeds}")]
     BatchSeeds { problems: usize, seeds: usize },
     #[error(transparent)]

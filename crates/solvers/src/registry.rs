@@ -1,11 +1,51 @@
-//! Solvers by name, with the options shared by the command line.
+//! Solvers by name, with the options shared by the command line: flags for the common
+//! settings and `--solver-opt key=value` for every solver's own hyperparameters, checked
+//! here so that a misspelt or misplaced key is a typed error naming the solver.
 
+use crate::ddnm::Ddnm;
+use crate::diffpir::DiffPir;
+use crate::dps::Dps;
+use crate::pigdm::PiGdm;
 use crate::pinv::PseudoInverse;
+use crate::red_diff::RedDiff;
+use crate::tikhonov::Tikhonov;
 use crate::vml_map::{Preconditioning, VmlMapConfig};
 use crate::{Solver, SolverError};
+use std::collections::BTreeMap;
 
 /// Every solver name.
-pub const SOLVER_NAMES: &[&str] = &["vml-map", "vml-map-plain", "pinv"];
+pub const SOLVER_NAMES: &[&str] = &[
+    "vml-map",
+    "vml-map-plain",
+    "pinv",
+    "tikhonov",
+    "ddnm",
+    "diffpir",
+    "pigdm",
+    "dps",
+    "red-diff",
+];
+
+/// The `--solver-opt` keys each solver takes.
+pub fn solver_keys(name: &str) -> &'static [&'static str] {
+    match name {
+        "vml-map" | "vml-map-plain" => &[
+            "steps",
+            "inner",
+            "lr",
+            "eta",
+            "sigma_max",
+            "sigma_min",
+            "final_data_step",
+        ],
+        "tikhonov" => &["lambda"],
+        "ddnm" | "pigdm" => &["steps", "eta"],
+        "diffpir" => &["steps", "lambda", "zeta"],
+        "dps" => &["steps", "zeta"],
+        "red-diff" => &["steps", "lambda", "lr"],
+        _ => &[],
+    }
+}
 
 /// Options a user may set; `None` keeps the solver's default.
 #[derive(Clone, Debug, Default)]
@@ -17,22 +57,102 @@ pub struct SolverOptions {
     pub sigma_max: Option<f64>,
     pub sigma_min: Option<f64>,
     pub final_data_step: Option<bool>,
+    /// `key=value` pairs of `--solver-opt`.
+    pub extra: Vec<String>,
+}
+
+/// The `--solver-opt` pairs of one solver, parsed and checked against its keys.
+struct Extra {
+    solver: String,
+    values: BTreeMap<String, String>,
+}
+
+impl Extra {
+    fn new(solver: &str, pairs: &[String]) -> Result<Self, SolverError> {
+        let keys = solver_keys(solver);
+        let mut values = BTreeMap::new();
+        for pair in pairs {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| SolverError::MalformedOption(pair.clone()))?;
+            let k = k.trim().replace('-', "_");
+            if !keys.contains(&k.as_str()) {
+                return Err(SolverError::UnknownOption {
+                    solver: solver.to_string(),
+                    key: k,
+                    known: if keys.is_empty() {
+                        "none".into()
+                    } else {
+                        keys.join(", ")
+                    },
+                });
+            }
+            values.insert(k, v.trim().to_string());
+        }
+        Ok(Self {
+            solver: solver.to_string(),
+            values,
+        })
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, SolverError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| SolverError::InvalidOption {
+                solver: self.solver.clone(),
+                key: key.to_string(),
+                value: v.clone(),
+            }),
+        }
+    }
+
+    /// The flag's value, else the `--solver-opt` value, else `default`.
+    fn get<T: std::str::FromStr + Copy>(
+        &self,
+        key: &str,
+        flag: Option<T>,
+        default: T,
+    ) -> Result<T, SolverError> {
+        Ok(flag.or(self.parse(key)?).unwrap_or(default))
+    }
 }
 
 /// A validated solver.
 pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, SolverError> {
+    if !SOLVER_NAMES.contains(&name) {
+        return Err(SolverError::UnknownSolver(name.to_string()));
+    }
+    let x = Extra::new(name, &o.extra)?;
+    let vml = name.starts_with("vml-map");
+    let not_for = |flag: &'static str, set: bool| -> Result<(), SolverError> {
+        if set && !solver_keys(name).contains(&flag) {
+            return Err(SolverError::UnknownOption {
+                solver: name.to_string(),
+                key: flag.to_string(),
+                known: solver_keys(name).join(", "),
+            });
+        }
+        Ok(())
+    };
+    not_for("steps", o.steps.is_some())?;
+    not_for("inner", o.inner.is_some())?;
+    not_for("lr", o.lr.is_some())?;
+    not_for("eta", o.eta.is_some())?;
+    not_for("sigma_max", o.sigma_max.is_some())?;
+    not_for("sigma_min", o.sigma_min.is_some())?;
+    not_for("final_data_step", o.final_data_step.is_some() && !vml)?;
     match name {
         "vml-map" | "vml-map-plain" => {
             let d = VmlMapConfig::default();
             let cfg = VmlMapConfig {
-                steps: o.steps.unwrap_or(d.steps),
-                inner: o.inner.unwrap_or(d.inner),
-                lr: o.lr.unwrap_or(d.lr),
-                eta: o.eta.unwrap_or(d.eta),
-                sigma_max: o.sigma_max.unwrap_or(d.sigma_max),
-                sigma_min: o.sigma_min.unwrap_or(d.sigma_min),
+                steps: x.get("steps", o.steps, d.steps)?,
+                inner: x.get("inner", o.inner, d.inner)?,
+                lr: x.get("lr", o.lr, d.lr)?,
+                eta: x.get("eta", o.eta, d.eta)?,
+                sigma_max: x.get("sigma_max", o.sigma_max, d.sigma_max)?,
+                sigma_min: x.get("sigma_min", o.sigma_min, d.sigma_min)?,
                 rho: d.rho,
-                final_data_step: o.final_data_step.unwrap_or(d.final_data_step),
+                final_data_step: x.get("final_data_step", o.final_data_step, d.final_data_step)?,
                 preconditioning: if name == "vml-map" {
                     Preconditioning::Gram
                 } else {
@@ -42,6 +162,59 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
             Ok(Box::new(cfg.check()?))
         }
         "pinv" => Ok(Box::new(PseudoInverse)),
+        "tikhonov" => Ok(Box::new(Tikhonov::new(x.parse("lambda")?)?)),
+        "ddnm" => {
+            let d = Ddnm::default();
+            Ok(Box::new(
+                Ddnm {
+                    steps: x.get("steps", o.steps, d.steps)?,
+                    eta: x.get("eta", o.eta, d.eta)?,
+                }
+                .check()?,
+            ))
+        }
+        "pigdm" => {
+            let d = PiGdm::default();
+            Ok(Box::new(
+                PiGdm {
+                    steps: x.get("steps", o.steps, d.steps)?,
+                    eta: x.get("eta", o.eta, d.eta)?,
+                }
+                .check()?,
+            ))
+        }
+        "diffpir" => {
+            let d = DiffPir::default();
+            Ok(Box::new(
+                DiffPir {
+                    steps: x.get("steps", o.steps, d.steps)?,
+                    lambda: x.get("lambda", None, d.lambda)?,
+                    zeta: x.parse("zeta")?,
+                }
+                .check()?,
+            ))
+        }
+        "dps" => {
+            let d = Dps::default();
+            Ok(Box::new(
+                Dps {
+                    steps: x.get("steps", o.steps, d.steps)?,
+                    zeta: x.parse("zeta")?,
+                }
+                .check()?,
+            ))
+        }
+        "red-diff" => {
+            let d = RedDiff::default();
+            Ok(Box::new(
+                RedDiff {
+                    steps: x.get("steps", o.steps, d.steps)?,
+                    lambda: x.get("lambda", None, d.lambda)?,
+                    lr: x.get("lr", o.lr, d.lr)?,
+                }
+                .check()?,
+            ))
+        }
         other => Err(SolverError::UnknownSolver(other.to_string())),
     }
 }
@@ -105,6 +278,38 @@ mod tests {
             },
             "sigma_max = 0.001",
         );
+        let opt = |extra: &[&str]| SolverOptions {
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let e = build_solver("dps", &opt(&["zeta=-1"])).err().unwrap();
+        assert!(e.to_string().contains("zeta = -1"), "{e}");
+        let e = build_solver("dps", &opt(&["eta=0.5"])).err().unwrap();
+        assert!(
+            e.to_string().contains("dps") && e.to_string().contains("eta"),
+            "{e}"
+        );
+        let e = build_solver("diffpir", &opt(&["zeta=abc"])).err().unwrap();
+        assert!(
+            e.to_string().contains("diffpir") && e.to_string().contains("abc"),
+            "{e}"
+        );
+        let e = build_solver("pinv", &opt(&["steps=3"])).err().unwrap();
+        assert!(e.to_string().contains("pinv"), "{e}");
+        let e = build_solver("ddnm", &opt(&["eta"])).err().unwrap();
+        assert!(e.to_string().contains("key=value"), "{e}");
+        let e = build_solver(
+            "red-diff",
+            &SolverOptions {
+                inner: Some(3),
+                ..Default::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("inner"), "{e}");
+        assert!(build_solver("tikhonov", &opt(&["lambda=0.01"])).is_ok());
+        assert!(build_solver("vml-map", &opt(&["inner=1", "final-data-step=false"])).is_ok());
         assert!(matches!(
             build_solver("dps2", &SolverOptions::default()),
             Err(SolverError::UnknownSolver(_))

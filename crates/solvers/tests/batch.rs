@@ -52,6 +52,18 @@ fn options(eta: f64) -> SolverOptions {
     }
 }
 
+/// Short runs of any solver; `eta` where the solver has one.
+fn options_for(solver: &str, eta: f64) -> SolverOptions {
+    let keys = vmlmap_solvers::registry::solver_keys(solver);
+    let has = |k: &str| keys.contains(&k);
+    SolverOptions {
+        steps: has("steps").then_some(4),
+        inner: has("inner").then_some(2),
+        eta: has("eta").then_some(eta),
+        ..Default::default()
+    }
+}
+
 fn check_batch_equals_singles(den: &dyn Denoiser, solver: &str, eta: f64, tol: f64) {
     let (ops, data) = problems_for(den.shape());
     let problems: Vec<Problem> = ops
@@ -60,7 +72,7 @@ fn check_batch_equals_singles(den: &dyn Denoiser, solver: &str, eta: f64, tol: f
         .map(|(op, (y, sy))| Problem::new(op.as_ref(), y.clone(), *sy).unwrap())
         .collect();
     let seeds = [3, 1, 4, 1];
-    let s = build_solver(solver, &options(eta)).unwrap();
+    let s = build_solver(solver, &options_for(solver, eta)).unwrap();
     let batch = s.solve_batch(&problems, den, &seeds, &mut Silent).unwrap();
     assert_eq!(batch.len(), 4);
     for (b, (p, &seed)) in problems.iter().zip(&seeds).enumerate() {
@@ -77,7 +89,7 @@ fn batch_equals_single_runs_exactly_on_a_closed_form_prior() {
     let shape = Shape::new(1, 16, 16).unwrap();
     let prior =
         GaussianPrior::new(shape, vec![0.1; shape.numel()], Covariance::Isotropic(0.2)).unwrap();
-    for solver in ["vml-map", "vml-map-plain", "pinv"] {
+    for solver in vmlmap_solvers::SOLVER_NAMES {
         for eta in [0.0, 0.7] {
             check_batch_equals_singles(&prior, solver, eta, 0.0);
         }
@@ -91,6 +103,9 @@ fn batch_of_four_equals_four_single_runs_on_the_embedded_network() {
         vmlmap_models::registry::load_denoiser("default", &device, Precision::F32, None).unwrap();
     check_batch_equals_singles(&den, "vml-map", 0.0, 1e-4);
     check_batch_equals_singles(&den, "vml-map", 1.0, 1e-4);
+    for solver in ["dps", "pigdm", "ddnm", "diffpir", "red-diff"] {
+        check_batch_equals_singles(&den, solver, 0.5, 1e-4);
+    }
 }
 
 #[test]

@@ -158,10 +158,13 @@ fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCod
         c: shape.c,
         h: shape.h,
         w: shape.w,
-        data: vmlmap_core::rng::normal_vec(&mut vmlmap_core::rng::seeded(1), images * shape.numel())
-            .into_iter()
-            .map(|v| (0.5 * v).tanh() as f32)
-            .collect(),
+        data: vmlmap_core::rng::normal_vec(
+            &mut vmlmap_core::rng::seeded(1),
+            images * shape.numel(),
+        )
+        .into_iter()
+        .map(|v| (0.5 * v).tanh() as f32)
+        .collect(),
     };
     let table = vmlmap_core::schedule::VpTable::ddpm_linear();
     let mut step = || {

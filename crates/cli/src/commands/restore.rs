@@ -29,8 +29,14 @@ pub struct Args {
     /// Must agree with the sidecars when given.
     #[arg(long)]
     task: Option<String>,
+    /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, diffpir, pigdm, dps, red-diff
+    /// (README: the solver table with each one's defaults).
     #[arg(long, default_value = "vml-map")]
     solver: String,
+    /// A solver hyperparameter, `key=value` (repeat): e.g. `zeta=0.5` for dps, `lambda=0.01`
+    /// for tikhonov; unknown keys are errors that list the solver's keys.
+    #[arg(long = "solver-opt")]
+    solver_opt: Vec<String>,
     /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset.
     #[arg(long, default_value = "default")]
     model: String,
@@ -96,7 +102,16 @@ struct Measurement {
     y: Vec<f64>,
     shape: Shape,
     output: String,
-    ground_truth: Option<String>,
+    /// The clean image's path and values, read and checked before any work.
+    ground_truth: Option<(String, Vec<f64>)>,
+}
+
+/// Whether two paths name the same file (also when neither exists yet).
+fn same_file(a: &str, b: &str) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
 }
 
 /// The sidecar paths of the inputs: files as given, folders expanded to their sorted
@@ -139,9 +154,25 @@ fn auto_batch(info: &vmlmap_models::registry::ModelInfo) -> usize {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let convention = a.noise_convention.parse::<NoiseConvention>()?;
+    if let Some(s) = a.sigma_y {
+        if !(s > 0.0 && s.is_finite()) {
+            bail!("invalid --sigma-y {s}: must be positive and finite (use 1e-9 for noise-free)");
+        }
+    }
     if a.batch == Some(0) {
         bail!("--batch must be at least 1");
     }
+    let solver = build_solver(
+        &a.solver,
+        &SolverOptions {
+            steps: a.steps,
+            inner: a.inner,
+            lr: a.lr,
+            final_data_step: a.no_final_data_step.then_some(false),
+            extra: a.solver_opt.clone(),
+            ..Default::default()
+        },
+    )?;
     let jsons = sidecars(&a.input)?;
     let many = jsons.len() > 1 || Path::new(&a.output).is_dir();
     if !a.ground_truth.is_empty()
@@ -170,13 +201,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         };
         let ground_truth = match a.ground_truth.as_slice() {
             [] => None,
-            [one] if Path::new(one).is_dir() => Some(
+            [one] if Path::new(one).is_dir() => Some((
                 Path::new(one)
                     .join(format!("{name}.png"))
                     .to_string_lossy()
                     .into_owned(),
-            ),
-            all => Some(all[i].clone()),
+                Vec::new(),
+            )),
+            all => Some((all[i].clone(), Vec::new())),
         };
         items.push(read_measurement_of(
             json,
@@ -198,6 +230,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         if Path::new(&m.output).exists() && !a.force {
             bail!("{} exists; pass --force to overwrite it", m.output);
         }
+        let ext = Path::new(&m.output)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase());
+        if !matches!(ext.as_deref(), Some("png") | Some("npy")) {
+            bail!(
+                "cannot write {}: restore writes .png images or .npy arrays",
+                m.output
+            );
+        }
     }
     let shape = items[0].shape;
     if let Some(m) = items.iter().find(|m| m.shape != shape) {
@@ -211,6 +252,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if many {
         std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output))?;
     }
+    for m in &mut items {
+        if let Some((gt, _)) = &m.ground_truth {
+            if same_file(gt, &m.output) {
+                bail!(
+                    "--ground-truth {gt} is also the output file: the score would compare the output with itself"
+                );
+            }
+            let (g, gs) = vmlmap_io::read_array(gt, Some(m.shape), false)
+                .with_context(|| format!("reading the ground truth {gt}"))?;
+            vmlmap_metrics::check_shapes(gs, m.shape)
+                .with_context(|| format!("ground truth {gt} for {}", m.name))?;
+            m.ground_truth = Some((gt.clone(), g));
+        }
+    }
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, info) =
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, Some(shape.h))?;
@@ -221,16 +276,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             vmlmap_core::Denoiser::shape(&den)
         );
     }
-    let solver = build_solver(
-        &a.solver,
-        &SolverOptions {
-            steps: a.steps,
-            inner: a.inner,
-            lr: a.lr,
-            final_data_step: a.no_final_data_step.then_some(false),
-            ..Default::default()
-        },
-    )?;
     let batch = a
         .batch
         .unwrap_or_else(|| auto_batch(&info))
@@ -259,11 +304,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         for ((m, sol), problem) in chunk.iter().zip(&sols).zip(&problems) {
             vmlmap_io::write_array(&m.output, &sol.x, shape, a.force)?;
             let mut out = serde_json::json!({"input": m.name, "solver": solver.name(), "task": m.side.task, "sigma_y": m.side.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": seconds, "batch": chunk.len(), "output": m.output, "measurement_residual": problem.residual(&sol.x)});
-            if let Some(gt) = &m.ground_truth {
-                let (g, gs) = vmlmap_io::read_array(gt, Some(shape), false)?;
-                vmlmap_metrics::check_shapes(gs, shape)?;
-                out["psnr"] = vmlmap_metrics::psnr(&sol.x, &g).into();
-                out["ssim"] = vmlmap_metrics::ssim(&sol.x, &g, shape)
+            if let Some((_, g)) = &m.ground_truth {
+                out["psnr"] = vmlmap_metrics::psnr(&sol.x, g).into();
+                out["ssim"] = vmlmap_metrics::ssim(&sol.x, g, shape)
                     .map(Into::into)
                     .unwrap_or(serde_json::Value::Null);
             }
@@ -297,7 +340,7 @@ fn read_measurement_of(
     json: &Path,
     name: String,
     output: String,
-    ground_truth: Option<String>,
+    ground_truth: Option<(String, Vec<f64>)>,
     a: &Args,
     convention: NoiseConvention,
 ) -> anyhow::Result<Measurement> {

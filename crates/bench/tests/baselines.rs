@@ -1,0 +1,153 @@
+//! The baselines on an exact Gaussian prior, where the truth is known: Tikhonov is the MAP
+//! of a zero-mean isotropic Gaussian; every diffusion baseline returns finite images that
+//! beat the pseudo-inverse on noisy problems; DDNM and DiffPIR fit noise-free data exactly.
+//! (The distributional checks, against the exact posterior over many seeds, live in
+//! `vmlmap validate`.)
+
+use vmlmap_core::rng::{normal_vec, seeded};
+use vmlmap_core::vector::{norm, rel_err, sub};
+use vmlmap_core::{Denoiser, Shape};
+use vmlmap_operators::TaskSpec;
+use vmlmap_priors::{Covariance, GaussianPrior};
+use vmlmap_solvers::{build_solver, Problem, Silent, SolverOptions};
+
+const DIFFUSION: &[&str] = &["ddnm", "diffpir", "pigdm", "dps", "red-diff"];
+
+fn opts(extra: &[&str]) -> SolverOptions {
+    SolverOptions {
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn tikhonov_is_the_map_of_a_zero_mean_isotropic_gaussian() {
+    let shape = Shape::new(1, 16, 16).unwrap();
+    let n = shape.numel();
+    let s = 0.25;
+    let prior = GaussianPrior::new(shape, vec![0.0; n], Covariance::Isotropic(s)).unwrap();
+    let mut rng = seeded(1);
+    for task in ["inpaint-box", "sr4", "deblur-gaussian"] {
+        let op = TaskSpec::new(task).unwrap().build(shape).unwrap();
+        let x = prior.sample(&mut rng);
+        let y: Vec<f64> = op
+            .apply(&x)
+            .iter()
+            .zip(normal_vec(&mut rng, op.output_len()))
+            .map(|(a, e)| a + 0.05 * e)
+            .collect();
+        let map = prior
+            .posterior(op.as_ref(), &y, 0.05)
+            .unwrap()
+            .map()
+            .to_vec();
+        let p = Problem::new(op.as_ref(), y, 0.05).unwrap();
+        let t = build_solver("tikhonov", &SolverOptions::default()).unwrap();
+        let got = t.solve(&p, &prior, 0, &mut Silent).unwrap();
+        assert!(
+            rel_err(&got.x, &map) < 1e-10,
+            "{task}: {}",
+            rel_err(&got.x, &map)
+        );
+        assert_eq!((got.nfe, got.vjp), (0, 0));
+        // A different lambda gives a different estimate.
+        let other = build_solver("tikhonov", &opts(&["lambda=1"])).unwrap();
+        assert!(rel_err(&other.solve(&p, &prior, 0, &mut Silent).unwrap().x, &map) > 1e-3);
+    }
+}
+
+/// The samplers among them draw from (an approximation of) the posterior: a single draw is
+/// about sqrt(2) times as far from the truth as the posterior mean, so it is their mean over
+/// seeds (one batch of 16) that must beat the pseudo-inverse; a single draw is reported.
+#[test]
+fn diffusion_baselines_beat_pinv_on_noisy_problems_of_a_gaussian_prior() {
+    let shape = Shape::new(1, 16, 16).unwrap();
+    let n = shape.numel();
+    // The correlated prior of `vmlmap validate` (an isotropic one adds nothing to pinv in
+    // super-resolution: its posterior mean is pinv's estimate shrunk a little).
+    let (_, prior) = vmlmap_bench::problems::gaussian_priors(shape).remove(1);
+    let mut rng = seeded(2);
+    for task in ["inpaint-box", "sr4", "deblur-gaussian"] {
+        let op = TaskSpec::new(task).unwrap().build(shape).unwrap();
+        let x = prior.sample(&mut rng);
+        let y: Vec<f64> = op
+            .apply(&x)
+            .iter()
+            .zip(normal_vec(&mut rng, op.output_len()))
+            .map(|(a, e)| a + 0.05 * e)
+            .collect();
+        let p = Problem::new(op.as_ref(), y.clone(), 0.05).unwrap();
+        let err = |z: &[f64]| norm(&sub(z, &x)) / norm(&x);
+        let pinv = err(&op.pinv(&y));
+        let post = prior.posterior(op.as_ref(), &y, 0.05).unwrap();
+        let exact = err(post.map());
+        let seeds: Vec<u64> = (0..16).collect();
+        let problems: Vec<Problem> = seeds
+            .iter()
+            .map(|_| Problem::new(op.as_ref(), y.clone(), 0.05).unwrap())
+            .collect();
+        for name in DIFFUSION {
+            let s = build_solver(name, &SolverOptions::default()).unwrap();
+            let outs = s
+                .solve_batch(&problems, &prior, &seeds, &mut Silent)
+                .unwrap();
+            assert!(
+                outs.iter().all(|o| o.x.iter().all(|v| v.is_finite())),
+                "{name} {task}"
+            );
+            let mean: Vec<f64> = (0..n)
+                .map(|i| outs.iter().map(|o| o.x[i]).sum::<f64>() / outs.len() as f64)
+                .collect();
+            let (one, e) = (err(&outs[0].x), err(&mean));
+            eprintln!(
+                "{name:9} {task:16} error of one draw {one:.3}, of the mean of 16 {e:.3} (pinv {pinv:.3}, posterior mean {exact:.3})"
+            );
+            assert!(e < pinv, "{name} {task}: {e} >= pinv {pinv}");
+            let steps = if ["dps", "red-diff"].contains(name) {
+                1000
+            } else {
+                100
+            };
+            assert_eq!(outs[0].nfe, steps, "{name}");
+        }
+        let _ = &p;
+    }
+}
+
+#[test]
+fn ddnm_and_diffpir_fit_noise_free_data_exactly() {
+    let shape = Shape::new(1, 16, 16).unwrap();
+    let n = shape.numel();
+    let prior = GaussianPrior::new(shape, vec![0.0; n], Covariance::Isotropic(0.2)).unwrap();
+    let mut rng = seeded(4);
+    for task in ["inpaint-box", "sr4"] {
+        let op = TaskSpec::new(task).unwrap().build(shape).unwrap();
+        let x = prior.sample(&mut rng);
+        let p = Problem::new(op.as_ref(), op.apply(&x), 1e-9).unwrap();
+        for name in ["ddnm", "diffpir"] {
+            let s = build_solver(name, &opts(&["steps=20"])).unwrap();
+            let out = s.solve(&p, &prior, 0, &mut Silent).unwrap();
+            assert!(
+                p.residual(&out.x) < 1e-8,
+                "{name} {task}: {}",
+                p.residual(&out.x)
+            );
+        }
+    }
+    // The count of network passes follows the steps; VJP solvers count one per step.
+    let op = TaskSpec::new("sr2").unwrap().build(shape).unwrap();
+    let p = Problem::new(op.as_ref(), vec![0.0; op.output_len()], 0.05).unwrap();
+    for (name, vjp) in [
+        ("dps", 7),
+        ("pigdm", 7),
+        ("ddnm", 0),
+        ("diffpir", 0),
+        ("red-diff", 0),
+    ] {
+        let out = build_solver(name, &opts(&["steps=7"]))
+            .unwrap()
+            .solve(&p, &prior as &dyn Denoiser, 0, &mut Silent)
+            .unwrap();
+        assert_eq!((out.nfe, out.vjp), (7, vjp), "{name}");
+    }
+}

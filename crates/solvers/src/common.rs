@@ -1,0 +1,169 @@
+//! Pieces the diffusion baselines share: the DDPM step grid in the variance-exploding form,
+//! the DDIM move between noise levels with its noise split out, per-image random streams,
+//! and running a batched solver on one problem.
+//!
+//! Every baseline of ALGORITHMS.md §8 is written in the EDM form `x = x0 + sigma eps` of
+//! ALGORITHMS.md §1–2: a VP network's `x_vp = x / sqrt(1 + sigma²)` and the VE `x` describe
+//! the same state, and `eps_hat = (x - D) / sigma` is the network's noise prediction, so the
+//! papers' VP updates translate term by term.
+
+use crate::{Observer, Problem, Solution, Solver, SolverError};
+use vmlmap_core::rng::{normal_vec, seeded, Rng};
+use vmlmap_core::schedule::VpTable;
+use vmlmap_core::Denoiser;
+
+/// `steps` noise levels of the standard DDPM table (T = 1000, linear betas), from
+/// `t = T - 1` down to `t = 0`, evenly spaced in `t` (the DDIM "uniform skip"); 1000 steps
+/// visit every training step (DPS's ancestral sampler).
+pub fn ddpm_sigmas(steps: usize) -> Result<Vec<f64>, SolverError> {
+    if steps == 0 {
+        return Err(SolverError::InvalidConfig {
+            field: "steps",
+            value: "0".into(),
+            reason: "need at least 1 step".into(),
+        });
+    }
+    let table = VpTable::ddpm_linear();
+    let top = (table.len() - 1) as f64;
+    Ok((0..steps)
+        .map(|i| {
+            let t = if steps == 1 {
+                top
+            } else {
+                top * (1.0 - i as f64 / (steps - 1) as f64)
+            };
+            table.sigmas()[t.round() as usize]
+        })
+        .collect())
+}
+
+/// The DDIM move from level `sigma` to `next` given the clean estimate `x0` and the noise
+/// estimate `eps`: `x0 + sqrt(next² - c²) eps + c z`, `c = eta next sqrt(1 - next²/sigma²)`
+/// (eta = 1: DDPM's ancestral step; eta = 0: deterministic).
+pub fn ddim_move(
+    x0: &[f64],
+    eps: &[f64],
+    sigma: f64,
+    next: f64,
+    eta: f64,
+    rng: &mut Rng,
+) -> Vec<f64> {
+    let c = fresh_noise_std(sigma, next, eta);
+    let keep = (next * next - c * c).max(0.0).sqrt();
+    let mut out: Vec<f64> = x0.iter().zip(eps).map(|(a, e)| a + keep * e).collect();
+    if c > 0.0 {
+        let z = normal_vec(rng, out.len());
+        out.iter_mut().zip(z).for_each(|(o, z)| *o += c * z);
+    }
+    out
+}
+
+/// The standard deviation of the fresh noise of a DDIM move (see [`ddim_move`]).
+pub fn fresh_noise_std(sigma: f64, next: f64, eta: f64) -> f64 {
+    eta * next * (1.0 - (next / sigma).powi(2)).max(0.0).sqrt()
+}
+
+/// `eps_hat = (x - D) / sigma`.
+pub fn eps_hat(x: &[f64], d: &[f64], sigma: f64) -> Vec<f64> {
+    x.iter().zip(d).map(|(x, d)| (x - d) / sigma).collect()
+}
+
+/// One seeded stream per image, and each image's starting noise drawn from it (the layout
+/// of VML-MAP's batched run, so that a batch gives what single runs give).
+pub fn start(denoiser: &dyn Denoiser, seeds: &[u64], sigma0: f64) -> (Vec<Rng>, Vec<Vec<f64>>) {
+    let n = denoiser.shape().numel();
+    let mut rngs: Vec<Rng> = seeds.iter().map(|&s| seeded(s)).collect();
+    let xs = rngs
+        .iter_mut()
+        .map(|r| normal_vec(r, n).into_iter().map(|v| v * sigma0).collect())
+        .collect();
+    (rngs, xs)
+}
+
+/// Concatenates images into one batch slice.
+pub fn flat(xs: &[Vec<f64>]) -> Vec<f64> {
+    xs.concat()
+}
+
+/// Splits a batch slice into images of `n` values.
+pub fn split(v: &[f64], n: usize) -> Vec<Vec<f64>> {
+    v.chunks(n).map(<[f64]>::to_vec).collect()
+}
+
+/// [`Solver::solve`] through the solver's batched run.
+pub fn solve_one(
+    solver: &dyn Solver,
+    problem: &Problem,
+    denoiser: &dyn Denoiser,
+    seed: u64,
+    observer: &mut dyn Observer,
+) -> Result<Solution, SolverError> {
+    let mut out = solver.solve_batch(std::slice::from_ref(problem), denoiser, &[seed], observer)?;
+    Ok(out.remove(0))
+}
+
+/// A non-finite iterate is a typed error naming the step.
+pub fn check_finite(xs: &[Vec<f64>], step: usize, sigma: f64) -> Result<(), SolverError> {
+    if xs.iter().all(|x| vmlmap_core::vector::all_finite(x)) {
+        Ok(())
+    } else {
+        Err(SolverError::Diverged { step, sigma })
+    }
+}
+
+/// Validation helpers for solver settings.
+pub fn invalid(field: &'static str, value: impl ToString, reason: &str) -> SolverError {
+    SolverError::InvalidConfig {
+        field,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A positive, finite setting.
+pub fn positive(field: &'static str, v: f64) -> Result<f64, SolverError> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(invalid(field, v, "must be positive and finite"))
+    }
+}
+
+/// A setting in `[0, 1]`.
+pub fn unit(field: &'static str, v: f64) -> Result<f64, SolverError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(field, v, "must be in [0, 1]"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ddpm_grid_runs_from_the_last_training_step_to_the_first() {
+        let table = VpTable::ddpm_linear();
+        let all = ddpm_sigmas(1000).unwrap();
+        assert_eq!(all.len(), 1000);
+        assert_eq!(all[0], table.sigmas()[999]);
+        assert_eq!(all[999], table.sigmas()[0]);
+        assert!(all.windows(2).all(|w| w[0] > w[1]));
+        let s = ddpm_sigmas(100).unwrap();
+        assert_eq!((s[0], s[99]), (table.sigmas()[999], table.sigmas()[0]));
+        assert!(ddpm_sigmas(0).is_err());
+    }
+
+    #[test]
+    fn a_ddim_move_keeps_the_noise_level() {
+        // x0 = 0 and a unit-variance eps: the result has variance next² for every eta.
+        let mut rng = seeded(1);
+        let eps = normal_vec(&mut rng, 20000);
+        for eta in [0.0, 0.5, 1.0] {
+            let out = ddim_move(&vec![0.0; 20000], &eps, 2.0, 1.5, eta, &mut rng);
+            let var = out.iter().map(|v| v * v).sum::<f64>() / out.len() as f64;
+            assert!((var - 2.25).abs() < 0.08, "eta {eta}: {var}");
+        }
+    }
+}
