@@ -347,6 +347,27 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
     // 6 rows (3 tasks x 2 noise levels) of 4 columns of 32x32 drawn at zoom 3 (96x96),
     // with 6-pixel gutters.
     assert_eq!((grid.width(), grid.height()), (4 * 102 + 6, 6 * 102 + 6));
+    // Any list of solvers: one grid column each, one row each in the means table.
+    let dir2 = dir.join("solvers");
+    let r = vmlmap(&[
+        "demo",
+        "--out",
+        dir2.to_str().unwrap(),
+        "--images",
+        "1",
+        "--solvers",
+        "pinv,tikhonov,vml-map",
+        "--steps",
+        "2",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let md = std::fs::read_to_string(dir2.join("summary.md")).unwrap();
+    assert!(md.contains("| sr4 | 5e-2 | tikhonov |"), "{md}");
+    let grid = image::open(dir2.join("grid.png")).unwrap();
+    assert_eq!(grid.width(), 5 * 102 + 6);
+    let r = vmlmap(&["demo", "--out", out, "--solvers", "pinv,magic", "--force"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("unknown solver \"magic\""));
     // No silent overwrite.
     assert_eq!(
         vmlmap(&["demo", "--out", out, "--images", "1", "--steps", "2"])

@@ -1,8 +1,11 @@
 //! `vmlmap demo`: the main job, offline, with the embedded default prior: shipped
 //! Fashion-MNIST test images degraded by box inpainting, 4x super-resolution and Gaussian
 //! deblurring (noise-free and sigma_y = 0.05), restored by the pseudo-inverse and by
-//! VML-MAP; an image grid (rows: image and task; columns: ground truth, measurement,
-//! pseudo-inverse, VML-MAP) and a Markdown summary with PSNR and SSIM.
+//! VML-MAP (or any list of solvers, `--solvers`); an image grid (rows: image and task;
+//! columns: ground truth, measurement, then each solver) and a Markdown summary with PSNR,
+//! SSIM, network passes and seconds per image, per restoration and as means per task and
+//! noise level. With `--images 20 --solvers ...` it writes the comparison table of every
+//! solver over the 20 shipped images.
 
 use crate::assets::FASHION_TEST;
 use anyhow::Context;
@@ -13,7 +16,7 @@ use std::time::Instant;
 use vmlmap_core::{Denoiser, Shape};
 use vmlmap_models::{DeviceSpec, Precision};
 use vmlmap_operators::{LinearOperator, TaskSpec};
-use vmlmap_solvers::{build_solver, Problem, Silent, SolverOptions};
+use vmlmap_solvers::{build_solver, Problem, SolverOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,9 +29,12 @@ pub struct Args {
     /// Shipped test images to use (1-20).
     #[arg(long, default_value_t = 3)]
     images: usize,
-    /// VML-MAP reverse steps.
+    /// VML-MAP reverse steps (the other solvers run at their defaults).
     #[arg(long, default_value_t = 30)]
     steps: usize,
+    /// Solvers to compare, comma-separated (`vmlmap restore --help` lists them).
+    #[arg(long, value_delimiter = ',', default_value = "pinv,vml-map")]
+    solvers: Vec<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Restorations run together, sharing each network evaluation.
@@ -51,16 +57,30 @@ const PICKS: &[usize] = &[
     0, 6, 18, 2, 10, 14, 4, 8, 12, 16, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
 ];
 
-/// One restoration's scores: (PSNR, SSIM) of the pseudo-inverse and of VML-MAP.
+/// One solver's scores on one restoration.
+#[derive(Clone, Copy, Default)]
+struct Score {
+    psnr: f64,
+    ssim: f64,
+    nfe: usize,
+    vjp: usize,
+    seconds: f64,
+}
+
+/// One restoration (image, task, noise level) and each solver's scores.
 struct Row {
     name: &'static str,
     task: &'static str,
     sigma_y: f64,
-    pinv: (f64, f64),
-    vml: (f64, f64),
-    nfe: usize,
-    vjp: usize,
-    seconds: f64,
+    scores: Vec<Score>,
+}
+
+/// The label of a solver in the summary.
+fn label(solver: &str) -> &str {
+    match solver {
+        "vml-map" => "VML-MAP",
+        other => other,
+    }
 }
 
 /// What the measurement looks like at full size: itself, the masked image, or `H^+ y`.
@@ -92,14 +112,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let (den, info) =
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
     let shape = den.shape();
-    let vml = build_solver(
-        "vml-map",
-        &SolverOptions {
-            steps: Some(a.steps),
-            ..Default::default()
-        },
-    )?;
-    let pinv = build_solver("pinv", &SolverOptions::default())?;
+    let solvers = a
+        .solvers
+        .iter()
+        .map(|name| {
+            let steps = name.starts_with("vml-map").then_some(a.steps);
+            build_solver(
+                name,
+                &SolverOptions {
+                    steps,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if solvers.is_empty() {
+        anyhow::bail!("--solvers is empty");
+    }
     // Every (image, task, noise level) is one problem; VML-MAP solves them in batches that
     // share each network evaluation (each with the same seed, as single runs would).
     struct Case {
@@ -145,110 +174,127 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let batch = a.batch.min(cases.len());
     let batches = cases.len().div_ceil(batch);
-    let bar = indicatif::ProgressBar::new((a.steps * batches) as u64);
+    let bar = indicatif::ProgressBar::new((solvers.len() * batches) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "demo {bar:30} {pos}/{len} reverse steps ({msg}) {elapsed} eta {eta}",
+            "demo {bar:30} {pos}/{len} solver batches ({msg}) {elapsed} eta {eta}",
         )
         .expect("valid template"),
     );
-    struct Ticks(indicatif::ProgressBar);
+    struct Ticks(indicatif::ProgressBar, String);
     impl vmlmap_solvers::Observer for Ticks {
-        fn on_step(&mut self, _step: usize, _total: usize, _sigma: f64) {
-            self.0.inc(1);
+        fn on_step(&mut self, step: usize, total: usize, _sigma: f64) {
+            self.0
+                .set_message(format!("{}: step {}/{total}", self.1, step + 1));
+        }
+    }
+    let mut outputs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cases.len()];
+    let mut rows: Vec<Row> = cases
+        .iter()
+        .map(|c| Row {
+            name: c.name,
+            task: c.task,
+            sigma_y: c.sigma_y,
+            scores: Vec::new(),
+        })
+        .collect();
+    let started = Instant::now();
+    for solver in &solvers {
+        for (i, chunk) in cases.chunks(batch).enumerate() {
+            let problems = chunk
+                .iter()
+                .map(|c| Problem::new(c.op.as_ref(), c.y.clone(), c.sigma_y))
+                .collect::<Result<Vec<_>, _>>()?;
+            let t = Instant::now();
+            let seeds = vec![a.seed; chunk.len()];
+            let mut ticks = Ticks(
+                bar.clone(),
+                format!("{} batch {}/{batches}", solver.name(), i + 1),
+            );
+            let sols = solver.solve_batch(&problems, &den, &seeds, &mut ticks)?;
+            let secs = t.elapsed().as_secs_f64() / chunk.len() as f64;
+            for (k, (c, sol)) in chunk.iter().zip(sols).enumerate() {
+                let at = i * batch + k;
+                rows[at].scores.push(Score {
+                    psnr: vmlmap_metrics::psnr(&sol.x, &c.x),
+                    ssim: vmlmap_metrics::ssim(&sol.x, &c.x, shape)?,
+                    nfe: sol.nfe,
+                    vjp: sol.vjp,
+                    seconds: secs,
+                });
+                outputs[at].push(sol.x);
+            }
+            bar.inc(1);
         }
     }
     let mut cells = Vec::new();
-    let mut rows = Vec::new();
-    let started = Instant::now();
-    for (i, chunk) in cases.chunks(batch).enumerate() {
-        bar.set_message(format!(
-            "batch {}/{batches} of {} restorations",
-            i + 1,
-            chunk.len()
-        ));
-        let problems = chunk
-            .iter()
-            .map(|c| Problem::new(c.op.as_ref(), c.y.clone(), c.sigma_y))
-            .collect::<Result<Vec<_>, _>>()?;
-        let t = Instant::now();
-        let seeds = vec![a.seed; chunk.len()];
-        let sols = vml.solve_batch(&problems, &den, &seeds, &mut Ticks(bar.clone()))?;
-        let secs = t.elapsed().as_secs_f64() / chunk.len() as f64;
-        for ((c, problem), v) in chunk.iter().zip(&problems).zip(sols) {
-            let p = pinv.solve(problem, &den, a.seed, &mut Silent)?;
-            let m = |z: &[f64]| -> anyhow::Result<(f64, f64)> {
-                Ok((
-                    vmlmap_metrics::psnr(z, &c.x),
-                    vmlmap_metrics::ssim(z, &c.x, shape)?,
-                ))
-            };
-            rows.push(Row {
-                name: c.name,
-                task: c.task,
-                sigma_y: c.sigma_y,
-                pinv: m(&p.x)?,
-                vml: m(&v.x)?,
-                nfe: v.nfe,
-                vjp: v.vjp,
-                seconds: secs,
-            });
-            cells.extend([
-                c.x.clone(),
-                view(c.op.as_ref(), &c.y, shape, c.task),
-                p.x,
-                v.x,
-            ]);
-        }
+    for (c, outs) in cases.iter().zip(outputs) {
+        cells.push(c.x.clone());
+        cells.push(view(c.op.as_ref(), &c.y, shape, c.task));
+        cells.extend(outs);
     }
     bar.finish_and_clear();
     vmlmap_io::write_grid(
         grid_path.to_str().unwrap_or("grid.png"),
         &cells,
         shape,
-        4,
+        2 + solvers.len(),
         a.zoom.unwrap_or(vmlmap_io::legible_zoom(shape.w)),
         a.force,
     )?;
+    let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
     let mut md = String::new();
     writeln!(md, "# vmlmap demo\n")?;
-    writeln!(md, "Prior: {} ({} parameters). VML-MAP: N = {}, K = 5. Grid `grid.png`: rows are image x task x sigma_y in the order below; columns are ground truth, measurement, pseudo-inverse, VML-MAP. Seconds are wall time per restoration: VML-MAP ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, a.steps, a.batch.min(rows.len()))?;
-    writeln!(md, "| image | task | sigma_y | pinv PSNR | pinv SSIM | VML-MAP PSNR | VML-MAP SSIM | NFE | VJP | seconds |")?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
-    for r in &rows {
-        writeln!(
-            md,
-            "| {} | {} | {:e} | {:.2} | {:.4} | {:.2} | {:.4} | {} | {} | {:.1} |",
-            r.name,
-            r.task,
-            r.sigma_y,
-            r.pinv.0,
-            r.pinv.1,
-            r.vml.0,
-            r.vml.1,
-            r.nfe,
-            r.vjp,
-            r.seconds
-        )?;
-    }
-    writeln!(md, "\nMeans over images:\n\n| task | sigma_y | pinv PSNR | VML-MAP PSNR | pinv SSIM | VML-MAP SSIM |\n|---|---|---|---|---|---|")?;
+    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5; the others at their defaults). Grid `grid.png`: rows are image x task x sigma_y in the order of the first table; columns are ground truth, measurement, then the solvers in this order. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
+    writeln!(md, "Means over images:\n")?;
+    writeln!(
+        md,
+        "| task | sigma_y | solver | PSNR | SSIM | NFE | VJP | seconds per image |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|")?;
     for task in TASKS {
         for &sy in SIGMAS {
             let sel: Vec<&Row> = rows
                 .iter()
                 .filter(|r| r.task == *task && r.sigma_y == sy)
                 .collect();
-            let mean =
-                |f: fn(&Row) -> f64| sel.iter().map(|r| f(r)).sum::<f64>() / sel.len() as f64;
-            writeln!(
-                md,
-                "| {task} | {sy:e} | {:.2} | {:.2} | {:.4} | {:.4} |",
-                mean(|r| r.pinv.0),
-                mean(|r| r.vml.0),
-                mean(|r| r.pinv.1),
-                mean(|r| r.vml.1)
-            )?;
+            for (j, name) in names.iter().enumerate() {
+                let mean = |f: fn(&Score) -> f64| {
+                    sel.iter().map(|r| f(&r.scores[j])).sum::<f64>() / sel.len() as f64
+                };
+                writeln!(
+                    md,
+                    "| {task} | {sy:e} | {name} | {:.2} | {:.4} | {:.0} | {:.0} | {:.2} |",
+                    mean(|s| s.psnr),
+                    mean(|s| s.ssim),
+                    mean(|s| s.nfe as f64),
+                    mean(|s| s.vjp as f64),
+                    mean(|s| s.seconds)
+                )?;
+            }
         }
+    }
+    writeln!(md, "\nEach restoration (PSNR dB / SSIM):\n")?;
+    let header: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} PSNR | {n} SSIM"))
+        .collect();
+    writeln!(md, "| image | task | sigma_y | {} |", header.join(" | "))?;
+    writeln!(md, "|---|---|---|{}", "---|---|".repeat(names.len()))?;
+    for r in &rows {
+        let cells: Vec<String> = r
+            .scores
+            .iter()
+            .map(|s| format!("{:.2} | {:.4}", s.psnr, s.ssim))
+            .collect();
+        writeln!(
+            md,
+            "| {} | {} | {:e} | {} |",
+            r.name,
+            r.task,
+            r.sigma_y,
+            cells.join(" | ")
+        )?;
     }
     vmlmap_io::write_atomic(md_path.to_str().unwrap_or("summary.md"), a.force, |tmp| {
         std::fs::write(tmp, &md).map_err(|e| e.to_string())
