@@ -963,3 +963,73 @@ fn restore_runs_every_solver_and_checks_solver_options() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bad_arguments_name_the_problem_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let fails = |args: &[&str], message: &str| {
+        let r = vmlmap(args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    };
+    fails(
+        &[
+            "restore", "--input", "y.png", "--output", "x.png", "--steps", "-1",
+        ],
+        "invalid value '-1' for '--steps",
+    );
+    fails(
+        &[
+            "restore", "--input", "y.png", "--output", "x.png", "--task", "foo",
+        ],
+        "unknown task \"foo\"",
+    );
+    let out = p(&dir.join("demo"));
+    fails(&["demo", "--out", &out, "--zoom", "0"], "--zoom");
+    fails(
+        &[
+            "sample",
+            "--output",
+            &p(&dir.join("s.png")),
+            "--zoom",
+            "100000",
+        ],
+        "--zoom",
+    );
+    assert!(!dir.join("demo").exists(), "demo left a folder behind");
+    fails(
+        &["bench-nfe", "--model", "default", "--size", "64"],
+        "--size 64",
+    );
+    let gt = dir.join("gt.png");
+    image::GrayImage::from_fn(32, 32, |x, _| image::Luma([(x * 8) as u8]))
+        .save(&gt)
+        .unwrap();
+    fails(
+        &[
+            "degrade",
+            "--task",
+            "inpaint-box",
+            "--task-opt",
+            "size=32",
+            "--input",
+            &p(&gt),
+            "--output",
+            &p(&dir.join("y.png")),
+        ],
+        "observe nothing",
+    );
+    assert!(!dir.join("y.png").exists());
+    // Every command takes the embedded prior's and the presets' names, inspect too.
+    let r = vmlmap(&["models", "inspect", "default"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("adm-fashion32"));
+    let r = vmlmap(&["models", "inspect", "adm-ffhq256", "--json"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["parameters"], 93_563_910);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -130,22 +130,7 @@ pub fn load_denoiser(
             cfg.image_size = s;
         }
         let net = random_unet(&cfg, 0, false, device, dtype).map_err(cfg_err)?;
-        let shapes = crate::adm::config::parameter_shapes(&cfg).map_err(cfg_err)?;
-        let image = cfg.image_shape();
-        let info = ModelInfo::new(
-            spec,
-            "guided-diffusion UNetModel",
-            Some(spec),
-            None,
-            shapes.len(),
-            shapes
-                .iter()
-                .map(|(_, s)| s.iter().product::<usize>())
-                .sum(),
-            image,
-            cfg.learn_sigma(),
-            cfg.model_channels,
-        );
+        let info = preset_info(spec, &cfg)?;
         (Box::new(Adm { net, config: cfg }), info)
     } else if path.is_dir() {
         let (net, cfg, ck) = load_ddpm(path, device, dtype)?;
@@ -190,9 +175,48 @@ pub fn load_denoiser(
     ))
 }
 
-/// Describes a checkpoint file or folder without building the network.
+/// What a preset (random weights) is, from its parameter shapes.
+fn preset_info(spec: &str, cfg: &AdmConfig) -> Result<ModelInfo, LoadError> {
+    let shapes = crate::adm::config::parameter_shapes(cfg).map_err(|source| LoadError::Config {
+        path: spec.to_string(),
+        source,
+    })?;
+    Ok(ModelInfo::new(
+        spec,
+        "guided-diffusion UNetModel",
+        Some(spec),
+        None,
+        shapes.len(),
+        shapes
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum(),
+        cfg.image_shape(),
+        cfg.learn_sigma(),
+        cfg.model_channels,
+    ))
+}
+
+/// Describes a checkpoint file or folder without building the network; also the embedded
+/// prior (`default`) and the presets (random weights), as every other command names them.
 pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
     let path = Path::new(spec);
+    if spec == "default" && !path.exists() {
+        let (_, cfg, ck) = crate::default_model::load(&Device::flex(), DType::F32)?;
+        return Ok(ModelInfo::adm(
+            "default (embedded fashion32)",
+            Some("adm-fashion32"),
+            &ck,
+            &cfg,
+        ));
+    }
+    if PRESETS.contains(&spec) && !path.exists() {
+        let cfg = AdmConfig::preset(spec).map_err(|source| LoadError::Config {
+            path: spec.to_string(),
+            source,
+        })?;
+        return preset_info(spec, &cfg);
+    }
     if path.is_dir() {
         let (_, info) = load_denoiser(spec, &Device::flex(), Precision::F32, None)?;
         return Ok(info);

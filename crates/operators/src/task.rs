@@ -242,7 +242,7 @@ impl TaskSpec {
         let label = self.label();
         let d = BlurDefaults::for_side(shape.side());
         let id = |n| Factor::Identity(n);
-        Ok(match self.name.as_str() {
+        let op: Box<dyn LinearOperator> = match self.name.as_str() {
             "inpaint-box" => {
                 let size: usize = self.get("size", shape.side() / 2, "a box side in pixels")?;
                 if size == 0 || size > shape.side() {
@@ -448,7 +448,14 @@ impl TaskSpec {
                 Box::new(DenseOperator::gaussian(label, shape, m, seed))
             }
             other => return Err(OperatorError::UnknownTask(other.to_string())),
-        })
+        };
+        if op.output_len() == 0 {
+            return Err(self.shape_error(
+                shape,
+                "at least one observed value (these options observe nothing)",
+            ));
+        }
+        Ok(op)
     }
 }
 

@@ -66,6 +66,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, a.size)?;
     let net = den.network();
     let s = net.shape();
+    if let Some(size) = a.size {
+        if size != s.h {
+            anyhow::bail!(
+                "--size {size}: model {} runs at {}x{} only (its image size is fixed); drop --size or use a preset",
+                a.model,
+                s.h,
+                s.w
+            );
+        }
+    }
     let n = a.batch * s.numel();
     let x: Vec<f32> = vmlmap_core::rng::normal_vec(&mut vmlmap_core::rng::seeded(0), n)
         .into_iter()

@@ -24,7 +24,7 @@ pub struct Args {
     /// Unit of --sigma-y: minus-one-one (default) or zero-one (doubled).
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Task options, key=value (repeatable).
     #[arg(long = "task-opt")]

@@ -27,22 +27,22 @@ pub struct Args {
     #[arg(long, default_value = "default")]
     model: String,
     /// Shipped test images to use (1-20).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3)]
     images: usize,
     /// VML-MAP reverse steps (the other solvers run at their defaults).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30)]
     steps: usize,
     /// Solvers to compare, comma-separated (`vmlmap restore --help` lists them).
     #[arg(long, value_delimiter = ',', default_value = "pinv,vml-map")]
     solvers: Vec<String>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Restorations run together, sharing each network evaluation.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 18)]
     batch: usize,
     /// Grid pixels per image pixel (default: enough to draw each image 96 pixels wide).
-    #[arg(long)]
-    zoom: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    zoom: Option<u64>,
     /// Overwrite existing outputs.
     #[arg(long)]
     force: bool,
@@ -239,7 +239,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         &cells,
         shape,
         2 + solvers.len(),
-        a.zoom.unwrap_or(vmlmap_io::legible_zoom(shape.w)),
+        a.zoom
+            .map_or(vmlmap_io::legible_zoom(shape.w), |z| z as usize),
         a.force,
     )?;
     let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();

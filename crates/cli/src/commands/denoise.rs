@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long)]
     input: String,
     /// Noise level in the variance-exploding convention (rounded to the model's grid).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     sigma: f64,
     /// Output: `.npy` (raw values) or `.png`.
     #[arg(long)]

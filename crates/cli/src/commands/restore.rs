@@ -46,12 +46,12 @@ pub struct Args {
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
     /// Reverse steps.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// Inner steps per noise level (VML-MAP).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     inner: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// VML-MAP: return D(x, sigma_min) itself, without the final data step (the paper's
     /// output; the step is a no-op at the fixed point and completes the data fit short of it).
@@ -59,11 +59,11 @@ pub struct Args {
     no_final_data_step: bool,
     /// Seed of every restoration (each measurement gets this seed, so a batch gives what
     /// single runs give).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Measurements restored together, sharing each network evaluation (default: as many
     /// as fit in half the available memory, at most 16).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch: Option<usize>,
     /// Clean image: adds PSNR and SSIM. Repeat in the order of --input, or give a folder
     /// holding `NAME.png` for each measurement `NAME`.
@@ -173,6 +173,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
     )?;
+    if let Some(t) = &a.task {
+        TaskSpec::new(t)?;
+    }
     let jsons = sidecars(&a.input)?;
     let many = jsons.len() > 1 || Path::new(&a.output).is_dir();
     if !a.ground_truth.is_empty()

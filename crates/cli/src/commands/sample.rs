@@ -14,23 +14,23 @@ pub struct Args {
     /// Output PNG grid.
     #[arg(long)]
     output: String,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 16)]
     count: usize,
     /// Denoiser evaluations per sample (DDIM on the Karras schedule, 80 -> 0.002).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     steps: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// DDIM stochasticity: 1 ancestral (guided-diffusion's default sampler; forgiving of an
     /// imperfect network), 0 deterministic (the probability-flow ODE).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     eta: f64,
     /// Do not clamp each denoised estimate to [-1, 1] (clamping is guided-diffusion's default).
     #[arg(long)]
     no_clip: bool,
     /// Grid pixels per image pixel (default: enough to draw each image 96 pixels wide).
-    #[arg(long)]
-    zoom: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    zoom: Option<u64>,
     #[arg(long)]
     force: bool,
     #[arg(long, default_value = "cpu")]
@@ -61,7 +61,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let cols = (a.count as f64).sqrt().ceil() as usize;
     let shape = den.shape();
-    let zoom = a.zoom.unwrap_or(vmlmap_io::legible_zoom(shape.w));
+    let zoom = a
+        .zoom
+        .map_or(vmlmap_io::legible_zoom(shape.w), |z| z as usize);
     vmlmap_io::write_grid(&a.output, &images, shape, cols, zoom, a.force)?;
     eprintln!(
         "{} samples ({} steps each, eta {}) -> {}",

@@ -18,18 +18,18 @@ pub struct Args {
     #[arg(long, default_value = "adm-fashion32")]
     arch: String,
     /// Train until this many steps in total (a resumed run continues to it).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20_000)]
     steps: u64,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     batch: usize,
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2e-4)]
     lr: f64,
     /// Linear warm-up steps.
     #[arg(long, default_value_t = 200)]
     warmup: u64,
     #[arg(long, default_value_t = 0.999)]
     ema: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Resumable checkpoint (model, EMA, AdamW state), resumed from when it exists.
     #[arg(long, default_value = "train_state.safetensors")]
