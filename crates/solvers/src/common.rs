@@ -7,7 +7,7 @@
 //! the same state, and `eps_hat = (x - D) / sigma` is the network's noise prediction, so the
 //! papers' VP updates translate term by term.
 
-use crate::{Observer, Problem, Solution, Solver, SolverError};
+use crate::{Solution, SolverError};
 use vmlmap_core::rng::{normal_vec, seeded, Rng};
 use vmlmap_core::schedule::VpTable;
 use vmlmap_core::Denoiser;
@@ -90,16 +90,17 @@ pub fn split(v: &[f64], n: usize) -> Vec<Vec<f64>> {
     v.chunks(n).map(<[f64]>::to_vec).collect()
 }
 
-/// [`Solver::solve`] through the solver's batched run.
-pub fn solve_one(
-    solver: &dyn Solver,
-    problem: &Problem,
-    denoiser: &dyn Denoiser,
-    seed: u64,
-    observer: &mut dyn Observer,
-) -> Result<Solution, SolverError> {
-    let mut out = solver.solve_batch(std::slice::from_ref(problem), denoiser, &[seed], observer)?;
-    Ok(out.remove(0))
+/// [`ddpm_sigmas`] rounded to the denoiser's grid.
+pub fn ddpm_levels(steps: usize, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+    Ok(ddpm_sigmas(steps)?
+        .into_iter()
+        .map(|s| denoiser.round_sigma(s))
+        .collect())
+}
+
+/// The solutions of a batch that made `nfe` network evaluations and `vjp` VJPs per image.
+pub fn solutions(xs: Vec<Vec<f64>>, nfe: usize, vjp: usize) -> Vec<Solution> {
+    xs.into_iter().map(|x| Solution { x, nfe, vjp }).collect()
 }
 
 /// A non-finite iterate is a typed error naming the step.

@@ -17,7 +17,8 @@
 //! Defaults: 100 steps, eta = 0.85 (the official repository's `--eta 0.85`).
 
 use crate::common::{
-    check_finite, ddpm_sigmas, eps_hat, flat, fresh_noise_std, solve_one, split, start, unit,
+    check_finite, ddpm_levels, ddpm_sigmas, eps_hat, flat, fresh_noise_std, solutions, split,
+    start, unit,
 };
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::rng::{normal_vec, Rng};
@@ -83,16 +84,6 @@ impl Solver for Ddnm {
         "ddnm"
     }
 
-    fn solve(
-        &self,
-        problem: &Problem,
-        denoiser: &dyn Denoiser,
-        seed: u64,
-        observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError> {
-        solve_one(self, problem, denoiser, seed, observer)
-    }
-
     fn solve_batch(
         &self,
         problems: &[Problem],
@@ -102,10 +93,7 @@ impl Solver for Ddnm {
     ) -> Result<Vec<Solution>, SolverError> {
         check_batch(problems, denoiser, seeds)?;
         let n = denoiser.shape().numel();
-        let sigmas: Vec<f64> = ddpm_sigmas(self.steps)?
-            .into_iter()
-            .map(|s| denoiser.round_sigma(s))
-            .collect();
+        let sigmas = ddpm_levels(self.steps, denoiser)?;
         let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
         for (i, &sigma) in sigmas.iter().enumerate() {
             let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
@@ -138,13 +126,6 @@ impl Solver for Ddnm {
             check_finite(&xs, i, sigma)?;
             observer.on_step(i, sigmas.len(), sigma);
         }
-        Ok(xs
-            .into_iter()
-            .map(|x| Solution {
-                x,
-                nfe: sigmas.len(),
-                vjp: 0,
-            })
-            .collect())
+        Ok(solutions(xs, sigmas.len(), 0))
     }
 }

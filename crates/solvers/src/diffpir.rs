@@ -14,7 +14,9 @@
 //! at an intermediate step; here every run starts from pure noise at the top of the DDPM
 //! table, as the other baselines do.
 
-use crate::common::{check_finite, ddpm_sigmas, flat, positive, solve_one, split, start, unit};
+use crate::common::{
+    check_finite, ddpm_levels, ddpm_sigmas, flat, positive, solutions, split, start, unit,
+};
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::rng::normal_vec;
 use vmlmap_core::vector::add;
@@ -66,16 +68,6 @@ impl Solver for DiffPir {
         "diffpir"
     }
 
-    fn solve(
-        &self,
-        problem: &Problem,
-        denoiser: &dyn Denoiser,
-        seed: u64,
-        observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError> {
-        solve_one(self, problem, denoiser, seed, observer)
-    }
-
     fn solve_batch(
         &self,
         problems: &[Problem],
@@ -85,10 +77,7 @@ impl Solver for DiffPir {
     ) -> Result<Vec<Solution>, SolverError> {
         check_batch(problems, denoiser, seeds)?;
         let n = denoiser.shape().numel();
-        let sigmas: Vec<f64> = ddpm_sigmas(self.steps)?
-            .into_iter()
-            .map(|s| denoiser.round_sigma(s))
-            .collect();
+        let sigmas = ddpm_levels(self.steps, denoiser)?;
         let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
         for (i, &sigma) in sigmas.iter().enumerate() {
             let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
@@ -119,13 +108,6 @@ impl Solver for DiffPir {
             check_finite(&xs, i, sigma)?;
             observer.on_step(i, sigmas.len(), sigma);
         }
-        Ok(xs
-            .into_iter()
-            .map(|x| Solution {
-                x,
-                nfe: sigmas.len(),
-                vjp: 0,
-            })
-            .collect())
+        Ok(solutions(xs, sigmas.len(), 0))
     }
 }

@@ -15,7 +15,8 @@
 //! use 1.0 for inpainting).
 
 use crate::common::{
-    check_finite, ddim_move, ddpm_sigmas, eps_hat, flat, positive, solve_one, split, start,
+    check_finite, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat, positive, solutions, split,
+    start,
 };
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::vector::{axpy, norm, sub};
@@ -62,16 +63,6 @@ impl Solver for Dps {
         "dps"
     }
 
-    fn solve(
-        &self,
-        problem: &Problem,
-        denoiser: &dyn Denoiser,
-        seed: u64,
-        observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError> {
-        solve_one(self, problem, denoiser, seed, observer)
-    }
-
     fn solve_batch(
         &self,
         problems: &[Problem],
@@ -81,10 +72,7 @@ impl Solver for Dps {
     ) -> Result<Vec<Solution>, SolverError> {
         check_batch(problems, denoiser, seeds)?;
         let n = denoiser.shape().numel();
-        let sigmas: Vec<f64> = ddpm_sigmas(self.steps)?
-            .into_iter()
-            .map(|s| denoiser.round_sigma(s))
-            .collect();
+        let sigmas = ddpm_levels(self.steps, denoiser)?;
         let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
         for (i, &sigma) in sigmas.iter().enumerate() {
             let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
@@ -114,13 +102,6 @@ impl Solver for Dps {
             check_finite(&xs, i, sigma)?;
             observer.on_step(i, sigmas.len(), sigma);
         }
-        Ok(xs
-            .into_iter()
-            .map(|x| Solution {
-                x,
-                nfe: sigmas.len(),
-                vjp: sigmas.len(),
-            })
-            .collect())
+        Ok(solutions(xs, sigmas.len(), sigmas.len()))
     }
 }

@@ -142,16 +142,24 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// A method for the inverse problem.
+/// A method for the inverse problem. Implement [`Solver::solve`], or [`Solver::solve_batch`]
+/// for a solver that shares network evaluations across a batch (each default calls the
+/// other, so at least one must be implemented).
 pub trait Solver: Send + Sync {
     fn name(&self) -> &'static str;
+
+    /// One problem; the default is a batch of one.
     fn solve(
         &self,
         problem: &Problem,
         denoiser: &dyn Denoiser,
         seed: u64,
         observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError>;
+    ) -> Result<Solution, SolverError> {
+        let mut out =
+            self.solve_batch(std::slice::from_ref(problem), denoiser, &[seed], observer)?;
+        Ok(out.remove(0))
+    }
 
     /// Several problems at once, problem `b` with seed `seeds[b]` (see the module doc). The
     /// default solves them one after the other.

@@ -12,7 +12,7 @@
 //! `sigma_y` (it reduces to the noise-free one as `sigma_y -> 0`).
 
 use crate::common::{
-    check_finite, ddim_move, ddpm_sigmas, eps_hat, flat, solve_one, split, start, unit,
+    check_finite, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat, solutions, split, start, unit,
 };
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::vector::{axpy, sub};
@@ -47,16 +47,6 @@ impl Solver for PiGdm {
         "pigdm"
     }
 
-    fn solve(
-        &self,
-        problem: &Problem,
-        denoiser: &dyn Denoiser,
-        seed: u64,
-        observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError> {
-        solve_one(self, problem, denoiser, seed, observer)
-    }
-
     fn solve_batch(
         &self,
         problems: &[Problem],
@@ -66,10 +56,7 @@ impl Solver for PiGdm {
     ) -> Result<Vec<Solution>, SolverError> {
         check_batch(problems, denoiser, seeds)?;
         let n = denoiser.shape().numel();
-        let sigmas: Vec<f64> = ddpm_sigmas(self.steps)?
-            .into_iter()
-            .map(|s| denoiser.round_sigma(s))
-            .collect();
+        let sigmas = ddpm_levels(self.steps, denoiser)?;
         let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
         for (i, &sigma) in sigmas.iter().enumerate() {
             let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
@@ -98,13 +85,6 @@ impl Solver for PiGdm {
             check_finite(&xs, i, sigma)?;
             observer.on_step(i, sigmas.len(), sigma);
         }
-        Ok(xs
-            .into_iter()
-            .map(|x| Solution {
-                x,
-                nfe: sigmas.len(),
-                vjp: sigmas.len(),
-            })
-            .collect())
+        Ok(solutions(xs, sigmas.len(), sigmas.len()))
     }
 }

@@ -16,7 +16,9 @@
 //! pseudo-inverse zeroes a blur's small singular values, which a plain `H^+ y` amplifies
 //! the noise through by up to 1e6 here, and Adam at lr 0.1 cannot walk back from that).
 
-use crate::common::{check_finite, ddpm_sigmas, eps_hat, flat, positive, solve_one, split};
+use crate::common::{
+    check_finite, ddpm_levels, ddpm_sigmas, eps_hat, flat, positive, solutions, split,
+};
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::Denoiser;
@@ -81,16 +83,6 @@ impl Solver for RedDiff {
         "red-diff"
     }
 
-    fn solve(
-        &self,
-        problem: &Problem,
-        denoiser: &dyn Denoiser,
-        seed: u64,
-        observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError> {
-        solve_one(self, problem, denoiser, seed, observer)
-    }
-
     fn solve_batch(
         &self,
         problems: &[Problem],
@@ -100,10 +92,7 @@ impl Solver for RedDiff {
     ) -> Result<Vec<Solution>, SolverError> {
         check_batch(problems, denoiser, seeds)?;
         let n = denoiser.shape().numel();
-        let sigmas: Vec<f64> = ddpm_sigmas(self.steps)?
-            .into_iter()
-            .map(|s| denoiser.round_sigma(s))
-            .collect();
+        let sigmas = ddpm_levels(self.steps, denoiser)?;
         let mut rngs: Vec<_> = seeds.iter().map(|&s| seeded(s)).collect();
         let mut mus: Vec<Vec<f64>> = problems
             .iter()
@@ -145,13 +134,6 @@ impl Solver for RedDiff {
             check_finite(&mus, i, sigma)?;
             observer.on_step(i, sigmas.len(), sigma);
         }
-        Ok(mus
-            .into_iter()
-            .map(|x| Solution {
-                x,
-                nfe: sigmas.len(),
-                vjp: 0,
-            })
-            .collect())
+        Ok(solutions(mus, sigmas.len(), 0))
     }
 }

@@ -208,18 +208,6 @@ impl Solver for VmlMap {
         }
     }
 
-    fn solve(
-        &self,
-        problem: &Problem,
-        denoiser: &dyn Denoiser,
-        seed: u64,
-        observer: &mut dyn Observer,
-    ) -> Result<Solution, SolverError> {
-        let mut out =
-            self.solve_batch(std::slice::from_ref(problem), denoiser, &[seed], observer)?;
-        Ok(out.remove(0))
-    }
-
     fn solve_batch(
         &self,
         problems: &[Problem],
