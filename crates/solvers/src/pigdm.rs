@@ -1,15 +1,16 @@
 //! ΠGDM (Song, Vahdat, Mardani, Kautz, "Pseudoinverse-guided diffusion models for inverse
-//! problems", ICLR 2023; ALGORITHMS.md §8): the likelihood `p(y | x_sigma)` is approximated
-//! by `N(H D, r² H H^T + sigma_y² I)` with `r² = sigma² / (1 + sigma²)` (the posterior
-//! variance of a unit-variance prior), whose score through the network is
-//! `J^T H^T (r² H H^T + sigma_y² I)^-1 (y - H D) = J^T (H^T H + sigma_y²/r² I)^-1 H^T (y - H D) / r²`
-//! — `J^T H^+ (y - H D) / r²` noise-free — one VJP per step. The guided clean estimate
-//! `D + sigma² score` (Tweedie's formula for the posterior) then takes the DDIM step with
-//! the network's noise estimate.
+//! problems", ICLR 2023; ALGORITHMS.md §8): a DDIM step from the network's estimate `D`,
+//! plus the pseudo-inverse guidance `J^T H^+ (y - H D)` through the network (one VJP per
+//! step). The paper's Algorithm 1 adds `sqrt(abar_prev) sqrt(abar_t) g` in VP coordinates
+//! with `g = J_vp^T H^+ (y - H D)` (as `azula`'s `PGDMSampler` does); in this project's VE
+//! coordinates the two square roots cancel against the change of variables and the step is
+//! `x' = DDIM(x, D) + J^T H^+ (y - H D)`. Noisy measurements use the paper's noisy
+//! pseudo-inverse: `H^+` becomes `r² H^T (r² H H^T + sigma_y² I)^-1 =
+//! (H^T H + sigma_y²/r² I)^-1 H^T`, `r² = sigma² / (1 + sigma²)` (the posterior variance
+//! of a unit-variance prior), which is `H^+` as `sigma_y -> 0`.
 //!
 //! Defaults: 100 DDIM steps on the DDPM table; eta = 0.2 (InverseBench's `algo/pigdm.py`;
-//! there is no official repository). The paper's "noisy" form above is used for every
-//! `sigma_y` (it reduces to the noise-free one as `sigma_y -> 0`).
+//! there is no official repository).
 
 use crate::common::{
     check_finite, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat, solutions, split, start, unit,
@@ -68,19 +69,15 @@ impl Solver for PiGdm {
                 .zip(&d)
                 .flat_map(|(p, db)| {
                     let resid = sub(&p.y, &p.op.apply(db));
-                    let lambda = p.sigma_y * p.sigma_y / r2;
-                    p.op.regularized_pinv(&resid, lambda)
-                        .into_iter()
-                        .map(|v| v / r2)
-                        .collect::<Vec<_>>()
+                    p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / r2)
                 })
                 .collect();
-            let score = split(&lin.vjp(&w)?, n);
+            let guidance = split(&lin.vjp(&w)?, n);
             for b in 0..problems.len() {
-                let mut x0 = d[b].clone();
-                axpy(&mut x0, sigma * sigma, &score[b]);
                 let e = eps_hat(&xs[b], &d[b], sigma);
-                xs[b] = ddim_move(&x0, &e, sigma, next, self.eta, &mut rngs[b]);
+                let mut x = ddim_move(&d[b], &e, sigma, next, self.eta, &mut rngs[b]);
+                axpy(&mut x, 1.0, &guidance[b]);
+                xs[b] = x;
             }
             check_finite(&xs, i, sigma)?;
             observer.on_step(i, sigmas.len(), sigma);
