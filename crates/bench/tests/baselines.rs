@@ -11,7 +11,7 @@ use vmlmap_operators::TaskSpec;
 use vmlmap_priors::{Covariance, GaussianPrior};
 use vmlmap_solvers::{build_solver, Problem, Silent, SolverOptions};
 
-const DIFFUSION: &[&str] = &["ddnm", "diffpir", "pigdm", "dps", "red-diff"];
+const DIFFUSION: &[&str] = &["ddnm", "ddrm", "diffpir", "pigdm", "dps", "red-diff"];
 
 fn opts(extra: &[&str]) -> SolverOptions {
     SolverOptions {
@@ -103,10 +103,10 @@ fn diffusion_baselines_beat_pinv_on_noisy_problems_of_a_gaussian_prior() {
                 "{name:9} {task:16} error of one draw {one:.3}, of the mean of 16 {e:.3} (pinv {pinv:.3}, posterior mean {exact:.3})"
             );
             assert!(e < pinv, "{name} {task}: {e} >= pinv {pinv}");
-            let steps = if ["dps", "red-diff"].contains(name) {
-                1000
-            } else {
-                100
+            let steps = match *name {
+                "dps" | "red-diff" => 1000,
+                "ddrm" => 20,
+                _ => 100,
             };
             assert_eq!(outs[0].nfe, steps, "{name}");
         }

@@ -873,6 +873,7 @@ fn restore_runs_every_solver_and_checks_solver_options() {
             "pinv",
             "tikhonov",
             "ddnm",
+            "ddrm",
             "diffpir",
             "pigdm",
             "dps",

@@ -3,6 +3,7 @@
 //! here so that a misspelt or misplaced key is a typed error naming the solver.
 
 use crate::ddnm::Ddnm;
+use crate::ddrm::Ddrm;
 use crate::diffpir::DiffPir;
 use crate::dps::Dps;
 use crate::pigdm::PiGdm;
@@ -20,6 +21,7 @@ pub const SOLVER_NAMES: &[&str] = &[
     "pinv",
     "tikhonov",
     "ddnm",
+    "ddrm",
     "diffpir",
     "pigdm",
     "dps",
@@ -40,6 +42,7 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
         ],
         "tikhonov" => &["lambda"],
         "ddnm" | "pigdm" => &["steps", "eta"],
+        "ddrm" => &["steps", "eta", "eta_b", "sv_threshold"],
         "diffpir" => &["steps", "lambda", "zeta"],
         "dps" => &["steps", "zeta"],
         "red-diff" => &["steps", "lambda", "lr"],
@@ -169,6 +172,18 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 Ddnm {
                     steps: x.get("steps", o.steps, d.steps)?,
                     eta: x.get("eta", o.eta, d.eta)?,
+                }
+                .check()?,
+            ))
+        }
+        "ddrm" => {
+            let d = Ddrm::default();
+            Ok(Box::new(
+                Ddrm {
+                    steps: x.get("steps", o.steps, d.steps)?,
+                    eta: x.get("eta", o.eta, d.eta)?,
+                    eta_b: x.get("eta_b", None, d.eta_b)?,
+                    sv_threshold: x.get("sv_threshold", None, d.sv_threshold)?,
                 }
                 .check()?,
             ))

@@ -29,7 +29,7 @@ pub struct Args {
     /// Must agree with the sidecars when given.
     #[arg(long)]
     task: Option<String>,
-    /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, diffpir, pigdm, dps, red-diff
+    /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, ddrm, diffpir, pigdm, dps, red-diff
     /// (README: the solver table with each one's defaults).
     #[arg(long, default_value = "vml-map")]
     solver: String,
