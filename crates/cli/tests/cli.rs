@@ -806,12 +806,16 @@ fn restore_checks_its_inputs_before_the_work() {
     );
     fails(&["--ground-truth", &p(&small)], "ground truth");
     fails(
+        &["--output", &p(&dir.join("nowhere/out.png"))],
+        "does not exist",
+    );
+    fails(
         &["--output", &p(&dir.join("out.jpg"))],
-        "restore writes .png images or .npy",
+        "this command writes .png or .npy",
     );
     fails(
         &["--output", &p(&dir.join("out"))],
-        "restore writes .png images or .npy",
+        "this command writes .png or .npy",
     );
     // Scoring the output against itself is refused, not reported as 55 dB.
     std::fs::copy(&gt, dir.join("same.png")).unwrap();
@@ -1004,6 +1008,22 @@ fn bad_arguments_name_the_problem_before_any_work() {
     fails(
         &["bench-nfe", "--model", "default", "--size", "64"],
         "--size 64",
+    );
+    fails(
+        &["sample", "--output", &p(&dir.join("s.jpg"))],
+        "this command writes .png",
+    );
+    fails(
+        &[
+            "denoise",
+            "--input",
+            "x.npy",
+            "--output",
+            &p(&dir.join("d.txt")),
+            "--sigma",
+            "0.5",
+        ],
+        "this command writes .png or .npy",
     );
     let gt = dir.join("gt.png");
     image::GrayImage::from_fn(32, 32, |x, _| image::Luma([(x * 8) as u8]))

@@ -36,9 +36,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !(a.sigma > 0.0 && a.sigma.is_finite()) {
         anyhow::bail!("invalid --sigma {}: must be positive and finite", a.sigma);
     }
-    if std::path::Path::new(&a.output).exists() && !a.force {
-        anyhow::bail!("{} exists; pass --force to overwrite it", a.output);
-    }
+    super::check_output(&a.output, &["png", "npy"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, info) =
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)

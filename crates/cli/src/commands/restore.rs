@@ -230,17 +230,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 m.output
             );
         }
-        if Path::new(&m.output).exists() && !a.force {
+        if !many {
+            super::check_output(&m.output, &["png", "npy"], a.force)?;
+        } else if Path::new(&m.output).exists() && !a.force {
             bail!("{} exists; pass --force to overwrite it", m.output);
-        }
-        let ext = Path::new(&m.output)
-            .extension()
-            .map(|e| e.to_string_lossy().to_lowercase());
-        if !matches!(ext.as_deref(), Some("png") | Some("npy")) {
-            bail!(
-                "cannot write {}: restore writes .png images or .npy arrays",
-                m.output
-            );
         }
     }
     let shape = items[0].shape;

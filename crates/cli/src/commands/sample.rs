@@ -41,9 +41,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.count == 0 {
         anyhow::bail!("--count must be at least 1");
     }
-    if std::path::Path::new(&a.output).exists() && !a.force {
-        anyhow::bail!("{} exists; pass --force to overwrite it", a.output);
-    }
+    super::check_output(&a.output, &["png"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, _) = vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
     let bar = indicatif::ProgressBar::new(a.count as u64);
