@@ -20,13 +20,7 @@ pub fn ddim_sample(
     eta: f64,
     clip_denoised: bool,
 ) -> Result<Vec<f64>, SolverError> {
-    if !(0.0..=1.0).contains(&eta) {
-        return Err(SolverError::InvalidConfig {
-            field: "eta",
-            value: eta.to_string(),
-            reason: "must be in [0, 1]".into(),
-        });
-    }
+    crate::common::unit("eta", eta)?;
     let sigmas: Vec<f64> = karras(steps, 80.0, 0.002, 7.0)
         .map_err(|e| SolverError::InvalidConfig {
             field: "steps",

@@ -21,6 +21,7 @@
 //! the directions the data determine, which the inner steps approach only at the rate the
 //! network's Jacobian allows. No extra network evaluation.
 
+use crate::common::{fresh_noise_std, invalid, unit};
 use crate::{Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::karras;
@@ -72,14 +73,6 @@ impl Default for VmlMapConfig {
     }
 }
 
-fn invalid(field: &'static str, value: impl ToString, reason: &str) -> SolverError {
-    SolverError::InvalidConfig {
-        field,
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 impl VmlMapConfig {
     /// The validated solver, or a typed error naming the first invalid setting.
     pub fn check(self) -> Result<VmlMap, SolverError> {
@@ -96,9 +89,7 @@ impl VmlMapConfig {
                 "step size must be positive and finite",
             ));
         }
-        if !(0.0..=1.0).contains(&self.eta) {
-            return Err(invalid("eta", self.eta, "must be in [0, 1]"));
-        }
+        unit("eta", self.eta)?;
         if !(self.sigma_min > 0.0 && self.sigma_min.is_finite()) {
             return Err(invalid(
                 "sigma_min",
@@ -338,7 +329,7 @@ pub fn ddim_step(
     eta: f64,
     rng: &mut vmlmap_core::rng::Rng,
 ) -> Vec<f64> {
-    let c = eta * next * (1.0 - (next / sigma).powi(2)).max(0.0).sqrt();
+    let c = fresh_noise_std(sigma, next, eta);
     let keep = (next * next - c * c).max(0.0).sqrt() / sigma;
     let mut out: Vec<f64> = d.iter().zip(x).map(|(d, x)| d + keep * (x - d)).collect();
     if c > 0.0 {
