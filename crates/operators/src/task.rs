@@ -60,6 +60,10 @@ pub fn task_options(name: &str) -> &'static [(&'static str, &'static str)] {
         "inpaint-mask" => &[
             ("path", "PNG mask, white (>= 128) = observed (required)"),
             ("invert", "true: black = observed (default false)"),
+            (
+                "sha256",
+                "SHA-256 of the mask file; a file that differs is refused (degrade records it)",
+            ),
         ],
         "deblur-gaussian" => &[
             ("size", "kernel taps (default: size rule)"),
@@ -76,6 +80,10 @@ pub fn task_options(name: &str) -> &'static [(&'static str, &'static str)] {
             (
                 "kernel",
                 "kernel file instead of a random one: PNG (grey) or text matrix",
+            ),
+            (
+                "sha256",
+                "SHA-256 of the kernel file; a file that differs is refused (degrade records it)",
             ),
         ],
         "cs" => &[
@@ -223,6 +231,85 @@ impl TaskSpec {
         Ok(k)
     }
 
+    /// Refuses a file whose SHA-256 differs from the `sha256` option, when there is one.
+    fn check_hash(&self, path: &str) -> Result<(), OperatorError> {
+        let Some(want) = self.options.get("sha256") else {
+            return Ok(());
+        };
+        let got = file_sha256(path)?;
+        if !got.eq_ignore_ascii_case(want) {
+            return Err(self.invalid(
+                "sha256",
+                want,
+                format!(
+                    "{path} has SHA-256 {got}: the file changed since the measurement was made"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every parameter that defines the operator for images of `shape`, defaults written
+    /// out, file paths made absolute and files pinned by their SHA-256: what a measurement
+    /// records so that it restores the same way after the defaults change or from another
+    /// folder.
+    /// Options are parsed here but validated by [`TaskSpec::build`].
+    pub fn resolved(&self, shape: Shape) -> Result<Self, OperatorError> {
+        let d = BlurDefaults::for_side(shape.side());
+        let mut out = self.clone();
+        let mut set = |k: &str, v: String| {
+            out.options.entry(k.to_string()).or_insert(v);
+        };
+        match self.name.as_str() {
+            "inpaint-box" => {
+                let size: usize = self.get("size", shape.side() / 2, "a box side in pixels")?;
+                set("size", size.to_string());
+                let top = shape.h.saturating_sub(size) / 2;
+                let left = shape.w.saturating_sub(size) / 2;
+                set("top", self.get("top", top, "a row index")?.to_string());
+                set(
+                    "left",
+                    self.get("left", left, "a column index")?.to_string(),
+                );
+            }
+            "inpaint-random" => {
+                set("fraction", "0.7".into());
+                set("seed", "0".into());
+            }
+            "inpaint-half" => set("missing", "right".into()),
+            "inpaint-mask" | "deblur-motion" if self.options.contains_key(file_key(&self.name)) => {
+                let key = file_key(&self.name);
+                let path = &self.options[key];
+                let abs = std::path::absolute(path).map_err(|e| file_error(path, e))?;
+                let hash = file_sha256(path)?;
+                out.options
+                    .insert(key.to_string(), abs.to_string_lossy().into_owned());
+                out.options.insert("sha256".into(), hash);
+                if self.name == "inpaint-mask" {
+                    out.options
+                        .entry("invert".into())
+                        .or_insert_with(|| "false".into());
+                }
+            }
+            "deblur-motion" => {
+                set("size", d.motion_size.to_string());
+                set("intensity", "0.5".into());
+                set("seed", "0".into());
+            }
+            "deblur-gaussian" => {
+                set("size", d.gaussian_size.to_string());
+                set("std", d.gaussian_std.to_string());
+            }
+            "deblur-uniform" => set("size", d.uniform_size.to_string()),
+            "cs" => {
+                set("ratio", "0.5".into());
+                set("seed", "0".into());
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
     /// A canonical description: name and options.
     pub fn label(&self) -> String {
         if self.options.is_empty() {
@@ -338,6 +425,7 @@ impl TaskSpec {
                     )
                 })?;
                 let invert: bool = self.get("invert", false, "true or false")?;
+                self.check_hash(path)?;
                 let obs = read_mask(path, shape, invert)?;
                 if !obs.iter().any(|&o| o) {
                     return Err(self.invalid("path", path, "the mask observes no pixel"));
@@ -389,6 +477,7 @@ impl TaskSpec {
             }
             "deblur-motion" => {
                 let (kernel, k) = if let Some(path) = self.options.get("kernel") {
+                    self.check_hash(path)?;
                     let (kern, k) = read_kernel(path)?;
                     if k > shape.side() {
                         return Err(self.invalid(
@@ -464,6 +553,25 @@ fn file_error(path: &str, reason: impl ToString) -> OperatorError {
         path: path.to_string(),
         reason: reason.to_string(),
     }
+}
+
+/// The option naming a task's input file.
+fn file_key(task: &str) -> &'static str {
+    if task == "inpaint-mask" {
+        "path"
+    } else {
+        "kernel"
+    }
+}
+
+/// The SHA-256 of a file, in lowercase hex.
+pub fn file_sha256(path: &str) -> Result<String, OperatorError> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    Ok(sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Reads an `H x W` PNG mask (any colour type; luminance >= 128 = observed).
@@ -573,6 +681,57 @@ mod tests {
             (d64.gaussian_size, d64.uniform_size, d64.motion_size),
             (27, 7, 27)
         );
+    }
+
+    #[test]
+    fn resolved_options_rebuild_the_same_operator_and_pin_files() {
+        let shape = Shape::new(1, 16, 16).unwrap();
+        let x: Vec<f64> = (0..shape.numel())
+            .map(|i| (i as f64 * 0.37).sin())
+            .collect();
+        for &name in TASK_NAMES {
+            if name == "inpaint-mask" || name == "colorize" {
+                continue;
+            }
+            let spec = TaskSpec::new(name).unwrap();
+            let full = spec.resolved(shape).unwrap();
+            assert_eq!(full.resolved(shape).unwrap(), full, "{name}: idempotent");
+            let mut keys: Vec<&str> = task_options(name)
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| !["kernel", "sha256"].contains(k))
+                .collect();
+            keys.sort();
+            assert_eq!(
+                full.options.keys().map(String::as_str).collect::<Vec<_>>(),
+                keys,
+                "{name}: every parameter written out"
+            );
+            let (a, b) = (spec.build(shape).unwrap(), full.build(shape).unwrap());
+            assert_eq!(a.apply(&x), b.apply(&x), "{name}");
+        }
+        let box_ = TaskSpec::new("inpaint-box")
+            .unwrap()
+            .resolved(shape)
+            .unwrap();
+        assert_eq!(box_.label(), "inpaint-box(left=4,size=8,top=4)");
+        let dir = std::env::temp_dir().join(format!("vmlmap-task-hash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mask = dir.join("m.png");
+        image::GrayImage::from_fn(16, 16, |x, _| image::Luma([if x < 8 { 255 } else { 0 }]))
+            .save(&mask)
+            .unwrap();
+        let spec = TaskSpec::parse("inpaint-mask", &[format!("path={}", mask.display())]).unwrap();
+        let full = spec.resolved(shape).unwrap();
+        assert_eq!(full.options["sha256"].len(), 64);
+        assert!(std::path::Path::new(&full.options["path"]).is_absolute());
+        assert_eq!(full.build(shape).unwrap().output_len(), 128);
+        image::GrayImage::from_fn(16, 16, |x, _| image::Luma([if x < 9 { 255 } else { 0 }]))
+            .save(&mask)
+            .unwrap();
+        let err = full.build(shape).unwrap_err().to_string();
+        assert!(err.contains("sha256") && err.contains("changed"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

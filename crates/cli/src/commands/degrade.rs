@@ -44,6 +44,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let spec = TaskSpec::parse(&a.task, &a.task_opts)?;
     let (x, shape) = vmlmap_io::read_array(&a.input, None, false)?;
+    // Every parameter written out, so that the measurement restores the same way later.
+    let spec = spec.resolved(shape)?;
     let op = spec.build(shape)?;
     let eta = vmlmap_core::rng::normal_vec(&mut vmlmap_core::rng::seeded(a.seed), op.output_len());
     let y: Vec<f64> = op

@@ -14,8 +14,13 @@ use vmlmap_solvers::{build_solver, Observer, Problem, SolverOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A measurement (`NAME.png`, `NAME.npy` or `NAME.json` from `vmlmap degrade`), or a
-    /// folder: every `NAME.json` measurement description in it. Repeat for several.
+    /// A measurement, or a folder of them; repeat for several. Two kinds:
+    /// written by `vmlmap degrade` (`NAME.png`, `NAME.npy` or `NAME.json`): its `NAME.json`
+    /// sidecar defines the operator and the noise; or any image or `.npy` without a sidecar,
+    /// with --task: the file is the measurement y itself, of the operator's output size
+    /// (8x8 for sr4 on the 32x32 default model; the full-size image for inpainting, with
+    /// --task-opt path=mask.png for inpaint-mask; a `.npy` of m values for cs). A folder
+    /// gives its `NAME.json` measurements, or with --task its images and `.npy` files.
     #[arg(long, required = true)]
     input: Vec<String>,
     /// One input: the restored image (`.png`) or array (`.npy`). Several inputs: a folder
@@ -26,9 +31,14 @@ pub struct Args {
     /// Extension of the files written into an output folder.
     #[arg(long, default_value = "png", value_parser = ["png", "npy"])]
     format: String,
-    /// Must agree with the sidecars when given.
+    /// Task of a measurement without a sidecar (see `vmlmap tasks`); must agree with the
+    /// sidecars when given.
     #[arg(long)]
     task: Option<String>,
+    /// Task option `key=value` of a measurement without a sidecar (repeat); a sidecar
+    /// records its own.
+    #[arg(long = "task-opt")]
+    task_opts: Vec<String>,
     /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, ddrm, diffpir, pigdm, dps, red-diff
     /// (README: the solver table with each one's defaults).
     #[arg(long, default_value = "vml-map")]
@@ -40,9 +50,11 @@ pub struct Args {
     /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset.
     #[arg(long, default_value = "default")]
     model: String,
-    /// Must agree with the sidecars when given.
+    /// Measurement noise of a measurement without a sidecar (default 1e-9: noise-free);
+    /// must agree with the sidecars when given.
     #[arg(long, allow_negative_numbers = true)]
     sigma_y: Option<f64>,
+    /// Unit of --sigma-y: minus-one-one (images in [-1, 1]) or zero-one (doubled).
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
     /// Reverse steps.
@@ -114,26 +126,67 @@ fn same_file(a: &str, b: &str) -> bool {
     }
 }
 
-/// The sidecar paths of the inputs: files as given, folders expanded to their sorted
-/// `NAME.json` measurement descriptions.
-fn sidecars(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+/// Where a measurement comes from.
+enum Source {
+    /// A `NAME.json` written by `vmlmap degrade`.
+    Sidecar(PathBuf),
+    /// An image or `.npy` that is the measurement itself (with `--task`).
+    Raw(PathBuf),
+}
+
+/// Whether a file is an image or array a raw measurement can be read from.
+fn raw_kind(p: &Path) -> bool {
+    p.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .is_some_and(|e| ["png", "npy", "jpg", "jpeg"].contains(&e.as_str()))
+}
+
+/// The measurements of the inputs: files as given (with their sidecar when there is one),
+/// folders expanded to their sorted `NAME.json` measurement descriptions, or with a task
+/// to their images and arrays.
+fn sources(inputs: &[String], task: Option<&str>) -> anyhow::Result<Vec<Source>> {
     let mut out = Vec::new();
     for input in inputs {
         let p = Path::new(input);
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+            let files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("reading the folder {input}"))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            let mut found: Vec<PathBuf> = files
+                .iter()
                 .filter(|f| f.extension().is_some_and(|e| e == "json"))
                 .filter(|f| MeasurementSidecar::read(f).is_ok())
+                .cloned()
                 .collect();
-            if found.is_empty() {
-                bail!("{input} holds no measurement description (NAME.json written by vmlmap degrade)");
-            }
             found.sort();
-            out.extend(found);
+            if !found.is_empty() {
+                out.extend(found.into_iter().map(Source::Sidecar));
+                continue;
+            }
+            if task.is_none() {
+                bail!("{input} holds no measurement description (NAME.json written by vmlmap degrade); give --task to restore its images as raw measurements");
+            }
+            let mut raw: Vec<PathBuf> = files.into_iter().filter(|f| raw_kind(f)).collect();
+            if raw.is_empty() {
+                bail!("{input} holds no image (.png, .jpg) or .npy measurement");
+            }
+            raw.sort();
+            out.extend(raw.into_iter().map(Source::Raw));
+        } else if p.extension().is_some_and(|e| e == "json") || sibling_paths(input).2.is_file() {
+            out.push(Source::Sidecar(sibling_paths(input).2));
+        } else if !p.is_file() {
+            bail!("cannot read {input}: no such file or folder");
+        } else if task.is_some() {
+            if !raw_kind(p) {
+                bail!("cannot read {input} as a measurement: expected .png, .jpg or .npy");
+            }
+            out.push(Source::Raw(p.to_path_buf()));
         } else {
-            out.push(sibling_paths(input).2);
+            bail!(
+                "{input} has no measurement description {} (written by vmlmap degrade): give --task (and --sigma-y, --task-opt) to restore it as a raw measurement y",
+                sibling_paths(input).2.display()
+            );
         }
     }
     Ok(out)
@@ -176,8 +229,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(t) = &a.task {
         TaskSpec::new(t)?;
     }
-    let jsons = sidecars(&a.input)?;
+    let jsons = sources(&a.input, a.task.as_deref())?;
     let many = jsons.len() > 1 || Path::new(&a.output).is_dir();
+    let any_raw = jsons.iter().any(|s| matches!(s, Source::Raw(_)));
+    if !a.task_opts.is_empty() && !any_raw {
+        bail!("--task-opt applies to raw measurements; the sidecars of these measurements record their operators");
+    }
+    if any_raw && a.sigma_y.is_none() {
+        eprintln!("note: no --sigma-y: the measurements without a sidecar are taken as noise-free (sigma_y 1e-9)");
+    }
+    // A raw measurement is of the model's image size: read it before the model is built.
+    let model_shape = if any_raw {
+        let info = vmlmap_models::registry::inspect(&a.model)?;
+        Some(Shape::new(info.image[0], info.image[1], info.image[2])?)
+    } else {
+        None
+    };
     if !a.ground_truth.is_empty()
         && a.ground_truth.len() != jsons.len()
         && !(a.ground_truth.len() == 1 && Path::new(&a.ground_truth[0]).is_dir())
@@ -189,7 +256,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let mut items = Vec::with_capacity(jsons.len());
-    for (i, json) in jsons.iter().enumerate() {
+    for (i, source) in jsons.iter().enumerate() {
+        let json = match source {
+            Source::Sidecar(p) | Source::Raw(p) => p,
+        };
         let name = json
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -213,14 +283,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             )),
             all => Some((all[i].clone(), Vec::new())),
         };
-        items.push(read_measurement_of(
-            json,
-            name,
-            output,
-            ground_truth,
-            &a,
-            convention,
-        )?);
+        items.push(match (source, model_shape) {
+            (Source::Raw(path), Some(shape)) => {
+                read_raw(path, name, output, ground_truth, &a, convention, shape)?
+            }
+            _ => read_measurement_of(json, name, output, ground_truth, &a, convention)?,
+        });
     }
     let mut names = std::collections::BTreeSet::new();
     for m in &items {
@@ -300,11 +368,27 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         for ((m, sol), problem) in chunk.iter().zip(&sols).zip(&problems) {
             vmlmap_io::write_array(&m.output, &sol.x, shape, a.force)?;
             let mut out = serde_json::json!({"input": m.name, "solver": solver.name(), "task": m.side.task, "sigma_y": m.side.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": seconds, "batch": chunk.len(), "output": m.output, "measurement_residual": problem.residual(&sol.x)});
+            // Scores of the float output and, for a PNG, of the 8-bit file as written.
+            let mut scores = Vec::new();
             if let Some((_, g)) = &m.ground_truth {
-                out["psnr"] = vmlmap_metrics::psnr(&sol.x, g).into();
-                out["ssim"] = vmlmap_metrics::ssim(&sol.x, g, shape)
-                    .map(Into::into)
-                    .unwrap_or(serde_json::Value::Null);
+                let score = |x: &[f64]| {
+                    (
+                        vmlmap_metrics::psnr(x, g),
+                        vmlmap_metrics::ssim(x, g, shape).ok(),
+                    )
+                };
+                let (p, q) = score(&sol.x);
+                out["psnr"] = p.into();
+                out["ssim"] = q.into();
+                scores.push(("float output", p, q));
+                if !m.output.to_ascii_lowercase().ends_with(".npy") {
+                    let (written, _) = vmlmap_io::read_array(&m.output, Some(shape), false)
+                        .with_context(|| format!("reading back {}", m.output))?;
+                    let (p, q) = score(&written);
+                    out["psnr_png"] = p.into();
+                    out["ssim_png"] = q.into();
+                    scores.push(("written PNG", p, q));
+                }
             }
             if a.json {
                 bar.suspend(|| println!("{out}"));
@@ -319,8 +403,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                         sol.vjp,
                         m.output
                     );
-                    if let (Some(p), Some(s)) = (out.get("psnr"), out.get("ssim")) {
-                        eprintln!("PSNR {p:.2} dB, SSIM {s:.4}");
+                    for (what, p, q) in &scores {
+                        let q = q.map(|q| format!("{q:.4}")).unwrap_or_else(|| "n/a".into());
+                        eprintln!("  {what}: PSNR {p:.2} dB, SSIM {q}");
                     }
                 });
             }
@@ -397,4 +482,82 @@ fn read_measurement(path: &str, len: usize) -> anyhow::Result<Vec<f64>> {
         bail!("{path} holds {} values, the operator gives {len}", y.len());
     }
     Ok(y)
+}
+
+/// A measurement without a sidecar: the file is y itself, of the operator's output size
+/// for images of the model's `shape` (for masks, the full image, whose observed pixels are
+/// taken).
+fn read_raw(
+    path: &Path,
+    name: String,
+    output: String,
+    ground_truth: Option<(String, Vec<f64>)>,
+    a: &Args,
+    convention: NoiseConvention,
+    shape: Shape,
+) -> anyhow::Result<Measurement> {
+    let task = a.task.as_deref().unwrap_or_default();
+    let spec = TaskSpec::parse(task, &a.task_opts)?.resolved(shape)?;
+    let op = spec.build(shape)?;
+    let file = path.to_string_lossy().into_owned();
+    let mask = task.starts_with("inpaint");
+    let wrong_size = |found: &str| {
+        let want = match op.output_shape() {
+            Some(s) => format!("{s} ({}x{} pixels, WxH)", s.w, s.h),
+            None if mask => format!(
+                "the full {shape} image ({}x{} pixels, WxH), or a .npy of its {} observed values",
+                shape.w,
+                shape.h,
+                op.output_len()
+            ),
+            None => format!("a .npy of {} values", op.output_len()),
+        };
+        anyhow::anyhow!(
+            "{file} is {found}; a {task} measurement of the model's {shape} images is {want}"
+        )
+    };
+    let read = |expected: Shape| {
+        vmlmap_io::read_array(&file, Some(expected), false).map_err(|e| match e {
+            vmlmap_io::IoError::Shape { found, .. } => wrong_size(&found),
+            e => e.into(),
+        })
+    };
+    let y = match op.output_shape() {
+        Some(s) => read(s)?.0,
+        None => {
+            let is_npy = file.to_ascii_lowercase().ends_with(".npy");
+            let npy_len = if is_npy {
+                Some(vmlmap_io::read_npy(&file)?)
+            } else {
+                None
+            };
+            match npy_len {
+                Some((v, _)) if v.len() == op.output_len() => v,
+                Some((_, s)) if !mask || s != shape => return Err(wrong_size(&s.to_string())),
+                _ if mask => op.apply(&read(shape)?.0),
+                _ => return Err(wrong_size("an image")),
+            }
+        }
+    };
+    let sigma_y = convention.to_internal(a.sigma_y.unwrap_or(1e-9));
+    let side = MeasurementSidecar {
+        task: spec.name.clone(),
+        options: spec.options.clone(),
+        sigma_y,
+        seed: 0,
+        image_shape: [shape.c, shape.h, shape.w],
+        measurement: file.clone(),
+        measurement_len: y.len(),
+        noise_convention: "minus-one-one".into(),
+        source: file,
+    };
+    Ok(Measurement {
+        name,
+        side,
+        op,
+        y,
+        shape,
+        output,
+        ground_truth,
+    })
 }

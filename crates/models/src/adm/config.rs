@@ -273,6 +273,26 @@ impl AdmConfig {
             use_new_attention_order: false,
             conv_resample: true,
         };
+        // A published preset's weights are that preset, whatever the guessed heads.
+        let structure = |c: &Self| {
+            (
+                c.in_channels,
+                c.model_channels,
+                c.out_channels,
+                c.num_res_blocks,
+                c.attention_ds.clone(),
+                c.channel_mult.clone(),
+                c.use_scale_shift_norm,
+                c.resblock_updown,
+            )
+        };
+        if let Some(p) = PRESETS
+            .iter()
+            .filter_map(|p| Self::preset(p).ok())
+            .find(|p| structure(p) == structure(&cfg))
+        {
+            return Ok(p);
+        }
         if cfg.preset_name().is_none() {
             cfg.image_size = 1 << (levels - 1).max(5);
             cfg.num_head_channels = None;

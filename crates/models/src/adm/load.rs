@@ -109,14 +109,33 @@ pub fn read_config(path: &Path) -> Result<AdmConfig, LoadError> {
 }
 
 /// The architecture of a checkpoint: its JSON sidecar, else recognised from the weights.
+///
+/// Without `NAME.json` the architecture is recognised from the weights, and used only when
+/// it is one of the published presets: the weights alone do not determine the attention
+/// heads (`num_heads` / `num_head_channels`), `use_new_attention_order` nor the training
+/// `image_size`, and a guess would silently build another network.
 pub fn config_for(path: &Path, ck: &Checkpoint) -> Result<AdmConfig, LoadError> {
-    match sidecar_config(path) {
-        Some(p) => read_config(&p),
-        None => AdmConfig::from_checkpoint(ck).map_err(|source| LoadError::Config {
-            path: path.display().to_string(),
-            source,
-        }),
+    if let Some(p) = sidecar_config(path) {
+        return read_config(&p);
     }
+    let cfg = AdmConfig::from_checkpoint(ck).map_err(|source| LoadError::Config {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if cfg.preset_name().is_none() {
+        return Err(LoadError::ConfigFile {
+            path: path.with_extension("json").display().to_string(),
+            reason: format!(
+                "no such file, and the weights of {} are not a published preset ({}): they \
+                 do not determine num_heads / num_head_channels, use_new_attention_order nor \
+                 image_size. Write them in that file (the guided-diffusion constructor \
+                 arguments, as in assets/models/fashion32.json)",
+                path.display(),
+                crate::adm::config::PRESETS.join(", ")
+            ),
+        });
+    }
+    Ok(cfg)
 }
 
 /// Builds a UNet from a checkpoint; every missing key, unexpected key and shape mismatch
