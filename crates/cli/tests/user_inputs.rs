@@ -402,3 +402,169 @@ fn weights_without_their_configuration_are_a_preset_or_refused() {
     assert!(e.contains("tiny.json") && e.contains("num_heads"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn content_changed_on_reading_is_said_not_silent() {
+    let dir = scratch("warnings");
+    let rgb = dir.join("rgb.png");
+    image::RgbaImage::from_fn(32, 32, |x, y| {
+        image::Rgba([(x * 8) as u8, (y * 8) as u8, 9, 200])
+    })
+    .save(&rgb)
+    .unwrap();
+    let r = vmlmap(&[
+        "denoise",
+        "--input",
+        &s(&rgb),
+        "--sigma",
+        "0.1",
+        "--output",
+        &s(&dir.join("d.png")),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let e = stderr(&r);
+    assert!(
+        e.contains("converted to grey") && e.contains("alpha"),
+        "{e}"
+    );
+    // An opaque grey PNG saved as RGB is not a colour image: no warning.
+    let flat = dir.join("flat.png");
+    image::RgbImage::from_fn(32, 32, |x, _| image::Rgb([x as u8 * 4; 3]))
+        .save(&flat)
+        .unwrap();
+    let r = vmlmap(&[
+        "denoise",
+        "--input",
+        &s(&flat),
+        "--sigma",
+        "0.1",
+        "--output",
+        &s(&dir.join("f.png")),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(!stderr(&r).contains("warning:"), "{}", stderr(&r));
+    // A [0, 255] array given as a clean image.
+    let npy = dir.join("x255.npy");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 32, 32), }".to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for i in 0..1024 {
+        bytes.extend(((i % 256) as f64).to_le_bytes());
+    }
+    std::fs::write(&npy, &bytes).unwrap();
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "sr2",
+        "--input",
+        &s(&npy),
+        "--output",
+        &s(&dir.join("y.png")),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stderr(&r).contains("outside the [-1, 1]"), "{}", stderr(&r));
+    // A truncated .npy says so.
+    std::fs::write(&npy, &bytes[..bytes.len() - 100]).unwrap();
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "sr2",
+        "--input",
+        &s(&npy),
+        "--output",
+        &s(&dir.join("z.png")),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = stderr(&r);
+    assert!(e.contains("truncated") && e.contains("1024"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The shipped weights with their header edited by `edit`, and the shipped configuration.
+fn edited_weights(
+    dir: &Path,
+    name: &str,
+    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+) -> PathBuf {
+    let bytes = std::fs::read(repo("assets/models/fashion32.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    edit(&mut header);
+    let h = serde_json::to_vec(&header).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend(&h);
+    out.extend(&bytes[8 + n..]);
+    let path = dir.join(format!("{name}.safetensors"));
+    std::fs::write(&path, out).unwrap();
+    std::fs::copy(
+        repo("assets/models/fashion32.json"),
+        dir.join(format!("{name}.json")),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn damaged_weights_and_checkpoints_are_named_once_and_precisely() {
+    let dir = scratch("damaged");
+    let renamed = edited_weights(&dir, "renamed", |h| {
+        let t = h.remove("out.2.weight").unwrap();
+        h.insert("out.2.weight_renamed".into(), t);
+    });
+    let r = vmlmap(&["models", "inspect", &s(&renamed)]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = stderr(&r);
+    assert!(
+        e.contains("missing key out.2.weight ")
+            && e.contains("unexpected key out.2.weight_renamed"),
+        "{e}"
+    );
+    let reshaped = edited_weights(&dir, "reshaped", |h| {
+        let t = h.get_mut("input_blocks.3.0.in_layers.2.weight").unwrap();
+        t["shape"] = serde_json::json!([32, 64, 3, 3]);
+    });
+    let r = vmlmap(&["models", "inspect", &s(&reshaped)]);
+    let e = stderr(&r);
+    assert!(
+        e.contains("(0 missing, 1 shape mismatches, 0 unexpected)"),
+        "{e}"
+    );
+    assert_eq!(e.matches("shape mismatch for").count(), 1, "{e}");
+    // Without its configuration, the renamed file cannot be recognised: said once.
+    std::fs::remove_file(dir.join("renamed.json")).unwrap();
+    let r = vmlmap(&["models", "inspect", &s(&renamed)]);
+    let e = stderr(&r);
+    assert_eq!(e.matches("cannot recognise").count(), 1, "{e}");
+    assert!(e.contains("no key out.2.weight"), "{e}");
+    // A training checkpoint that is not one: the path once.
+    let imgs = dir.join("imgs");
+    std::fs::create_dir_all(&imgs).unwrap();
+    for k in 0..2 {
+        grey(&imgs.join(format!("{k}.png")), 32, 32, |x, y| {
+            ((x + y + k) * 4) as u8
+        });
+    }
+    let state = dir.join("state.safetensors");
+    std::fs::write(&state, b"not a checkpoint").unwrap();
+    let r = vmlmap(&[
+        "train",
+        "--data",
+        &s(&imgs),
+        "--checkpoint",
+        &s(&state),
+        "--steps",
+        "1",
+        "--export",
+        &s(&dir.join("e.safetensors")),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = stderr(&r);
+    assert_eq!(e.matches("state.safetensors").count(), 1, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

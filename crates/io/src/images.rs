@@ -12,10 +12,40 @@ pub fn read_image(
     expected: Option<Shape>,
     resize: bool,
 ) -> Result<(Vec<f64>, Shape), IoError> {
+    read_image_noting(path, expected, resize).map(|(v, s, _)| (v, s))
+}
+
+/// [`read_image`], with a note for each change made to the file's content: colour
+/// converted to grey (luminance) or grey replicated to RGB, an alpha channel dropped, a
+/// resampling.
+pub fn read_image_noting(
+    path: &str,
+    expected: Option<Shape>,
+    resize: bool,
+) -> Result<(Vec<f64>, Shape, Vec<String>), IoError> {
     let img = image::open(path).map_err(|e| IoError::Read {
         path: path.into(),
         reason: e.to_string(),
     })?;
+    let mut notes = Vec::new();
+    if img.color().has_alpha() {
+        let rgba = img.to_rgba8();
+        if rgba.pixels().any(|p| p.0[3] != 255) {
+            notes.push("its alpha channel (transparency) is ignored".to_string());
+        }
+    }
+    if let Some(e) = expected {
+        let coloured = img.color().has_color()
+            && img
+                .to_rgb8()
+                .pixels()
+                .any(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2]);
+        if e.c == 1 && coloured {
+            notes.push("a colour image, converted to grey (luminance): the model is grey".into());
+        } else if e.c == 3 && !img.color().has_color() {
+            notes.push("a grey image, replicated to 3 channels: the model is RGB".into());
+        }
+    }
     let (w, h) = img.dimensions();
     let mut img = img;
     if let Some(e) = expected {
@@ -28,6 +58,7 @@ pub fn read_image(
                     hint: " (pass --resize to resample it)".into(),
                 });
             }
+            notes.push(format!("resampled from {w}x{h} to {}x{} (WxH)", e.w, e.h));
             img = img.resize_exact(
                 e.w as u32,
                 e.h as u32,
@@ -54,7 +85,7 @@ pub fn read_image(
         let (p, ch) = (i / c, i % c);
         out[ch * h * w + p] = 2.0 * (*px as f64) / 255.0 - 1.0;
     }
-    Ok((out, shape))
+    Ok((out, shape, notes))
 }
 
 /// Writes `C x H x W` values in `[-1, 1]` as an 8-bit PNG (values outside are clipped).

@@ -7,7 +7,7 @@ pub mod npy;
 pub mod sidecar;
 
 pub use atomic::write_atomic;
-pub use images::{legible_zoom, read_image, write_grid, write_png};
+pub use images::{legible_zoom, read_image, read_image_noting, write_grid, write_png};
 pub use npy::{read_npy, write_npy};
 
 use vmlmap_core::Shape;
@@ -53,6 +53,33 @@ pub fn read_array(
     } else {
         read_image(path, expected, resize)
     }
+}
+
+/// [`read_array`], with a note for each change made to the file's content (see
+/// [`read_image_noting`]) and for `.npy` values outside `[-1 - slack, 1 + slack]` (vmlmap's
+/// arrays are in the model's `[-1, 1]` units; `slack` leaves room for measurement noise).
+pub fn read_array_noting(
+    path: &str,
+    expected: Option<Shape>,
+    resize: bool,
+    slack: f64,
+) -> Result<(Vec<f64>, Shape, Vec<String>), IoError> {
+    if !path.to_ascii_lowercase().ends_with(".npy") {
+        return read_image_noting(path, expected, resize);
+    }
+    let (v, shape) = read_array(path, expected, resize)?;
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let mut notes = Vec::new();
+    if lo < -1.0 - slack || hi > 1.0 + slack {
+        notes.push(format!(
+            "values span [{lo:.4}, {hi:.4}], outside the [-1, 1] of vmlmap's arrays: a [0, 1] or [0, 255] array must be rescaled (x = 2 p - 1)"
+        ));
+    }
+    Ok((v, shape, notes))
 }
 
 /// Writes `.npy` (raw values) or a PNG (values in `[-1, 1]` mapped to 0..255) atomically.

@@ -34,6 +34,23 @@ pub fn read_npy(path: &str) -> Result<(Vec<f64>, Shape), IoError> {
     };
     let shape = Shape::new(dims[0], dims[1], dims[2]).map_err(|e| read_err(path, e))?;
     let descr = npy.dtype().descr().trim_matches('\'').to_string();
+    let count: usize = dims.iter().product();
+    let width = match descr.as_str() {
+        "<f4" => 4,
+        "<f8" => 8,
+        _ => 0, // refused below, by dtype
+    };
+    let header = bytes.len().saturating_sub(npy_data_len(&bytes));
+    let have = bytes.len().saturating_sub(header);
+    if have < count * width {
+        return Err(read_err(
+            path,
+            format!(
+                "truncated: the header promises {count} values ({} bytes), the file holds {have} bytes of data",
+                count * width
+            ),
+        ));
+    }
     let data: Vec<f64> = match descr.as_str() {
         "<f4" => npy
             .into_vec::<f32>()
@@ -53,6 +70,19 @@ pub fn read_npy(path: &str) -> Result<(Vec<f64>, Shape), IoError> {
         return Err(read_err(path, "array holds NaN or infinite values"));
     }
     Ok((data, shape))
+}
+
+/// Bytes after the `.npy` header (the header length is in bytes 8..10 for version 1, 8..12
+/// for versions 2 and 3).
+fn npy_data_len(bytes: &[u8]) -> usize {
+    let header_end = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize,
+        Some(2 | 3) if bytes.len() >= 12 => {
+            12 + u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+        }
+        _ => return bytes.len(),
+    };
+    bytes.len().saturating_sub(header_end)
 }
 
 /// Writes a float64 `C x H x W` array atomically (every value exactly as computed: a

@@ -113,7 +113,7 @@ pub fn load_denoiser(
     let path = Path::new(spec);
     let cfg_err = |source| LoadError::Config {
         path: spec.to_string(),
-        source,
+        error: source,
     };
     let (net, info): (Box<dyn EpsNetwork>, ModelInfo) = if spec == "default" {
         let (net, cfg, ck) = crate::default_model::load(device, dtype)?;
@@ -179,7 +179,7 @@ pub fn load_denoiser(
 fn preset_info(spec: &str, cfg: &AdmConfig) -> Result<ModelInfo, LoadError> {
     let shapes = crate::adm::config::parameter_shapes(cfg).map_err(|source| LoadError::Config {
         path: spec.to_string(),
-        source,
+        error: source,
     })?;
     Ok(ModelInfo::new(
         spec,
@@ -213,7 +213,7 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
     if PRESETS.contains(&spec) && !path.exists() {
         let cfg = AdmConfig::preset(spec).map_err(|source| LoadError::Config {
             path: spec.to_string(),
-            source,
+            error: source,
         })?;
         return preset_info(spec, &cfg);
     }
@@ -233,7 +233,7 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
     let shapes =
         crate::adm::config::parameter_shapes(&cfg).map_err(|source| LoadError::Config {
             path: spec.to_string(),
-            source,
+            error: source,
         })?;
     let mut report = crate::checkpoint::MismatchReport::default();
     for (name, shape) in &shapes {

@@ -12,7 +12,7 @@ pub mod trainer;
 pub enum TrainError {
     #[error("data: {0}")]
     Data(String),
-    #[error("checkpoint {path}: {reason}")]
+    #[error("training checkpoint {path}: {reason}")]
     Checkpoint { path: String, reason: String },
     #[error("export {path}: {reason}")]
     Export { path: String, reason: String },

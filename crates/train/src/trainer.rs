@@ -104,7 +104,13 @@ impl TrainState {
     ) -> Result<Self, TrainError> {
         let ad = device.clone().autodiff();
         if path.is_file() {
-            let ck = Checkpoint::open(path).map_err(|e| ck_err(path, e))?;
+            let ck = Checkpoint::open(path).map_err(|e| match e {
+                // The path is in TrainError's message already.
+                vmlmap_models::checkpoint::CheckpointError::Read { reason, .. } => {
+                    ck_err(path, reason)
+                }
+                e => ck_err(path, e),
+            })?;
             let meta = read_metadata(path)?;
             let config: AdmConfig = serde_json::from_str(
                 meta.get("config")

@@ -43,7 +43,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let spec = TaskSpec::parse(&a.task, &a.task_opts)?;
-    let (x, shape) = vmlmap_io::read_array(&a.input, None, false)?;
+    let (x, shape) = super::read_input(&a.input, None, false, 0.0)?;
     // Every parameter written out, so that the measurement restores the same way later.
     let spec = spec.resolved(shape)?;
     let op = spec.build(shape)?;

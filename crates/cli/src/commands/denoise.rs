@@ -41,7 +41,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let (den, info) =
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)
             .with_context(|| format!("loading model {}", a.model))?;
-    let (x, shape) = vmlmap_io::read_array(&a.input, Some(den.shape()), a.resize)?;
+    let (x, shape) = super::read_input(&a.input, Some(den.shape()), a.resize, 6.0 * a.sigma)?;
     let d = den.denoise(&x, a.sigma)?;
     vmlmap_io::write_array(&a.output, &d, shape, a.force)?;
     eprintln!(

@@ -11,6 +11,22 @@ pub mod tasks;
 pub mod train;
 pub mod validate;
 
+/// Reads an image or `.npy` like [`vmlmap_io::read_array`], and prints a warning for each
+/// change made to the file's content (colour converted, alpha dropped, resampled) and for
+/// `.npy` values outside `[-1 - slack, 1 + slack]`.
+pub fn read_input(
+    path: &str,
+    expected: Option<vmlmap_core::Shape>,
+    resize: bool,
+    slack: f64,
+) -> Result<(Vec<f64>, vmlmap_core::Shape), vmlmap_io::IoError> {
+    let (v, shape, notes) = vmlmap_io::read_array_noting(path, expected, resize, slack)?;
+    for n in notes {
+        eprintln!("warning: {path}: {n}");
+    }
+    Ok((v, shape))
+}
+
 /// Checks an output path before any work: not there already (unless `force`), an
 /// extension the command writes, and a folder that exists.
 pub fn check_output(path: &str, extensions: &[&str], force: bool) -> anyhow::Result<()> {

@@ -323,7 +323,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     "--ground-truth {gt} is also the output file: the score would compare the output with itself"
                 );
             }
-            let (g, gs) = vmlmap_io::read_array(gt, Some(m.shape), false)
+            let (g, gs) = super::read_input(gt, Some(m.shape), false, 0.0)
                 .with_context(|| format!("reading the ground truth {gt}"))?;
             vmlmap_metrics::check_shapes(gs, m.shape)
                 .with_context(|| format!("ground truth {gt} for {}", m.name))?;
@@ -517,7 +517,13 @@ fn read_raw(
         )
     };
     let read = |expected: Shape| {
-        vmlmap_io::read_array(&file, Some(expected), false).map_err(|e| match e {
+        super::read_input(
+            &file,
+            Some(expected),
+            false,
+            6.0 * convention.to_internal(a.sigma_y.unwrap_or(0.0)),
+        )
+        .map_err(|e| match e {
             vmlmap_io::IoError::Shape { found, .. } => wrong_size(&found),
             e => e.into(),
         })

@@ -91,8 +91,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .context("installing the interrupt handler")?;
     }
     let ckpt = Path::new(&a.checkpoint);
-    let mut state = TrainState::load_or_init(ckpt, &arch, &tc, &burn::tensor::Device::flex())
-        .with_context(|| format!("checkpoint {}", a.checkpoint))?;
+    let mut state = TrainState::load_or_init(ckpt, &arch, &tc, &burn::tensor::Device::flex())?;
     let params: usize = state
         .names
         .iter()

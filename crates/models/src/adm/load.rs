@@ -78,11 +78,12 @@ impl From<ConstructorArgs> for AdmConfig {
 pub enum LoadError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("{path}: {source}")]
+    /// (The message names the cause itself; it is not also the error's `source`, so that
+    /// a printed chain does not say it twice.)
+    #[error("{path}: {error}")]
     Config {
         path: String,
-        #[source]
-        source: super::config::ConfigError,
+        error: super::config::ConfigError,
     },
     #[error("cannot read the configuration {path}: {reason}")]
     ConfigFile { path: String, reason: String },
@@ -120,7 +121,7 @@ pub fn config_for(path: &Path, ck: &Checkpoint) -> Result<AdmConfig, LoadError> 
     }
     let cfg = AdmConfig::from_checkpoint(ck).map_err(|source| LoadError::Config {
         path: path.display().to_string(),
-        source,
+        error: source,
     })?;
     if cfg.preset_name().is_none() {
         return Err(LoadError::ConfigFile {
@@ -152,7 +153,7 @@ pub fn load_unet(
         let mut b = Builder::new(&mut loader, device.clone(), dtype);
         UNetModel::new(cfg, &mut b).map_err(|source| LoadError::Config {
             path: path.display().to_string(),
-            source,
+            error: source,
         })?
     };
     loader.finish(&format!(
