@@ -458,11 +458,17 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        err.contains("3 images") && err.contains("resuming at step 0"),
+        err.contains("3 images") && err.contains("a fresh start") && !err.contains("resuming"),
         "{err}"
     );
     for f in ["tiny.safetensors", "tiny.json", "tiny.loss.png"] {
         assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    // The export gets the mode its neighbours get (not tempfile's 0600).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
+        assert_eq!(mode("tiny.safetensors"), mode("tiny.json"));
     }
     // The export is an ordinary model: inspect it and denoise with it.
     let r = vmlmap(&["models", "inspect", out.to_str().unwrap(), "--json"]);
@@ -473,7 +479,7 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("tiny.safetensors: exists; pass --force") && !err.contains("resuming"),
+        err.contains("tiny.safetensors: exists; pass --force") && !err.contains("parameters;"),
         "{err}"
     );
     // Running again resumes from the checkpoint.
@@ -486,7 +492,7 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
     let r = train("4");
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        r.status.success() && err.contains("resuming at step 3"),
+        r.status.success() && err.contains("resuming from") && err.contains("at step 3"),
         "{err}"
     );
     // Images that do not fit the architecture are refused with both shapes.
@@ -534,7 +540,7 @@ fn interrupted_training_saves_its_checkpoint_and_exits_130() {
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     // The handler is installed before this line is printed.
-    while !seen.contains("resuming at step") {
+    while !seen.contains("a fresh start") {
         assert!(
             err.read_line(&mut seen).unwrap() > 0,
             "no start line: {seen}"

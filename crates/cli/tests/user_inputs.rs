@@ -323,6 +323,36 @@ fn scores_of_the_written_png_are_reported_beside_the_float_ones() {
         "float and file scores both reported"
     );
     assert!(v["ssim_png"].as_f64().is_some());
+    // pinv and tikhonov use no prior: a model that does not exist is not even opened.
+    for solver in ["pinv", "tikhonov"] {
+        let r = vmlmap(&[
+            "restore",
+            "--input",
+            &s(&y),
+            "--output",
+            &s(&dir.join(format!("{solver}.png"))),
+            "--solver",
+            solver,
+            "--model",
+            "/nonexistent/model.pt",
+        ]);
+        assert!(r.status.success(), "{solver}: {}", stderr(&r));
+    }
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &s(&y),
+        "--output",
+        &s(&dir.join("v.png")),
+        "--model",
+        "/nonexistent/model.pt",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        stderr(&r).contains("/nonexistent/model.pt"),
+        "{}",
+        stderr(&r)
+    );
     // The human-readable line prints two decimals and names both.
     let r = vmlmap(&[
         "restore",
@@ -566,5 +596,82 @@ fn damaged_weights_and_checkpoints_are_named_once_and_precisely() {
     assert_eq!(r.status.code(), Some(2));
     let e = stderr(&r);
     assert_eq!(e.matches("state.safetensors").count(), 1, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn long_work_reports_progress_and_failures_leave_nothing_behind() {
+    let dir = scratch("progress");
+    // Not a terminal: log lines, the last one at the end of each batch.
+    let photo = dir.join("photo.png");
+    grey(&photo, 32, 32, |x, y| ((x * 3 + y * 5) % 250) as u8);
+    let y = dir.join("y.png");
+    assert!(vmlmap(&[
+        "degrade",
+        "--task",
+        "sr2",
+        "--input",
+        &s(&photo),
+        "--output",
+        &s(&y)
+    ])
+    .status
+    .success());
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &s(&y),
+        "--output",
+        &s(&dir.join("x.png")),
+        "--steps",
+        "3",
+        "--inner",
+        "1",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stderr(&r).contains("restore: 3/3"), "{}", stderr(&r));
+    let r = vmlmap(&[
+        "sample",
+        "--count",
+        "2",
+        "--steps",
+        "2",
+        "--output",
+        &s(&dir.join("s.png")),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stderr(&r).contains("sample: 2/2"), "{}", stderr(&r));
+    // demo: a failure before the work leaves no output folder behind.
+    let out = dir.join("demo-out");
+    let r = vmlmap(&["demo", "--out", &s(&out), "--solvers", "pinv,nonsense"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(!out.exists(), "no empty folder left");
+    // demo with pinv only (no network pass): progress, then the folder and its files.
+    let r = vmlmap(&[
+        "demo",
+        "--out",
+        &s(&out),
+        "--solvers",
+        "pinv",
+        "--images",
+        "1",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stderr(&r).contains("demo: 1/1"), "{}", stderr(&r));
+    assert!(out.join("grid.png").is_file() && out.join("summary.md").is_file());
+    // Compressed sensing beyond the dense limit is refused at once, naming the limit.
+    let big = dir.join("big.png");
+    grey(&big, 64, 64, |x, _| x as u8);
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "cs",
+        "--input",
+        &s(&big),
+        "--output",
+        &s(&dir.join("c.png")),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(stderr(&r).contains("at most 1024 values"), "{}", stderr(&r));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -37,6 +37,33 @@ pub enum DenoiserError {
     CotangentLength { expected: usize, found: usize },
     #[error("denoiser failed: {0}")]
     Backend(String),
+    #[error("no prior was loaded for {0}: this solver must not evaluate one")]
+    NoPrior(Shape),
+}
+
+/// The stand-in for a prior where a solver uses none (`pinv`, `tikhonov`): it has the
+/// images' shape, and any evaluation is an error. It lets those solvers run without
+/// loading (or requiring) a model.
+#[derive(Clone, Copy, Debug)]
+pub struct NoPrior(pub Shape);
+
+impl Denoiser for NoPrior {
+    fn shape(&self) -> Shape {
+        self.0
+    }
+    fn name(&self) -> String {
+        "none".into()
+    }
+    fn denoise(&self, _x: &[f64], _sigma: f64) -> Result<Vec<f64>, DenoiserError> {
+        Err(DenoiserError::NoPrior(self.0))
+    }
+    fn linearize<'a>(
+        &'a self,
+        _x: &[f64],
+        _sigma: f64,
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+        Err(DenoiserError::NoPrior(self.0))
+    }
 }
 
 /// The result of one forward pass kept for one backward pass.

@@ -330,7 +330,10 @@ pub fn write_safetensors(
         .to_str()
         .ok_or_else(|| write_err("path is not UTF-8".into()))?;
     vmlmap_io::write_atomic(p, force, |tmp| {
-        safetensors::serialize_to_file(views, metadata, tmp).map_err(|e| e.to_string())
+        // Serialised in memory and written with std::fs (the file gets the mode the umask
+        // gives its neighbours; serialize_to_file creates it 0600).
+        let bytes = safetensors::serialize(views, metadata).map_err(|e| e.to_string())?;
+        std::fs::write(tmp, bytes).map_err(|e| e.to_string())
     })
     .map_err(|e| write_err(e.to_string()))
 }

@@ -525,7 +525,7 @@ impl TaskSpec {
                 if n > DENSE_MAX_N {
                     return Err(self.shape_error(
                         shape,
-                        format!("at most {DENSE_MAX_N} values (a dense sensing matrix)"),
+                        format!("at most {DENSE_MAX_N} values C*H*W (a dense sensing matrix with its full SVD, whose cost grows as n^3)"),
                     ));
                 }
                 let ratio: f64 = self.get("ratio", 0.5, "a number in (0, 1]")?;

@@ -149,6 +149,12 @@ impl Observer for Silent {}
 pub trait Solver: Send + Sync {
     fn name(&self) -> &'static str;
 
+    /// Whether the solver evaluates the prior; those that do not (`pinv`, `tikhonov`) run
+    /// with [`vmlmap_core::denoiser::NoPrior`] and need no model.
+    fn uses_prior(&self) -> bool {
+        true
+    }
+
     /// One problem; the default is a batch of one.
     fn solve(
         &self,

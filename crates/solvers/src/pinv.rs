@@ -11,6 +11,10 @@ impl Solver for PseudoInverse {
         "pinv"
     }
 
+    fn uses_prior(&self) -> bool {
+        false
+    }
+
     fn solve(
         &self,
         problem: &Problem,

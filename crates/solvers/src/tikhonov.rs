@@ -41,6 +41,10 @@ impl Solver for Tikhonov {
         "tikhonov"
     }
 
+    fn uses_prior(&self) -> bool {
+        false
+    }
+
     fn solve(
         &self,
         problem: &Problem,

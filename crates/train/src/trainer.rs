@@ -249,12 +249,16 @@ impl TrainState {
             "use_scale_shift_norm": c.use_scale_shift_norm, "resblock_updown": c.resblock_updown,
             "use_new_attention_order": c.use_new_attention_order, "conv_resample": c.conv_resample,
         });
-        let plot = crate::plot::loss_curve(&self.losses, 640, 280);
-        vmlmap_io::write_atomic(curve.to_str().unwrap_or("loss.png"), force, |tmp| {
-            plot.save_with_format(tmp, image::ImageFormat::Png)
-                .map_err(|e| e.to_string())
-        })
-        .map_err(|e| ex_err(&curve, e.to_string()))?;
+        // No curve without a training step to draw.
+        if !self.losses.is_empty() {
+            let plot = crate::plot::loss_curve(&self.losses, 720, 360)
+                .map_err(|e| ex_err(&curve, e.to_string()))?;
+            vmlmap_io::write_atomic(curve.to_str().unwrap_or("loss.png"), force, |tmp| {
+                plot.save_with_format(tmp, image::ImageFormat::Png)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| ex_err(&curve, e.to_string()))?;
+        }
         vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))
                 .map_err(|e| e.to_string())

@@ -24,11 +24,13 @@ pub struct Args {
     /// Unit of --sigma-y: minus-one-one (default) or zero-one (doubled).
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
+    /// Seed of the measurement noise.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Task options, key=value (repeatable).
     #[arg(long = "task-opt")]
     task_opts: Vec<String>,
+    /// Overwrite existing NAME.png/.npy/.json (never done unasked).
     #[arg(long)]
     force: bool,
 }

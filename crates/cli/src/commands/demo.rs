@@ -35,6 +35,7 @@ pub struct Args {
     /// Solvers to compare, comma-separated (`vmlmap restore --help` lists them).
     #[arg(long, value_delimiter = ',', default_value = "pinv,vml-map")]
     solvers: Vec<String>,
+    /// Seed of the measurement noise and of every restoration.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Restorations run together, sharing each network evaluation.
@@ -46,6 +47,7 @@ pub struct Args {
     /// Overwrite existing outputs.
     #[arg(long)]
     force: bool,
+    /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     device: String,
 }
@@ -100,7 +102,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--batch must be at least 1");
     }
     let out = Path::new(&a.out);
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!("--out {} exists and is not a folder", out.display());
+    }
     let grid_path = out.join("grid.png");
     let md_path = out.join("summary.md");
     for p in [&grid_path, &md_path] {
@@ -174,18 +178,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let batch = a.batch.min(cases.len());
     let batches = cases.len().div_ceil(batch);
-    let bar = indicatif::ProgressBar::new((solvers.len() * batches) as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "demo {bar:30} {pos}/{len} solver batches ({msg}) {elapsed} eta {eta}",
-        )
-        .expect("valid template"),
-    );
-    struct Ticks(indicatif::ProgressBar, String);
-    impl vmlmap_solvers::Observer for Ticks {
+    let total = (solvers.len() * batches) as u64;
+    let mut progress = super::progress::Progress::new("demo", total, "solver batches");
+    /// Reverse steps of the batch under way, as the progress message.
+    struct Ticks<'a> {
+        progress: &'a mut super::progress::Progress,
+        done: u64,
+        total: u64,
+        label: String,
+    }
+    impl vmlmap_solvers::Observer for Ticks<'_> {
         fn on_step(&mut self, step: usize, total: usize, _sigma: f64) {
-            self.0
-                .set_message(format!("{}: step {}/{total}", self.1, step + 1));
+            let msg = format!("({}: step {}/{total})", self.label, step + 1);
+            self.progress.set(self.done, self.total, &msg);
         }
     }
     let mut outputs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cases.len()];
@@ -199,6 +204,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let started = Instant::now();
+    let mut done = 0;
     for solver in &solvers {
         for (i, chunk) in cases.chunks(batch).enumerate() {
             let problems = chunk
@@ -207,10 +213,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 .collect::<Result<Vec<_>, _>>()?;
             let t = Instant::now();
             let seeds = vec![a.seed; chunk.len()];
-            let mut ticks = Ticks(
-                bar.clone(),
-                format!("{} batch {}/{batches}", solver.name(), i + 1),
-            );
+            let mut ticks = Ticks {
+                done: done as u64,
+                total,
+                label: format!("{} batch {}/{batches}", solver.name(), i + 1),
+                progress: &mut progress,
+            };
             let sols = solver.solve_batch(&problems, &den, &seeds, &mut ticks)?;
             let secs = t.elapsed().as_secs_f64() / chunk.len() as f64;
             for (k, (c, sol)) in chunk.iter().zip(sols).enumerate() {
@@ -224,7 +232,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 });
                 outputs[at].push(sol.x);
             }
-            bar.inc(1);
+            done += 1;
+            progress.set(done as u64, total, "");
         }
     }
     let mut cells = Vec::new();
@@ -233,7 +242,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         cells.push(view(c.op.as_ref(), &c.y, shape, c.task));
         cells.extend(outs);
     }
-    bar.finish_and_clear();
+    progress.finish();
+    // The folder is made only now, when there is something to put in it.
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     vmlmap_io::write_grid(
         grid_path.to_str().unwrap_or("grid.png"),
         &cells,

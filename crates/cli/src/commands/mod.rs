@@ -5,6 +5,7 @@ pub mod degrade;
 pub mod demo;
 pub mod denoise;
 pub mod models;
+pub mod progress;
 pub mod restore;
 pub mod sample;
 pub mod tasks;

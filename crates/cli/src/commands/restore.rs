@@ -1,8 +1,8 @@
 //! `vmlmap restore`: solve the inverse problems of measurements written by `degrade`, one
 //! or many; many are run in batches that share each network evaluation.
 
+use super::progress::Progress;
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -47,7 +47,8 @@ pub struct Args {
     /// for tikhonov; unknown keys are errors that list the solver's keys.
     #[arg(long = "solver-opt")]
     solver_opt: Vec<String>,
-    /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset.
+    /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset
+    /// (not loaded for pinv and tikhonov, which use no prior).
     #[arg(long, default_value = "default")]
     model: String,
     /// Measurement noise of a measurement without a sidecar (default 1e-9: noise-free);
@@ -57,12 +58,15 @@ pub struct Args {
     /// Unit of --sigma-y: minus-one-one (images in [-1, 1]) or zero-one (doubled).
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
-    /// Reverse steps.
+    /// Reverse steps N (default: the solver's own: vml-map 100, ddrm 20, ddnm/diffpir/pigdm
+    /// 100, dps/red-diff 1000; pinv and tikhonov take none).
     #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
-    /// Inner steps per noise level (VML-MAP).
+    /// VML-MAP: inner gradient steps K per noise level (default 5).
     #[arg(long, allow_negative_numbers = true)]
     inner: Option<usize>,
+    /// Step size: VML-MAP's preconditioned step (default 1.5), RED-diff's Adam rate
+    /// (default 0.1).
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// VML-MAP: return D(x, sigma_min) itself, without the final data step (the paper's
@@ -84,25 +88,25 @@ pub struct Args {
     /// One JSON line per restoration on stdout.
     #[arg(long)]
     json: bool,
+    /// Overwrite existing output files (never done unasked).
     #[arg(long)]
     force: bool,
+    /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     device: String,
 }
 
 /// Progress of the batch under way: one tick per reverse step.
 struct Bar {
-    bar: ProgressBar,
+    progress: Progress,
     /// `batch i/n` of the batch under way.
     label: String,
 }
 
 impl Observer for Bar {
     fn on_step(&mut self, step: usize, total: usize, sigma: f64) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(step as u64 + 1);
-        self.bar
-            .set_message(format!("{} sigma {sigma:.3}", self.label));
+        let msg = format!("{} sigma {sigma:.3}", self.label);
+        self.progress.set(step as u64 + 1, total as u64, &msg);
     }
 }
 
@@ -331,39 +335,40 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, info) =
-        vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, Some(shape.h))?;
-    if vmlmap_core::Denoiser::shape(&den) != shape {
-        bail!(
-            "model {} works on {} images, the measurements are of {shape} images",
-            a.model,
-            vmlmap_core::Denoiser::shape(&den)
-        );
-    }
-    let batch = a
-        .batch
-        .unwrap_or_else(|| auto_batch(&info))
-        .min(items.len());
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("restore {bar:30} {pos}/{len} {msg} {elapsed} eta {eta}")
-            .expect("valid template"),
-    );
+    // pinv and tikhonov use no prior: no model is loaded (nor required).
+    let (den, default_batch): (Box<dyn vmlmap_core::Denoiser>, usize) = if solver.uses_prior() {
+        let (den, info) = vmlmap_models::registry::load_denoiser(
+            &a.model,
+            &device,
+            Precision::F32,
+            Some(shape.h),
+        )?;
+        if vmlmap_core::Denoiser::shape(&den) != shape {
+            bail!(
+                "model {} works on {} images, the measurements are of {shape} images",
+                a.model,
+                vmlmap_core::Denoiser::shape(&den)
+            );
+        }
+        (Box::new(den), auto_batch(&info))
+    } else {
+        (Box::new(vmlmap_core::denoiser::NoPrior(shape)), 16)
+    };
+    let batch = a.batch.unwrap_or(default_batch).min(items.len());
     let batches = items.len().div_ceil(batch);
     let mut observer = Bar {
-        bar: bar.clone(),
+        progress: Progress::new("restore", 0, "steps"),
         label: String::new(),
     };
     for (i, chunk) in items.chunks(batch).enumerate() {
         observer.label = format!("batch {}/{batches} ({} images)", i + 1, chunk.len());
-        bar.reset_elapsed();
         let problems = chunk
             .iter()
             .map(|m| Problem::new(m.op.as_ref(), m.y.clone(), m.side.sigma_y))
             .collect::<Result<Vec<_>, _>>()?;
         let t = Instant::now();
         let seeds = vec![a.seed; chunk.len()];
-        let sols = solver.solve_batch(&problems, &den, &seeds, &mut observer)?;
+        let sols = solver.solve_batch(&problems, den.as_ref(), &seeds, &mut observer)?;
         let seconds = t.elapsed().as_secs_f64() / chunk.len() as f64;
         for ((m, sol), problem) in chunk.iter().zip(&sols).zip(&problems) {
             vmlmap_io::write_array(&m.output, &sol.x, shape, a.force)?;
@@ -391,9 +396,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             if a.json {
-                bar.suspend(|| println!("{out}"));
+                observer.progress.suspend(|| println!("{out}"));
             } else {
-                bar.suspend(|| {
+                observer.progress.suspend(|| {
                     eprintln!(
                         "{} on {} ({}): {} NFE, {} VJP, {seconds:.1} s -> {}",
                         solver.name(),
@@ -411,7 +416,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    bar.finish_and_clear();
+    observer.progress.finish();
     Ok(ExitCode::SUCCESS)
 }
 

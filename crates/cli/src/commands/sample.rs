@@ -14,11 +14,13 @@ pub struct Args {
     /// Output PNG grid.
     #[arg(long)]
     output: String,
+    /// Samples drawn (the grid is square-ish).
     #[arg(long, allow_negative_numbers = true, default_value_t = 16)]
     count: usize,
     /// Denoiser evaluations per sample (DDIM on the Karras schedule, 80 -> 0.002).
     #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     steps: usize,
+    /// Seed of the initial noise and of every stochastic step.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// DDIM stochasticity: 1 ancestral (guided-diffusion's default sampler; forgiving of an
@@ -31,8 +33,10 @@ pub struct Args {
     /// Grid pixels per image pixel (default: enough to draw each image 96 pixels wide).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
     zoom: Option<u64>,
+    /// Overwrite an existing output (never done unasked).
     #[arg(long)]
     force: bool,
+    /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     device: String,
 }
@@ -44,7 +48,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     super::check_output(&a.output, &["png"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, _) = vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
-    let bar = indicatif::ProgressBar::new(a.count as u64);
+    let mut progress = super::progress::Progress::new("sample", a.count as u64, "samples");
     let mut images = Vec::with_capacity(a.count);
     for k in 0..a.count {
         images.push(vmlmap_solvers::sampler::ddim_sample(
@@ -54,9 +58,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             a.eta,
             !a.no_clip,
         )?);
-        bar.inc(1);
+        progress.set(k as u64 + 1, a.count as u64, "");
     }
-    bar.finish_and_clear();
+    progress.finish();
     let cols = (a.count as f64).sqrt().ceil() as usize;
     let shape = den.shape();
     let zoom = a

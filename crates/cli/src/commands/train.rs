@@ -20,20 +20,25 @@ pub struct Args {
     /// Train until this many steps in total (a resumed run continues to it).
     #[arg(long, allow_negative_numbers = true, default_value_t = 20_000)]
     steps: u64,
+    /// Images per step.
     #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     batch: usize,
+    /// AdamW peak learning rate (after the warm-up).
     #[arg(long, allow_negative_numbers = true, default_value_t = 2e-4)]
     lr: f64,
     /// Linear warm-up steps.
     #[arg(long, default_value_t = 200)]
     warmup: u64,
+    /// Decay of the exponential moving average of the weights (the exported weights).
     #[arg(long, default_value_t = 0.999)]
     ema: f64,
+    /// Seed of the initial weights, the batches and the noise.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Resumable checkpoint (model, EMA, AdamW state), resumed from when it exists.
     #[arg(long, default_value = "train_state.safetensors")]
     checkpoint: String,
+    /// Steps between checkpoint saves (also saved on Ctrl-C and at the end).
     #[arg(long, default_value_t = 100)]
     save_every: u64,
     /// Write the EMA weights here at the end (and NAME.json beside).
@@ -91,18 +96,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .context("installing the interrupt handler")?;
     }
     let ckpt = Path::new(&a.checkpoint);
+    let resuming = ckpt.exists();
     let mut state = TrainState::load_or_init(ckpt, &arch, &tc, &burn::tensor::Device::flex())?;
     let params: usize = state
         .names
         .iter()
         .map(|(_, s)| s.iter().product::<usize>())
         .sum();
-    eprintln!(
-        "{} images; {} parameters; resuming at step {}",
-        data.len(),
-        params,
-        state.opt.step
-    );
+    let start = if resuming {
+        format!(
+            "resuming from {} at step {}",
+            ckpt.display(),
+            state.opt.step
+        )
+    } else {
+        format!("a fresh start, checkpoint {}", ckpt.display())
+    };
+    eprintln!("{} images; {params} parameters; {start}", data.len());
     let table = vmlmap_core::schedule::VpTable::ddpm_linear();
     let bar = ProgressBar::new(tc.steps);
     bar.set_style(

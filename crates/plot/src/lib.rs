@@ -1,0 +1,33 @@
+//! Figures for vmlmap's reports and model cards, drawn with `plotters` into an RGB buffer
+//! (no system fonts: DejaVu Sans is embedded), returned as an [`image::RgbImage`] so that
+//! callers write them atomically like every other output.
+//!
+//! - [`LineChart`]: one or more series against a shared x axis, labelled axes with tick
+//!   values, a legend, optionally a log10 y axis (training-loss curves, PSNR against cost).
+//! - [`text`]: a label drawn onto an existing image (grid row and column headers).
+
+pub mod chart;
+pub mod text;
+
+pub use chart::{LineChart, Series, Style};
+pub use text::{draw_text, text_width};
+
+/// A figure that cannot be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("cannot draw the figure {title:?}: {reason}")]
+    Draw { title: String, reason: String },
+}
+
+/// Registers the embedded font under plotters' `sans-serif` family (once per process).
+pub(crate) fn fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the `dejavu` crate.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
