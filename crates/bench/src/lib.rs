@@ -2,6 +2,7 @@
 //! answers are known exactly (ALGORITHMS.md §6) and reports how close they get, with their
 //! cost. `vmlmap validate` is its command-line face.
 
+pub mod baselines;
 pub mod problems;
 pub mod validate;
 

@@ -8,6 +8,9 @@
 //! - `end-to-end`: the whole run's relative error to the exact MAP as `N` grows (`K = 5`).
 //! - `mode`: on a well-separated Gaussian mixture, the output lies on a posterior mode; the
 //!   fraction of seeded runs on the highest mode is printed beside that mode's weight.
+//! - `baselines`: every other solver on the isotropic Gaussian prior, against what it
+//!   computes: a MAP, or for samplers the mean and variance of seeded runs against the
+//!   exact posterior's (see [`crate::baselines`]).
 
 use crate::problems::{
     gaussian_priors, measure, mixture_prior, operator, shape_for, validation_tasks,
@@ -44,6 +47,8 @@ pub struct ValidateOptions {
     pub mode_steps: usize,
     /// Which checks to run.
     pub checks: Vec<String>,
+    /// Gaussian priors of the `baselines` check (0 `gauss-iso`, 1 `gauss-lowrank`).
+    pub baseline_priors: Vec<usize>,
 }
 
 impl Default for ValidateOptions {
@@ -56,7 +61,13 @@ impl Default for ValidateOptions {
             plain_cap: 20_000,
             mode_runs: 10,
             mode_steps: 1000,
-            checks: vec!["per-step".into(), "end-to-end".into(), "mode".into()],
+            checks: vec![
+                "per-step".into(),
+                "end-to-end".into(),
+                "mode".into(),
+                "baselines".into(),
+            ],
+            baseline_priors: vec![0, 1],
         }
     }
 }
@@ -98,11 +109,33 @@ pub struct Record {
     pub highest_mode_weight: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stationarity: Option<f64>,
+    /// What the solver's derivation says it computes (`baselines` check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computes: Option<String>,
+    /// `pinv`'s relative error to the exact posterior mean on the same problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinv_rel_err: Option<f64>,
+    /// A sampler's mean per-pixel variance over the exact posterior's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variance_ratio: Option<f64>,
+    /// A sampler's bias: its runs' mean's distance to the exact posterior mean, less the
+    /// Monte Carlo part, relative to the mean's norm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<f64>,
+    /// Noisy `baselines` checks: whether the solver is closer to its target than `pinv`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beats_pinv: Option<bool>,
     pub note: String,
 }
 
 impl Record {
-    fn new(solver: &str, prior: &str, operator: &str, sigma_y: f64, check: &str) -> Self {
+    pub(crate) fn new(
+        solver: &str,
+        prior: &str,
+        operator: &str,
+        sigma_y: f64,
+        check: &str,
+    ) -> Self {
         Self {
             solver: solver.into(),
             prior: prior.into(),
@@ -124,11 +157,16 @@ impl Record {
             highest_mode_fraction: None,
             highest_mode_weight: None,
             stationarity: None,
+            computes: None,
+            pinv_rel_err: None,
+            variance_ratio: None,
+            bias: None,
+            beats_pinv: None,
             note: String::new(),
         }
     }
 
-    fn failed(mut self, why: impl std::fmt::Display) -> Self {
+    pub(crate) fn failed(mut self, why: impl std::fmt::Display) -> Self {
         self.pass = false;
         self.note = format!("error: {why}");
         self
@@ -158,6 +196,12 @@ enum Job {
     Mode {
         task: String,
         sigma_y: f64,
+    },
+    Baselines {
+        task: String,
+        prior: usize,
+        sigma_y: f64,
+        solver: &'static str,
     },
 }
 
@@ -193,6 +237,18 @@ pub fn run_validation(
                     sigma_y,
                 });
             }
+            if want("baselines") {
+                for &prior in &opts.baseline_priors {
+                    for solver in crate::baselines::baseline_solvers() {
+                        jobs.push(Job::Baselines {
+                            task: task.clone(),
+                            prior,
+                            sigma_y,
+                            solver,
+                        });
+                    }
+                }
+            }
         }
     }
     let total = jobs.len();
@@ -211,6 +267,12 @@ pub fn run_validation(
                     sigma_y,
                 } => end_to_end(opts, task, *prior, *sigma_y),
                 Job::Mode { task, sigma_y } => vec![mode(opts, task, *sigma_y)],
+                Job::Baselines {
+                    task,
+                    prior,
+                    sigma_y,
+                    solver,
+                } => crate::baselines::baseline_checks(task, *prior, *sigma_y, &[solver]),
             };
             progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
             out

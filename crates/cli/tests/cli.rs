@@ -48,8 +48,8 @@ fn validate_json_has_the_documented_fields() {
         assert_eq!(v["pass"], true, "{line}");
         n += 1;
     }
-    // 2 tasks x 2 noise levels x (2 priors x (4 per-step + 4 end-to-end) + 1 mode)
-    assert_eq!(n, 2 * 2 * (2 * 8 + 1));
+    // 2 tasks x 2 noise levels x (2 priors x (4 per-step + 4 end-to-end + 7 baselines) + 1 mode)
+    assert_eq!(n, 2 * 2 * (2 * (8 + 7) + 1));
 }
 
 #[test]

@@ -84,6 +84,7 @@ pub enum SolverError {
 }
 
 /// A linear inverse problem: operator, measurement and noise level (`[-1, 1]` units).
+#[derive(Clone)]
 pub struct Problem<'a> {
     pub op: &'a dyn LinearOperator,
     pub y: Vec<f64>,
