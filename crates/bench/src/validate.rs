@@ -49,6 +49,8 @@ pub struct ValidateOptions {
     pub checks: Vec<String>,
     /// Gaussian priors of the `baselines` check (0 `gauss-iso`, 1 `gauss-lowrank`).
     pub baseline_priors: Vec<usize>,
+    /// Solvers of the `baselines` check (default: every one but VML-MAP and pinv).
+    pub baseline_solvers: Vec<&'static str>,
 }
 
 impl Default for ValidateOptions {
@@ -68,6 +70,7 @@ impl Default for ValidateOptions {
                 "baselines".into(),
             ],
             baseline_priors: vec![0, 1],
+            baseline_solvers: crate::baselines::baseline_solvers(),
         }
     }
 }
@@ -239,7 +242,7 @@ pub fn run_validation(
             }
             if want("baselines") {
                 for &prior in &opts.baseline_priors {
-                    for solver in crate::baselines::baseline_solvers() {
+                    for &solver in &opts.baseline_solvers {
                         jobs.push(Job::Baselines {
                             task: task.clone(),
                             prior,

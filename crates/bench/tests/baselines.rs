@@ -11,7 +11,9 @@ use vmlmap_operators::TaskSpec;
 use vmlmap_priors::{Covariance, GaussianPrior};
 use vmlmap_solvers::{build_solver, Problem, Silent, SolverOptions};
 
-const DIFFUSION: &[&str] = &["ddnm", "ddrm", "diffpir", "pigdm", "dps", "red-diff"];
+const DIFFUSION: &[&str] = &[
+    "ddnm", "ddrm", "diffpir", "pigdm", "dps", "daps", "red-diff",
+];
 
 fn opts(extra: &[&str]) -> SolverOptions {
     SolverOptions {
@@ -104,7 +106,7 @@ fn diffusion_baselines_beat_pinv_on_noisy_problems_of_a_gaussian_prior() {
             );
             assert!(e < pinv, "{name} {task}: {e} >= pinv {pinv}");
             let steps = match *name {
-                "dps" | "red-diff" => 1000,
+                "dps" | "daps" | "red-diff" => 1000,
                 "ddrm" => 20,
                 _ => 100,
             };
@@ -160,7 +162,7 @@ fn validate_baselines_report_bias_variance_and_the_pinv_comparison() {
     let solvers = baseline_solvers();
     assert_eq!(
         solvers,
-        ["tikhonov", "ddnm", "ddrm", "diffpir", "pigdm", "dps", "red-diff"]
+        ["tikhonov", "ddnm", "ddrm", "diffpir", "pigdm", "dps", "daps", "red-diff"]
     );
     let records = baseline_checks("sr4", 1, 0.05, &solvers);
     assert_eq!(records.len(), solvers.len());

@@ -6,7 +6,19 @@ use vmlmap_bench::{run_validation, ValidateOptions};
 
 #[test]
 fn every_validation_check_passes() {
-    let records = run_validation(&ValidateOptions::default(), &|_, _| {});
+    // The baselines on the correlated prior, DAPS left to `tests/baselines.rs` (64 runs of
+    // its 20,000 Langevin steps per problem would double the suite's time).
+    let opts = ValidateOptions {
+        baseline_priors: vec![1],
+        baseline_solvers: vmlmap_bench::baselines::baseline_solvers()
+            .into_iter()
+            .filter(|s| *s != "daps")
+            .collect(),
+        ..ValidateOptions::default()
+    };
+    let records = run_validation(&opts, &|_, _| {});
+    let baselines = records.iter().filter(|r| r.check == "baselines").count();
+    assert_eq!(baselines, 14 * 2 * 7, "every task, both noise levels, 7 baselines");
     let failed: Vec<_> = records.iter().filter(|r| !r.pass).collect();
     assert!(failed.is_empty(), "{} failed: {failed:#?}", failed.len());
     // The table covers every task, both priors and both noise levels.

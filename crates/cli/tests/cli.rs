@@ -48,8 +48,8 @@ fn validate_json_has_the_documented_fields() {
         assert_eq!(v["pass"], true, "{line}");
         n += 1;
     }
-    // 2 tasks x 2 noise levels x (2 priors x (4 per-step + 4 end-to-end + 7 baselines) + 1 mode)
-    assert_eq!(n, 2 * 2 * (2 * (8 + 7) + 1));
+    // 2 tasks x 2 noise levels x (2 priors x (4 per-step + 4 end-to-end + 8 baselines) + 1 mode)
+    assert_eq!(n, 2 * 2 * (2 * (8 + 8) + 1));
 }
 
 #[test]
@@ -343,10 +343,16 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
     ] {
         assert!(md.contains(needle), "{needle}");
     }
-    let grid = image::open(dir.join("grid.png")).unwrap();
-    // 6 rows (3 tasks x 2 noise levels) of 4 columns of 32x32 drawn at zoom 3 (96x96),
-    // with 6-pixel gutters.
-    assert_eq!((grid.width(), grid.height()), (4 * 102 + 6, 6 * 102 + 6));
+    let grid = image::open(dir.join("grid.png")).unwrap().to_rgb8();
+    // Six labelled blocks (3 tasks on a line, noise-free then noisy), each a column per
+    // image and a row per ground truth, measurement and solver (4 rows of 96 + 4 pixels).
+    assert!(grid.height() > 2 * 4 * 100, "{:?}", grid.dimensions());
+    // The titles are drawn: dark ink in the top band.
+    let ink = (0..grid.width())
+        .flat_map(|x| (0..40).map(move |y| (x, y)))
+        .filter(|&(x, y)| grid.get_pixel(x, y).0[0] < 100)
+        .count();
+    assert!(ink > 100, "{ink}");
     // Any list of solvers: one grid column each, one row each in the means table.
     let dir2 = dir.join("solvers");
     let r = vmlmap(&[
@@ -363,8 +369,10 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let md = std::fs::read_to_string(dir2.join("summary.md")).unwrap();
     assert!(md.contains("| sr4 | 5e-2 | tikhonov |"), "{md}");
-    let grid = image::open(dir2.join("grid.png")).unwrap();
-    assert_eq!(grid.width(), 5 * 102 + 6);
+    let grid2 = image::open(dir2.join("grid.png")).unwrap();
+    // One more solver: one more 96-pixel row (and its 4-pixel gap) in each of 2 lines.
+    assert_eq!(grid2.width(), grid.width());
+    assert_eq!(grid2.height(), grid.height() + 2 * 100);
     let r = vmlmap(&["demo", "--out", out, "--solvers", "pinv,magic", "--force"]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("unknown solver \"magic\""));
@@ -887,6 +895,7 @@ fn restore_runs_every_solver_and_checks_solver_options() {
             "diffpir",
             "pigdm",
             "dps",
+            "daps",
             "red-diff",
         ] {
             assert!(help.contains(solver), "--help lists {solver}");

@@ -4,12 +4,16 @@
 //!
 //! - [`LineChart`]: one or more series against a shared x axis, labelled axes with tick
 //!   values, a legend, optionally a log10 y axis (training-loss curves, PSNR against cost).
-//! - [`text`]: a label drawn onto an existing image (grid row and column headers).
+//! - [`LabelledGrid`]: blocks of images with a title, row and column labels (the demo's
+//!   and the reports' restorations).
+//! - [`text`]: a label drawn onto an existing image.
 
 pub mod chart;
+pub mod grid;
 pub mod text;
 
 pub use chart::{LineChart, Series, Style};
+pub use grid::{Block, LabelledGrid, Tile};
 pub use text::{draw_text, text_width};
 
 /// A figure that cannot be drawn.

@@ -15,6 +15,7 @@
 //! batched network evaluation; NFE and VJP are counted per image, as for a single run.
 
 pub mod common;
+pub mod daps;
 pub mod ddnm;
 pub mod ddrm;
 pub mod diffpir;

@@ -2,6 +2,7 @@
 //! settings and `--solver-opt key=value` for every solver's own hyperparameters, checked
 //! here so that a misspelt or misplaced key is a typed error naming the solver.
 
+use crate::daps::Daps;
 use crate::ddnm::Ddnm;
 use crate::ddrm::Ddrm;
 use crate::diffpir::DiffPir;
@@ -25,6 +26,7 @@ pub const SOLVER_NAMES: &[&str] = &[
     "diffpir",
     "pigdm",
     "dps",
+    "daps",
     "red-diff",
 ];
 
@@ -45,6 +47,14 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
         "ddrm" => &["steps", "eta", "eta_b", "sv_threshold"],
         "diffpir" => &["steps", "lambda", "zeta"],
         "dps" => &["steps", "zeta"],
+        "daps" => &[
+            "steps",
+            "ode_steps",
+            "langevin_steps",
+            "lr",
+            "lr_min_ratio",
+            "tau",
+        ],
         "red-diff" => &["steps", "lambda", "lr"],
         _ => &[],
     }
@@ -215,6 +225,21 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 Dps {
                     steps: x.get("steps", o.steps, d.steps)?,
                     zeta: x.parse("zeta")?,
+                }
+                .check()?,
+            ))
+        }
+        "daps" => {
+            let d = Daps::default();
+            Ok(Box::new(
+                Daps {
+                    levels: x.get("steps", o.steps, d.levels)?,
+                    ode_steps: x.get("ode_steps", None, d.ode_steps)?,
+                    langevin_steps: x.get("langevin_steps", None, d.langevin_steps)?,
+                    lr: o.lr.or(x.parse("lr")?),
+                    lr_min_ratio: x.get("lr_min_ratio", None, d.lr_min_ratio)?,
+                    tau: x.get("tau", None, d.tau)?,
+                    ..d
                 }
                 .check()?,
             ))

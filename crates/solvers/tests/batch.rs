@@ -103,7 +103,9 @@ fn batch_of_four_equals_four_single_runs_on_the_embedded_network() {
         vmlmap_models::registry::load_denoiser("default", &device, Precision::F32, None).unwrap();
     check_batch_equals_singles(&den, "vml-map", 0.0, 1e-4);
     check_batch_equals_singles(&den, "vml-map", 1.0, 1e-4);
-    for solver in ["dps", "pigdm", "ddnm", "ddrm", "diffpir", "red-diff"] {
+    for solver in [
+        "dps", "pigdm", "ddnm", "ddrm", "diffpir", "daps", "red-diff",
+    ] {
         check_batch_equals_singles(&den, solver, 0.5, 1e-4);
     }
 }

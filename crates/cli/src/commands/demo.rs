@@ -236,28 +236,67 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             progress.set(done as u64, total, "");
         }
     }
-    let mut cells = Vec::new();
-    for (c, outs) in cases.iter().zip(outputs) {
-        cells.push(c.x.clone());
-        cells.push(view(c.op.as_ref(), &c.y, shape, c.task));
-        cells.extend(outs);
-    }
     progress.finish();
+    // One block per task and noise level (a line of tasks noise-free, then one noisy); in a
+    // block, a column per image and a row per ground truth, measurement and solver.
+    let tile = |v: Vec<f64>| {
+        Some(vmlmap_plot::Tile {
+            data: v,
+            channels: shape.c,
+            height: shape.h,
+            width: shape.w,
+        })
+    };
+    let mut blocks = Vec::new();
+    for &sy in SIGMAS {
+        for task in TASKS {
+            let picked: Vec<usize> = (0..cases.len())
+                .filter(|&i| cases[i].task == *task && cases[i].sigma_y == sy)
+                .collect();
+            let mut rows = vec![Vec::new(); 2 + solvers.len()];
+            for &i in &picked {
+                let c = &cases[i];
+                rows[0].push(tile(c.x.clone()));
+                rows[1].push(tile(view(c.op.as_ref(), &c.y, shape, c.task)));
+                for (j, o) in outputs[i].iter().enumerate() {
+                    rows[2 + j].push(tile(o.clone()));
+                }
+            }
+            let noise = if sy < 1e-6 {
+                "noise-free".to_string()
+            } else {
+                format!("sigma_y = {sy}")
+            };
+            blocks.push(vmlmap_plot::Block {
+                title: format!("{task}, {noise}"),
+                row_labels: ["ground truth", "measurement"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(solvers.iter().map(|s| label(s.name()).to_string()))
+                    .collect(),
+                col_labels: picked.iter().map(|&i| cases[i].name.to_string()).collect(),
+                rows,
+            });
+        }
+    }
+    let grid = vmlmap_plot::LabelledGrid {
+        blocks,
+        block_cols: TASKS.len(),
+        zoom: a
+            .zoom
+            .map_or(vmlmap_io::legible_zoom(shape.w), |z| z as usize),
+    }
+    .draw();
     // The folder is made only now, when there is something to put in it.
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    vmlmap_io::write_grid(
-        grid_path.to_str().unwrap_or("grid.png"),
-        &cells,
-        shape,
-        2 + solvers.len(),
-        a.zoom
-            .map_or(vmlmap_io::legible_zoom(shape.w), |z| z as usize),
-        a.force,
-    )?;
+    vmlmap_io::write_atomic(grid_path.to_str().unwrap_or("grid.png"), a.force, |tmp| {
+        grid.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })?;
     let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
     let mut md = String::new();
     writeln!(md, "# vmlmap demo\n")?;
-    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5; the others at their defaults). Grid `grid.png`: rows are image x task x sigma_y in the order of the first table; columns are ground truth, measurement, then the solvers in this order. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
+    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
     writeln!(md, "Means over images:\n")?;
     writeln!(
         md,

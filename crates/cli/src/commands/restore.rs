@@ -39,7 +39,8 @@ pub struct Args {
     /// records its own.
     #[arg(long = "task-opt")]
     task_opts: Vec<String>,
-    /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, ddrm, diffpir, pigdm, dps, red-diff
+    /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, ddrm, diffpir, pigdm, dps, daps,
+    /// red-diff
     /// (README: the solver table with each one's defaults).
     #[arg(long, default_value = "vml-map")]
     solver: String,
@@ -59,14 +60,14 @@ pub struct Args {
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
     /// Reverse steps N (default: the solver's own: vml-map 100, ddrm 20, ddnm/diffpir/pigdm
-    /// 100, dps/red-diff 1000; pinv and tikhonov take none).
+    /// 100, dps/red-diff 1000, daps 200 annealing levels; pinv and tikhonov take none).
     #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// VML-MAP: inner gradient steps K per noise level (default 5).
     #[arg(long, allow_negative_numbers = true)]
     inner: Option<usize>,
     /// Step size: VML-MAP's preconditioned step (default 1.5), RED-diff's Adam rate
-    /// (default 0.1).
+    /// (default 0.1), DAPS's Langevin step (default 1e-4; 5e-5 box inpainting, motion blur).
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// VML-MAP: return D(x, sigma_min) itself, without the final data step (the paper's
