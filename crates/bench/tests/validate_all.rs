@@ -18,7 +18,11 @@ fn every_validation_check_passes() {
     };
     let records = run_validation(&opts, &|_, _| {});
     let baselines = records.iter().filter(|r| r.check == "baselines").count();
-    assert_eq!(baselines, 14 * 2 * 7, "every task, both noise levels, 7 baselines");
+    assert_eq!(
+        baselines,
+        14 * 2 * 7,
+        "every task, both noise levels, 7 baselines"
+    );
     let failed: Vec<_> = records.iter().filter(|r| !r.pass).collect();
     assert!(failed.is_empty(), "{} failed: {failed:#?}", failed.len());
     // The table covers every task, both priors and both noise levels.

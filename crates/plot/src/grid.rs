@@ -63,7 +63,12 @@ impl Block {
     }
 
     fn cols(&self) -> usize {
-        self.rows.iter().map(Vec::len).max().unwrap_or(0).max(self.col_labels.len())
+        self.rows
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .max(self.col_labels.len())
     }
 }
 
@@ -106,7 +111,13 @@ impl LabelledGrid {
             draw_text(&mut img, &block.title, bx as i32, by as i32, TITLE_PX);
             for (c, label) in block.col_labels.iter().enumerate() {
                 let x = bx + label_w + c as u32 * (cell_w + GAP);
-                draw_text(&mut img, label, x as i32, (by + TITLE_PX + 6) as i32, LABEL_PX);
+                draw_text(
+                    &mut img,
+                    label,
+                    x as i32,
+                    (by + TITLE_PX + 6) as i32,
+                    LABEL_PX,
+                );
             }
             for (r, row) in block.rows.iter().enumerate() {
                 let y = by + head_h + r as u32 * (th + GAP);
@@ -174,6 +185,11 @@ mod tests {
         assert!(black >= 2 * 3 * 400, "{black}");
         assert!(black < 2 * 4 * 400 + 20_000, "{black}");
         // The two blocks sit side by side.
-        assert!(img.width() > 2 * img.height() / 2, "{}x{}", img.width(), img.height());
+        assert!(
+            img.width() > 2 * img.height() / 2,
+            "{}x{}",
+            img.width(),
+            img.height()
+        );
     }
 }
