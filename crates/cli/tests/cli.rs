@@ -340,6 +340,8 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
         "sr4",
         "deblur-gaussian",
         "VML-MAP PSNR",
+        "tikhonov PSNR",
+        "is a tie",
     ] {
         assert!(md.contains(needle), "{needle}");
     }
@@ -362,13 +364,13 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
         "--images",
         "1",
         "--solvers",
-        "pinv,tikhonov,vml-map",
+        "pinv,tikhonov,ddrm,vml-map",
         "--steps",
         "2",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let md = std::fs::read_to_string(dir2.join("summary.md")).unwrap();
-    assert!(md.contains("| sr4 | 5e-2 | tikhonov |"), "{md}");
+    assert!(md.contains("| sr4 | 5e-2 | ddrm |"), "{md}");
     let grid2 = image::open(dir2.join("grid.png")).unwrap();
     // One more solver: one more 96-pixel row (and its 4-pixel gap) in each of 2 lines.
     assert_eq!(grid2.width(), grid.width());

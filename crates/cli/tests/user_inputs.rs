@@ -675,3 +675,132 @@ fn long_work_reports_progress_and_failures_leave_nothing_behind() {
     assert!(stderr(&r).contains("at most 1024 values"), "{}", stderr(&r));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn absurd_sizes_are_refused_before_any_allocation() {
+    let dir = scratch("sizes");
+    let low = dir.join("low.png");
+    grey(&low, 8, 8, |x, y| (x * 20 + y) as u8);
+    let out = s(&dir.join("x.png"));
+    for (args, message) in [
+        (
+            vec![
+                "restore",
+                "--task",
+                "sr4",
+                "--input",
+                &s(&low),
+                "--output",
+                &out,
+                "--steps",
+                "4294967295",
+            ],
+            "at most 100000",
+        ),
+        (
+            vec![
+                "restore",
+                "--task",
+                "sr4",
+                "--input",
+                &s(&low),
+                "--output",
+                &out,
+                "--solver",
+                "dps",
+                "--steps",
+                "4294967295",
+            ],
+            "at most 100000",
+        ),
+        (
+            vec!["sample", "--count", "4294967295", "--output", &out],
+            "--count must be in 1..=10000",
+        ),
+        (
+            vec!["sample", "--steps", "4294967295", "--output", &out],
+            "--steps must be in 1..=100000",
+        ),
+    ] {
+        let r = vmlmap(&args);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
+        assert!(stderr(&r).contains(message), "{args:?}: {}", stderr(&r));
+        assert!(!stderr(&r).contains("backtrace"), "{}", stderr(&r));
+    }
+    assert!(!dir.join("x.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_states_defaults_and_what_each_flag_does() {
+    let help = |cmd: &str| String::from_utf8(vmlmap(&[cmd, "--help"]).stdout).unwrap();
+    let restore = help("restore");
+    for needle in [
+        "vml-map 100, ddrm 20",
+        "inner gradient steps K per noise level (default 5)",
+        "(default 1.5)",
+        "Overwrite existing output files",
+        "zero-one (doubled)",
+        "without a sidecar",
+    ] {
+        assert!(restore.contains(needle), "restore --help lacks {needle:?}");
+    }
+    assert!(help("degrade").contains("Seed of the measurement noise"));
+    assert!(help("train").contains("Images per step"));
+    assert!(help("sample").contains("Overwrite an existing output"));
+}
+
+#[test]
+fn a_measurement_the_model_cannot_take_is_refused_before_its_operator_is_built() {
+    let dir = scratch("channels");
+    let rgb = dir.join("rgb.png");
+    image::RgbImage::from_fn(32, 32, |x, y| {
+        image::Rgb([(x * 8) as u8, (y * 8) as u8, 90])
+    })
+    .save(&rgb)
+    .unwrap();
+    let y = dir.join("y.png");
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "cs",
+        "--input",
+        &s(&rgb),
+        "--output",
+        &s(&y),
+    ]);
+    // 3x32x32 = 3072 values: beyond the dense limit, refused by degrade itself.
+    assert_eq!(r.status.code(), Some(2));
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "sr4",
+        "--input",
+        &s(&rgb),
+        "--output",
+        &s(&y),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &s(&y),
+        "--output",
+        &s(&dir.join("x.png")),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = stderr(&r);
+    assert!(e.contains("3x32x32") && e.contains("1 channel"), "{e}");
+    // pinv needs no model: it restores the RGB measurement.
+    let r = vmlmap(&[
+        "restore",
+        "--input",
+        &s(&y),
+        "--output",
+        &s(&dir.join("p.png")),
+        "--solver",
+        "pinv",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -23,6 +23,7 @@ pub fn ddpm_sigmas(steps: usize) -> Result<Vec<f64>, SolverError> {
             reason: "need at least 1 step".into(),
         });
     }
+    at_most("steps", steps)?;
     let table = VpTable::ddpm_linear();
     let top = (table.len() - 1) as f64;
     Ok((0..steps)
@@ -110,6 +111,19 @@ pub fn check_finite(xs: &[Vec<f64>], step: usize, sigma: f64) -> Result<(), Solv
     } else {
         Err(SolverError::Diverged { step, sigma })
     }
+}
+
+/// The most steps (or inner iterations) any solver takes: far above every published
+/// setting (DPS's 1000, DAPS's 100 Langevin steps per level), and low enough that a
+/// mistyped count is an error, not an attempt to allocate a schedule of billions of levels.
+pub const MAX_STEPS: usize = 100_000;
+
+/// A step count within [`MAX_STEPS`].
+pub fn at_most(field: &'static str, n: usize) -> Result<(), SolverError> {
+    if n > MAX_STEPS {
+        return Err(invalid(field, n, &format!("at most {MAX_STEPS}")));
+    }
+    Ok(())
 }
 
 /// Validation helpers for solver settings.

@@ -81,6 +81,7 @@ impl Daps {
             if v == 0 {
                 return Err(crate::common::invalid(field, 0, "need at least 1"));
             }
+            crate::common::at_most(field, v)?;
         }
         if let Some(lr) = self.lr {
             positive("lr", lr)?;

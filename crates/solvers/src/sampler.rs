@@ -21,6 +21,7 @@ pub fn ddim_sample(
     clip_denoised: bool,
 ) -> Result<Vec<f64>, SolverError> {
     crate::common::unit("eta", eta)?;
+    crate::common::at_most("steps", steps)?;
     let sigmas: Vec<f64> = karras(steps, 80.0, 0.002, 7.0)
         .map_err(|e| SolverError::InvalidConfig {
             field: "steps",

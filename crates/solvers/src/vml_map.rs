@@ -82,6 +82,8 @@ impl VmlMapConfig {
         if self.inner == 0 {
             return Err(invalid("inner", self.inner, "need at least 1 inner step"));
         }
+        crate::common::at_most("steps", self.steps)?;
+        crate::common::at_most("inner", self.inner)?;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(invalid(
                 "lr",

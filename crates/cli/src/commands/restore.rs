@@ -243,8 +243,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if any_raw && a.sigma_y.is_none() {
         eprintln!("note: no --sigma-y: the measurements without a sidecar are taken as noise-free (sigma_y 1e-9)");
     }
-    // A raw measurement is of the model's image size: read it before the model is built.
-    let model_shape = if any_raw {
+    // The model's image shape, before any operator is built: a raw measurement is of its
+    // size, and a sidecar's image must have its channels.
+    let model_shape = if any_raw || solver.uses_prior() {
         let info = vmlmap_models::registry::inspect(&a.model)?;
         Some(Shape::new(info.image[0], info.image[1], info.image[2])?)
     } else {
@@ -292,7 +293,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             (Source::Raw(path), Some(shape)) => {
                 read_raw(path, name, output, ground_truth, &a, convention, shape)?
             }
-            _ => read_measurement_of(json, name, output, ground_truth, &a, convention)?,
+            _ => read_measurement_of(
+                json,
+                name,
+                output,
+                ground_truth,
+                &a,
+                convention,
+                model_shape.filter(|_| solver.uses_prior()),
+            )?,
         });
     }
     let mut names = std::collections::BTreeSet::new();
@@ -430,6 +439,7 @@ fn read_measurement_of(
     ground_truth: Option<(String, Vec<f64>)>,
     a: &Args,
     convention: NoiseConvention,
+    model: Option<Shape>,
 ) -> anyhow::Result<Measurement> {
     let side = MeasurementSidecar::read(json).with_context(|| {
         format!(
@@ -461,6 +471,16 @@ fn read_measurement_of(
         side.image_shape[1],
         side.image_shape[2],
     )?;
+    if let Some(m) = model {
+        if m.c != shape.c {
+            bail!(
+                "{} is a measurement of {shape} images; model {} works on {} channel(s)",
+                json.display(),
+                a.model,
+                m.c
+            );
+        }
+    }
     let opts: Vec<String> = side
         .options
         .iter()

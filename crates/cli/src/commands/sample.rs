@@ -41,15 +41,24 @@ pub struct Args {
     device: String,
 }
 
+/// The most samples one grid holds.
+const MAX_COUNT: usize = 10_000;
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    if a.count == 0 {
-        anyhow::bail!("--count must be at least 1");
+    if a.count == 0 || a.count > MAX_COUNT {
+        anyhow::bail!("--count must be in 1..={MAX_COUNT}");
+    }
+    if a.steps == 0 || a.steps > vmlmap_solvers::common::MAX_STEPS {
+        anyhow::bail!(
+            "--steps must be in 1..={}",
+            vmlmap_solvers::common::MAX_STEPS
+        );
     }
     super::check_output(&a.output, &["png"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, _) = vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
     let mut progress = super::progress::Progress::new("sample", a.count as u64, "samples");
-    let mut images = Vec::with_capacity(a.count);
+    let mut images = Vec::new();
     for k in 0..a.count {
         images.push(vmlmap_solvers::sampler::ddim_sample(
             &den,
