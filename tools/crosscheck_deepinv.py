@@ -20,7 +20,7 @@ default lambda is 7). Left as deepinv has them, and reported: deepinv's DDRM sca
 injected noise by 1/sqrt(2), and its DiffPIR returns the last noisy iterate rather than the
 final denoised estimate.
 
-Usage (about 5 minutes on 2 cores):
+Usage (about 30 minutes on 2 cores for 20 images):
     pip install torch guided-diffusion-sdk safetensors deepinv==0.5.0
     cargo build --release
     python3 tools/crosscheck_deepinv.py --out /tmp/crosscheck [--images 20]
