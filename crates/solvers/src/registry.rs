@@ -45,7 +45,7 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
         "tikhonov" => &["lambda"],
         "ddnm" | "pigdm" => &["steps", "eta"],
         "ddrm" => &["steps", "eta", "eta_b", "sv_threshold"],
-        "diffpir" => &["steps", "lambda", "zeta"],
+        "diffpir" => &["steps", "lambda", "zeta", "clip"],
         "dps" => &["steps", "zeta"],
         "daps" => &[
             "steps",
@@ -215,6 +215,7 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                     steps: x.get("steps", o.steps, d.steps)?,
                     lambda: x.get("lambda", None, d.lambda)?,
                     zeta: x.parse("zeta")?,
+                    clip: x.get("clip", None, d.clip)?,
                 }
                 .check()?,
             ))
@@ -336,6 +337,16 @@ mod tests {
         );
         let e = build_solver("pinv", &opt(&["steps=3"])).err().unwrap();
         assert!(e.to_string().contains("pinv"), "{e}");
+        assert!(build_solver("diffpir", &opt(&["clip=true"])).is_ok());
+        let e = build_solver("diffpir", &opt(&["clip=maybe"]))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("maybe"), "{e}");
+        assert!(build_solver("daps", &opt(&["tau=0.05", "langevin_steps=10"])).is_ok());
+        let e = build_solver("daps", &opt(&["langevin_steps=0"]))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("langevin_steps"), "{e}");
         let e = build_solver("ddnm", &opt(&["eta"])).err().unwrap();
         assert!(e.to_string().contains("key=value"), "{e}");
         let e = build_solver(
