@@ -554,22 +554,22 @@ fn read_raw(
             e => e.into(),
         })
     };
+    let is_npy = file.to_ascii_lowercase().ends_with(".npy");
     let y = match op.output_shape() {
         Some(s) => read(s)?.0,
-        None => {
-            let is_npy = file.to_ascii_lowercase().ends_with(".npy");
-            let npy_len = if is_npy {
-                Some(vmlmap_io::read_npy(&file)?)
+        // A .npy: the m measured values, or for a mask the full image (read once).
+        None if is_npy => {
+            let (v, s) = vmlmap_io::read_npy(&file)?;
+            if v.len() == op.output_len() {
+                v
+            } else if mask && s == shape {
+                op.apply(&v)
             } else {
-                None
-            };
-            match npy_len {
-                Some((v, _)) if v.len() == op.output_len() => v,
-                Some((_, s)) if !mask || s != shape => return Err(wrong_size(&s.to_string())),
-                _ if mask => op.apply(&read(shape)?.0),
-                _ => return Err(wrong_size("an image")),
+                return Err(wrong_size(&s.to_string()));
             }
         }
+        None if mask => op.apply(&read(shape)?.0),
+        None => return Err(wrong_size("an image")),
     };
     let sigma_y = convention.to_internal(a.sigma_y.unwrap_or(1e-9));
     let side = MeasurementSidecar {
