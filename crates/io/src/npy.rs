@@ -40,8 +40,7 @@ pub fn read_npy(path: &str) -> Result<(Vec<f64>, Shape), IoError> {
         "<f8" => 8,
         _ => 0, // refused below, by dtype
     };
-    let header = bytes.len().saturating_sub(npy_data_len(&bytes));
-    let have = bytes.len().saturating_sub(header);
+    let have = npy_data_len(&bytes);
     if have < count * width {
         return Err(read_err(
             path,

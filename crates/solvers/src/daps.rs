@@ -100,35 +100,33 @@ impl Daps {
         Ok(self)
     }
 
-    /// `x0_hat` for each image of the batch: Euler steps of the probability-flow ODE from
-    /// `sigma` to 0.
+    /// `x0_hat` for each image of the batch, by Euler steps of the probability-flow ODE
+    /// from `sigma` to 0 (the last step to 0 returns `D`), and the network evaluations made.
     fn ode(
         &self,
         xs: &[Vec<f64>],
         sigma: f64,
         denoiser: &dyn Denoiser,
-    ) -> Result<Vec<Vec<f64>>, SolverError> {
+    ) -> Result<(Vec<Vec<f64>>, usize), SolverError> {
         let n = denoiser.shape().numel();
-        let mut levels = if sigma > ODE_SIGMA_MIN && self.ode_steps > 1 {
+        let levels = if sigma > ODE_SIGMA_MIN && self.ode_steps > 1 {
             karras(self.ode_steps, sigma, ODE_SIGMA_MIN, 7.0).map_err(schedule_error)?
         } else {
-            vec![sigma; 1]
+            vec![sigma]
         };
-        levels.push(0.0);
         let mut x: Vec<Vec<f64>> = xs.to_vec();
-        for w in levels.windows(2) {
-            let (s, next) = (w[0], w[1]);
+        for (k, &s) in levels.iter().enumerate() {
             let d = split(&denoiser.denoise_batch(&flat(&x), &vec![s; x.len()])?, n);
-            if next == 0.0 {
-                return Ok(d);
-            }
+            let Some(&next) = levels.get(k + 1) else {
+                return Ok((d, levels.len()));
+            };
             for (xb, db) in x.iter_mut().zip(&d) {
                 for (v, dv) in xb.iter_mut().zip(db) {
                     *v += (next - s) * (*v - dv) / s;
                 }
             }
         }
-        Ok(x)
+        unreachable!("the last level returns")
     }
 }
 
@@ -172,13 +170,10 @@ impl Solver for Daps {
                 s * s
             })
             .collect();
-        let ode_nfe = if self.ode_steps > 1 {
-            self.ode_steps
-        } else {
-            1
-        };
+        let mut nfe = 0;
         for (i, &sigma) in levels.iter().enumerate() {
-            let x0_hat = self.ode(&xs, sigma, denoiser)?;
+            let (x0_hat, evaluations) = self.ode(&xs, sigma, denoiser)?;
+            nfe += evaluations;
             let ratio = i as f64 / self.levels as f64;
             let decay = 1.0 + ratio * (self.lr_min_ratio - 1.0);
             let inv_s2 = 1.0 / (sigma * sigma);
@@ -186,7 +181,7 @@ impl Solver for Daps {
                 // Project choice: never above 1.9 / L, L = ‖H‖²/tau² + 1/sigma² the
                 // gradient's Lipschitz constant (the official steps are below it for every
                 // operator with ‖H‖ <= 1; compressed sensing's ‖H‖² reaches about 6).
-                let stable = 1.9 / (norms2[b] * inv_tau2 + 1.0 / (sigma * sigma));
+                let stable = 1.9 / (norms2[b] * inv_tau2 + inv_s2);
                 let lr = (lrs[b] * decay).min(stable);
                 let noise = (2.0 * lr).sqrt();
                 let mut x0 = x0_hat[b].clone();
@@ -212,7 +207,7 @@ impl Solver for Daps {
             check_finite(&x0s, i, sigma)?;
             observer.on_step(i, levels.len(), sigma);
         }
-        Ok(solutions(x0s, levels.len() * ode_nfe, 0))
+        Ok(solutions(x0s, nfe, 0))
     }
 }
 
