@@ -1,8 +1,10 @@
 //! The validation and benchmark harness of vmlmap: runs the solvers on problems whose
 //! answers are known exactly (ALGORITHMS.md §6) and reports how close they get, with their
-//! cost. `vmlmap validate` is its command-line face.
+//! cost (`vmlmap validate`), and runs them on real images and a real prior, side by side,
+//! into one report ([`harness`], `vmlmap bench`).
 
 pub mod baselines;
+pub mod harness;
 pub mod problems;
 pub mod validate;
 

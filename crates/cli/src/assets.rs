@@ -85,3 +85,19 @@ pub const FASHION_TEST: &[(&str, &[u8])] = &[
         include_bytes!("../../../assets/fashion-test/19_boot_t10k23.png"),
     ),
 ];
+
+/// Shipped image `i` as a `1 x 32 x 32` grey image in `[-1, 1]` (as `read_array` reads a
+/// grey PNG: `2 p / 255 - 1`).
+pub fn shipped_image(i: usize) -> anyhow::Result<(&'static str, Vec<f64>)> {
+    let (name, png) = FASHION_TEST
+        .get(i)
+        .ok_or_else(|| anyhow::anyhow!("there are {} shipped images", FASHION_TEST.len()))?;
+    let img = image::load_from_memory(png)?.to_luma8();
+    Ok((
+        name,
+        img.into_raw()
+            .iter()
+            .map(|&p| 2.0 * p as f64 / 255.0 - 1.0)
+            .collect(),
+    ))
+}

@@ -26,6 +26,9 @@ enum Command {
     Models(commands::models::Args),
     /// Apply a network prior's denoiser D(x, sigma) once.
     Denoise(commands::denoise::Args),
+    /// Run solvers x tasks x noise levels x images x seeds into results, a report, plots
+    /// and grids (resumable, shardable; `bench merge` joins shards).
+    Bench(commands::bench::Args),
     /// Time one network evaluation and one evaluation plus VJP.
     BenchNfe(commands::bench_nfe::Args),
     /// Train a diffusion prior (resumable).
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Tasks(a) => commands::tasks::run(a),
         Command::Models(a) => commands::models::run(a),
         Command::Denoise(a) => commands::denoise::run(a),
+        Command::Bench(a) => commands::bench::run(a),
         Command::BenchNfe(a) => commands::bench_nfe::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Degrade(a) => commands::degrade::run(a),

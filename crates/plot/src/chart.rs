@@ -41,7 +41,7 @@ impl Series {
 }
 
 /// A chart: title, axis labels, series; `log_x` / `log_y` draw that axis in log10.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LineChart {
     pub title: String,
     pub x_label: String,
@@ -51,6 +51,9 @@ pub struct LineChart {
     pub log_y: bool,
     pub width: u32,
     pub height: u32,
+    /// Where the legend sits (upper right by default; lower right keeps it off the
+    /// cheap-and-good and costly-and-good corners of a quality-against-cost scatter).
+    pub legend: SeriesLabelPosition,
 }
 
 /// A tick value without trailing zeros: `10`, `0.25`, `1.5e-3`, `2e+04`.
@@ -69,7 +72,7 @@ fn tick(v: f64) -> String {
 }
 
 /// A palette that stays distinguishable in print (Tableau 10).
-const PALETTE: [(u8, u8, u8); 10] = [
+pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
     (31, 119, 180),
     (255, 127, 14),
     (44, 160, 44),
@@ -97,6 +100,7 @@ impl LineChart {
             log_y: false,
             width: 800,
             height: 480,
+            legend: SeriesLabelPosition::UpperRight,
         }
     }
 
@@ -199,7 +203,7 @@ impl LineChart {
                             .label_font(("sans-serif", 13))
                             .background_style(WHITE.mix(0.85))
                             .border_style(RGBColor(180, 180, 180))
-                            .position(SeriesLabelPosition::UpperRight)
+                            .position(self.legend.clone())
                             .draw()
                             .map_err(|e| err(e.to_string()))?;
                     }

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
-use vmlmap_core::{Denoiser, Shape};
+use vmlmap_core::Denoiser;
 use vmlmap_models::{DeviceSpec, Precision};
 use vmlmap_operators::{LinearOperator, TaskSpec};
 use vmlmap_solvers::{build_solver, Problem, SolverOptions};
@@ -85,15 +85,6 @@ fn label(solver: &str) -> &str {
     }
 }
 
-/// What the measurement looks like at full size: itself, the masked image, or `H^+ y`.
-fn view(op: &dyn LinearOperator, y: &[f64], shape: Shape, task: &str) -> Vec<f64> {
-    match op.output_shape() {
-        Some(s) if s == shape => y.to_vec(),
-        _ if task.starts_with("inpaint") => op.adjoint(y),
-        _ => op.pinv(y),
-    }
-}
-
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.images == 0 || a.images > FASHION_TEST.len() {
         anyhow::bail!("--images must be in 1..={}", FASHION_TEST.len());
@@ -145,13 +136,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let mut cases = Vec::new();
     for &pick in PICKS.iter().take(a.images) {
-        let (name, png) = FASHION_TEST[pick];
-        let tmp =
-            std::env::temp_dir().join(format!("vmlmap-demo-{}-{name}.png", std::process::id()));
-        std::fs::write(&tmp, png)?;
-        let read = vmlmap_io::read_array(tmp.to_str().unwrap_or_default(), Some(shape), false);
-        let _ = std::fs::remove_file(&tmp);
-        let (x, _) = read?;
+        let (name, x) = crate::assets::shipped_image(pick)?;
+        if x.len() != shape.numel() {
+            anyhow::bail!(
+                "model {} works on {shape} images; the shipped images are 1x32x32",
+                a.model
+            );
+        }
         for task in TASKS {
             for &sy in SIGMAS {
                 let op = TaskSpec::new(task)?.build(shape)?;
@@ -257,7 +248,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             for &i in &picked {
                 let c = &cases[i];
                 rows[0].push(tile(c.x.clone()));
-                rows[1].push(tile(view(c.op.as_ref(), &c.y, shape, c.task)));
+                rows[1].push(tile(vmlmap_bench::harness::runner::measurement_view(
+                    c.op.as_ref(),
+                    &c.y,
+                    shape,
+                    c.task,
+                )));
                 for (j, o) in outputs[i].iter().enumerate() {
                     rows[2 + j].push(tile(o.clone()));
                 }

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod bench;
 pub mod bench_nfe;
 pub mod degrade;
 pub mod demo;

@@ -1,0 +1,453 @@
+//! `report.md`: per task and noise level, mean ± standard error of every score per solver
+//! (best in bold), a headline PSNR table, where VML-MAP wins and loses, failures, and the
+//! protocol written out.
+
+use super::config::BenchSettings;
+use super::record::RunRecord;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// Mean and standard error (sample standard deviation over √n; 0 for one value).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MeanSe {
+    pub mean: f64,
+    pub se: f64,
+    pub n: usize,
+}
+
+impl MeanSe {
+    pub fn of(v: &[f64]) -> Option<Self> {
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let se = if v.len() > 1 {
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt()
+        } else {
+            0.0
+        };
+        Some(Self {
+            mean,
+            se,
+            n: v.len(),
+        })
+    }
+}
+
+/// One solver's scores on one task and noise level.
+#[derive(Clone, Debug, Default)]
+pub struct Cell {
+    pub psnr: Option<MeanSe>,
+    pub ssim: Option<MeanSe>,
+    pub lpips: Option<MeanSe>,
+    pub nfe: Option<MeanSe>,
+    pub vjp: Option<MeanSe>,
+    pub seconds: Option<MeanSe>,
+    pub ok: usize,
+    pub failed: usize,
+}
+
+/// The scores of `solver` on `task` at `sigma_y` over its successful runs.
+pub fn cell(records: &[RunRecord], task: &str, sigma_y: f64, solver: &str) -> Cell {
+    let sel: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| r.task == task && r.sigma_y == sigma_y && r.solver == solver)
+        .collect();
+    let ok: Vec<&&RunRecord> = sel.iter().filter(|r| r.ok()).collect();
+    let stat = |f: &dyn Fn(&RunRecord) -> Option<f64>| {
+        let v: Vec<f64> = ok.iter().filter_map(|r| f(r)).collect();
+        // A score some runs lack (LPIPS without weights) is left out rather than averaged
+        // over part of the runs.
+        if v.len() == ok.len() {
+            MeanSe::of(&v)
+        } else {
+            None
+        }
+    };
+    Cell {
+        psnr: stat(&|r| r.psnr),
+        ssim: stat(&|r| r.ssim),
+        lpips: stat(&|r| r.lpips),
+        nfe: stat(&|r| r.nfe.map(|v| v as f64)),
+        vjp: stat(&|r| r.vjp.map(|v| v as f64)),
+        seconds: stat(&|r| Some(r.seconds)),
+        ok: ok.len(),
+        failed: sel.len() - ok.len(),
+    }
+}
+
+/// How the report describes a noise level.
+pub fn noise_label(s: f64) -> String {
+    if s < 1e-6 {
+        format!("noise-free ({s:e})")
+    } else {
+        format!("sigma_y = {s}")
+    }
+}
+
+/// What the report says about where the bench ran and with what.
+#[derive(Clone, Debug, Default)]
+pub struct Protocol {
+    pub images: Vec<String>,
+    pub image_source: String,
+    pub shape: String,
+    pub lpips_note: Option<String>,
+    pub expected_runs: usize,
+}
+
+/// A mean (± its standard error when there is one) with `digits` decimals; a small
+/// positive value (seconds of `pinv`) in scientific notation instead of as zero.
+fn fmt(m: Option<MeanSe>, digits: usize, bold: bool) -> String {
+    let num = |v: f64| {
+        if digits > 0 && v != 0.0 && v.abs() < 10f64.powi(-(digits as i32)) * 10.0 {
+            format!("{v:.1e}")
+        } else {
+            format!("{v:.digits$}")
+        }
+    };
+    match m {
+        None => "–".into(),
+        Some(m) => {
+            let s = if m.n > 1 && m.se > 0.0 {
+                format!("{} ± {}", num(m.mean), num(m.se))
+            } else {
+                num(m.mean)
+            };
+            if bold {
+                format!("**{s}**")
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// The index of the best mean among `v` (`higher`: larger is better).
+fn best(v: &[Option<MeanSe>], higher: bool) -> Option<usize> {
+    let mut b: Option<(usize, f64)> = None;
+    for (i, m) in v.iter().enumerate() {
+        if let Some(m) = m.filter(|m| m.mean.is_finite()) {
+            let better = match b {
+                None => true,
+                Some((_, x)) => (higher && m.mean > x) || (!higher && m.mean < x),
+            };
+            if better {
+                b = Some((i, m.mean));
+            }
+        }
+    }
+    b.map(|(i, _)| i)
+}
+
+/// `distinct(records, f)`: the values of `f` in order of first appearance.
+fn distinct(records: &[RunRecord], f: impl Fn(&RunRecord) -> String) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    records
+        .iter()
+        .map(f)
+        .filter(|v| seen.insert(v.clone()))
+        .collect()
+}
+
+/// The report's Markdown.
+pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -> String {
+    let solvers: Vec<&str> = settings.solvers.iter().map(|s| s.label.as_str()).collect();
+    let cases: Vec<(&str, f64)> = settings
+        .tasks
+        .iter()
+        .flat_map(|t| settings.sigma_y.iter().map(move |&s| (t.label.as_str(), s)))
+        .collect();
+    let with_lpips = records.iter().any(|r| r.lpips.is_some());
+    let mut md = String::new();
+    let _ = writeln!(md, "# vmlmap bench report\n");
+    let _ = writeln!(
+        md,
+        "{} runs recorded ({} failed) of {} planned: {} solvers × {} tasks × {} noise levels × {} images{}.\n",
+        records.len(),
+        records.iter().filter(|r| !r.ok()).count(),
+        p.expected_runs,
+        solvers.len(),
+        settings.tasks.len(),
+        settings.sigma_y.len(),
+        p.images.len(),
+        if settings.seeds > 1 { format!(" × up to {} seeds", settings.seeds) } else { String::new() }
+    );
+    // Headline: mean PSNR, a column per case.
+    let _ = writeln!(md, "## Mean PSNR (dB)\n");
+    let head: Vec<String> = cases
+        .iter()
+        .map(|(t, s)| format!("{t}, {}", noise_label(*s)))
+        .collect();
+    let _ = writeln!(md, "| solver | {} |", head.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(cases.len()));
+    let grid: Vec<Vec<Cell>> = solvers
+        .iter()
+        .map(|s| {
+            cases
+                .iter()
+                .map(|(t, sy)| cell(records, t, *sy, s))
+                .collect()
+        })
+        .collect();
+    let best_psnr: Vec<Option<usize>> = (0..cases.len())
+        .map(|c| {
+            best(
+                &grid.iter().map(|row| row[c].psnr).collect::<Vec<_>>(),
+                true,
+            )
+        })
+        .collect();
+    for (i, s) in solvers.iter().enumerate() {
+        let cells: Vec<String> = (0..cases.len())
+            .map(|c| {
+                fmt(
+                    grid[i][c].psnr.map(|m| MeanSe { se: 0.0, ..m }),
+                    2,
+                    best_psnr[c] == Some(i),
+                )
+            })
+            .collect();
+        let _ = writeln!(md, "| {s} | {} |", cells.join(" | "));
+    }
+    // VML-MAP against the best of the others, case by case.
+    let vml: Vec<usize> = settings
+        .solvers
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.solver.starts_with("vml-map"))
+        .map(|(i, _)| i)
+        .collect();
+    if let (Some(&v), true) = (vml.first(), solvers.len() > 1) {
+        let _ = writeln!(md, "\n## Where {} wins and where it does not\n", solvers[v]);
+        let _ = writeln!(
+            md,
+            "Mean PSNR difference to the best other solver of the case (positive: {} is ahead).\n",
+            solvers[v]
+        );
+        let _ = writeln!(
+            md,
+            "| case | {} | best other | difference (dB) |",
+            solvers[v]
+        );
+        let _ = writeln!(md, "|---|---|---|---|");
+        let mut wins = 0;
+        for (c, h) in head.iter().enumerate() {
+            let others: Vec<Option<MeanSe>> = (0..solvers.len())
+                .map(|i| if i == v { None } else { grid[i][c].psnr })
+                .collect();
+            match (grid[v][c].psnr, best(&others, true)) {
+                (Some(m), Some(o)) => {
+                    let d = m.mean - grid[o][c].psnr.map_or(f64::NAN, |x| x.mean);
+                    wins += usize::from(d > 0.0);
+                    let _ = writeln!(
+                        md,
+                        "| {h} | {:.2} | {} ({:.2}) | {:+.2} |",
+                        m.mean,
+                        solvers[o],
+                        m.mean - d,
+                        d
+                    );
+                }
+                _ => {
+                    let _ = writeln!(md, "| {h} | – | – | – |");
+                }
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\n{} has the best mean PSNR in {wins} of {} cases.",
+            solvers[v],
+            cases.len()
+        );
+    }
+    let _ = writeln!(md, "\n## Per task and noise level\n");
+    let _ = writeln!(md, "Mean ± standard error over the runs (images × seeds); best in bold (highest PSNR and SSIM, lowest LPIPS, NFE, VJP and seconds). NFE: network evaluations; VJP: vector-Jacobian products through the network; seconds: wall time per image, each batch's time divided by its size.\n");
+    for (c, h) in head.iter().enumerate() {
+        let col: Vec<&Cell> = grid.iter().map(|row| &row[c]).collect();
+        let pick = |f: fn(&Cell) -> Option<MeanSe>, higher| {
+            best(&col.iter().map(|x| f(x)).collect::<Vec<_>>(), higher)
+        };
+        let b = [
+            pick(|x| x.psnr, true),
+            pick(|x| x.ssim, true),
+            pick(|x| x.lpips, false),
+            pick(|x| x.nfe, false),
+            pick(|x| x.vjp, false),
+            pick(|x| x.seconds, false),
+        ];
+        let _ = writeln!(md, "### {h}\n");
+        let lp = if with_lpips { " LPIPS |" } else { "" };
+        let _ = writeln!(
+            md,
+            "| solver | PSNR | SSIM |{lp} NFE | VJP | seconds | runs |"
+        );
+        let _ = writeln!(
+            md,
+            "|---|---|---|{}---|---|---|---|",
+            if with_lpips { "---|" } else { "" }
+        );
+        for (i, s) in solvers.iter().enumerate() {
+            let x = col[i];
+            let lp = if with_lpips {
+                format!(" {} |", fmt(x.lpips, 4, b[2] == Some(i)))
+            } else {
+                String::new()
+            };
+            let runs = if x.failed > 0 {
+                format!("{} ({} failed)", x.ok, x.failed)
+            } else {
+                x.ok.to_string()
+            };
+            let _ = writeln!(
+                md,
+                "| {s} | {} | {} |{lp} {} | {} | {} | {runs} |",
+                fmt(x.psnr, 2, b[0] == Some(i)),
+                fmt(x.ssim, 4, b[1] == Some(i)),
+                fmt(x.nfe.map(|m| MeanSe { se: 0.0, ..m }), 0, b[3] == Some(i)),
+                fmt(x.vjp.map(|m| MeanSe { se: 0.0, ..m }), 0, b[4] == Some(i)),
+                fmt(x.seconds, 3, b[5] == Some(i)),
+            );
+        }
+        let _ = writeln!(md);
+    }
+    let failed: Vec<&RunRecord> = records.iter().filter(|r| !r.ok()).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(md, "## Failed runs\n");
+        let _ = writeln!(md, "| image | task | sigma_y | solver | seed | error |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        for r in failed {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:e} | {} | {} | {} |",
+                r.image,
+                r.task,
+                r.sigma_y,
+                r.solver,
+                r.seed,
+                r.error.as_deref().unwrap_or("").replace('|', "/")
+            );
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(md, "## Protocol\n");
+    let _ = writeln!(
+        md,
+        "- Images: {} ({}), {}: {}.",
+        p.images.len(),
+        p.image_source,
+        p.shape,
+        p.images.join(", ")
+    );
+    let _ = writeln!(md, "- Measurements: y = H x + sigma_y · eta with the images in [-1, 1] (sigma_y = 0.05 here is 0.025 on a [0, 1] scale), eta standard normal seeded by the image and task name (FNV-1a), so every solver and seed restores the same measurement.");
+    for t in &settings.tasks {
+        let opts = records
+            .iter()
+            .find(|r| r.task == t.label)
+            .map(|r| r.task_opts.join(", "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "  - {}: {}",
+            t.label,
+            if opts.is_empty() {
+                "no options".into()
+            } else {
+                opts
+            }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "- Noise levels: {}.",
+        settings
+            .sigma_y
+            .iter()
+            .map(|s| format!("{s:e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- Seeds: {} per solver that uses randomness ({}); pinv and tikhonov run once.",
+        settings.seeds,
+        match settings.seeds_for {
+            super::config::SeedsFor::All => "every such solver",
+            super::config::SeedsFor::Samplers =>
+                "posterior samplers only; the point estimators run seed 0",
+        }
+    );
+    let _ = writeln!(
+        md,
+        "- Solvers (each at its defaults unless options are listed):"
+    );
+    for s in &settings.solvers {
+        let _ = writeln!(
+            md,
+            "  - {}: `{}`{}",
+            s.label,
+            s.solver,
+            if s.opts.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", s.opts.join(", "))
+            }
+        );
+    }
+    let models = distinct(records, |r| {
+        format!("{} (SHA-256 {})", r.model, r.model_sha256)
+    });
+    let _ = writeln!(
+        md,
+        "- Model: {}.",
+        if models.is_empty() {
+            settings.model.clone()
+        } else {
+            models.join("; ")
+        }
+    );
+    let _ = writeln!(
+        md,
+        "- Batch: up to {} runs of one solver share each network evaluation.",
+        settings.batch
+    );
+    let _ = writeln!(
+        md,
+        "- Machines: {}.",
+        distinct(records, |r| format!("{}, {} threads", r.machine, r.threads)).join("; ")
+    );
+    let _ = writeln!(
+        md,
+        "- Dates: {}.",
+        distinct(records, |r| r.date.clone()).join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- vmlmap: {}.",
+        distinct(records, |r| r.vmlmap_version.clone()).join(", ")
+    );
+    let _ = writeln!(md, "- Metrics: PSNR and SSIM (scikit-image's Gaussian-window definition) of the float outputs against the ground truth, both mapped from [-1, 1] to [0, 1] (data range 1); SSIM needs images of at least 11x11.");
+    if let Some(n) = &p.lpips_note {
+        let _ = writeln!(md, "- LPIPS: {n}");
+    }
+    let _ = writeln!(md, "\nFigures: `psnr-vs-seconds.png`, `psnr-vs-nfe.png` (solvers without network evaluations are left off its log axis), `psnr-bars.png`, and `grids/<task>.png` (ground truth, measurement and each solver's output, seed 0, for the first {} images).", settings.grid_images);
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_standard_error() {
+        let m = MeanSe::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(m.mean, 2.5);
+        // sample sd = sqrt(5/3); se = sd / 2
+        assert!((m.se - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-15);
+        assert_eq!(MeanSe::of(&[7.0]).unwrap().se, 0.0);
+        assert!(MeanSe::of(&[]).is_none());
+        let v = [None, MeanSe::of(&[3.0]), MeanSe::of(&[1.0])];
+        assert_eq!(best(&v, true), Some(1));
+        assert_eq!(best(&v, false), Some(2));
+    }
+}

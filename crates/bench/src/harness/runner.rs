@@ -1,0 +1,332 @@
+//! Runs a bench's batches: builds each task's operator once, measures every image with
+//! noise seeded by the image and task (the same measurement for every solver and seed),
+//! solves each batch in one `solve_batch` call, scores it, and appends its lines to
+//! `results.jsonl`. A failed batch is recorded with its error and the bench goes on.
+
+use super::config::BenchSettings;
+use super::plan::{Batch, Run};
+use super::record::{append_records, run_key, RunRecord};
+use super::HarnessError;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use vmlmap_core::{Denoiser, Shape};
+use vmlmap_operators::{LinearOperator, TaskSpec};
+use vmlmap_solvers::{build_solver, Observer, Problem, SolverOptions};
+
+/// A ground-truth image of the bench.
+#[derive(Clone, Debug)]
+pub struct BenchImage {
+    pub name: String,
+    pub x: Vec<f64>,
+}
+
+/// What every line records about where it ran.
+#[derive(Clone, Debug, Default)]
+pub struct RunMeta {
+    pub model: String,
+    pub model_sha256: String,
+    pub machine: String,
+    pub threads: usize,
+    pub vmlmap_version: String,
+    pub date: String,
+}
+
+/// A bench ready to run: settings, images, the operators built for the images' shape.
+pub struct Bench<'a> {
+    pub settings: &'a BenchSettings,
+    pub images: &'a [BenchImage],
+    pub shape: Shape,
+    ops: Vec<Box<dyn LinearOperator>>,
+    /// Each task's options written out (defaults included).
+    task_opts: Vec<Vec<String>>,
+}
+
+/// FNV-1a of a string: a seed that stays the same across Rust versions and platforms.
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// The seed of the measurement noise of `image` under `task`.
+pub fn noise_seed(image: &str, task: &str) -> u64 {
+    stable_hash(&format!("{image}\u{0}{task}"))
+}
+
+/// A noise level as a folder name: `1e-9`, `5e-2`.
+pub fn sigma_label(s: f64) -> String {
+    format!("{s:e}")
+}
+
+/// What a measurement looks like at the image's size: itself (denoising, colourisation
+/// aside), the observed pixels for inpainting, else `H^+ y`.
+pub fn measurement_view(op: &dyn LinearOperator, y: &[f64], shape: Shape, task: &str) -> Vec<f64> {
+    match op.output_shape() {
+        Some(s) if s == shape => y.to_vec(),
+        _ if task.starts_with("inpaint") => op.adjoint(y),
+        _ => op.pinv(y),
+    }
+}
+
+/// Where the report's grid pictures of one (task, noise level) are kept.
+pub fn outputs_dir(out: &Path, task: &str, sigma_y: f64) -> PathBuf {
+    out.join("outputs").join(task).join(sigma_label(sigma_y))
+}
+
+/// Steps of the batch under way, passed to a progress display.
+pub trait BenchProgress {
+    /// Batch `done` of `total` in this sitting is starting (`label`: solver and batch).
+    fn batch(&mut self, done: usize, total: usize, label: &str);
+    /// A solver step within the batch.
+    fn step(&mut self, _step: usize, _steps: usize) {}
+}
+
+struct Steps<'a>(&'a mut dyn BenchProgress);
+
+impl Observer for Steps<'_> {
+    fn on_step(&mut self, step: usize, total: usize, _sigma: f64) {
+        self.0.step(step, total);
+    }
+}
+
+impl<'a> Bench<'a> {
+    /// Builds every task's operator for `shape` (an error names a task the images cannot
+    /// take) and checks the images' sizes.
+    pub fn new(
+        settings: &'a BenchSettings,
+        images: &'a [BenchImage],
+        shape: Shape,
+    ) -> Result<Self, HarnessError> {
+        if images.is_empty() {
+            return Err(HarnessError::Setting {
+                field: "images".into(),
+                reason: format!("{} holds no image", settings.images),
+            });
+        }
+        if let Some(im) = images.iter().find(|im| im.x.len() != shape.numel()) {
+            return Err(HarnessError::Setting {
+                field: "images".into(),
+                reason: format!(
+                    "{} has {} values; the model's images are {}x{}x{}",
+                    im.name,
+                    im.x.len(),
+                    shape.c,
+                    shape.h,
+                    shape.w
+                ),
+            });
+        }
+        let mut ops = Vec::new();
+        let mut task_opts = Vec::new();
+        for t in &settings.tasks {
+            let cannot = |e: vmlmap_operators::OperatorError| HarnessError::Setting {
+                field: "tasks".into(),
+                reason: format!(
+                    "{} cannot run on the model's {}x{}x{} images: {e}",
+                    t.label, shape.c, shape.h, shape.w
+                ),
+            };
+            let spec = TaskSpec::parse(&t.name, &t.opts).map_err(cannot)?;
+            let resolved = spec.resolved(shape).map_err(cannot)?;
+            ops.push(resolved.build(shape).map_err(cannot)?);
+            task_opts.push(
+                resolved
+                    .options
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+            );
+        }
+        Ok(Self {
+            settings,
+            images,
+            shape,
+            ops,
+            task_opts,
+        })
+    }
+
+    /// The measurement `y = H x + sigma_y eta` of a run.
+    fn measure(&self, task: usize, sigma: usize, image: usize) -> Vec<f64> {
+        let op = &self.ops[task];
+        let im = &self.images[image];
+        let mut rng =
+            vmlmap_core::rng::seeded(noise_seed(&im.name, &self.settings.tasks[task].label));
+        let eta = vmlmap_core::rng::normal_vec(&mut rng, op.output_len());
+        let sy = self.settings.sigma_y[sigma];
+        op.apply(&im.x)
+            .iter()
+            .zip(&eta)
+            .map(|(v, e)| v + sy * e)
+            .collect()
+    }
+
+    fn key(&self, r: &Run) -> String {
+        run_key(
+            &self.images[r.image].name,
+            &self.settings.tasks[r.task].label,
+            &self.settings.solvers[r.solver].label,
+            self.settings.sigma_y[r.sigma],
+            r.seed,
+        )
+    }
+
+    /// The batches among `batches` with a run not in `done`.
+    pub fn pending<'b>(&self, batches: &'b [Batch], done: &BTreeSet<String>) -> Vec<&'b Batch> {
+        batches
+            .iter()
+            .filter(|b| b.runs.iter().any(|r| !done.contains(&self.key(r))))
+            .collect()
+    }
+
+    /// Runs `todo`, appending to `out/results.jsonl` the lines of runs not in `done`, and
+    /// writes the grid pictures (seed 0 of the first `grid_images` images) under
+    /// `out/outputs`. Returns the number of runs that failed.
+    pub fn run(
+        &self,
+        todo: &[&Batch],
+        done: &BTreeSet<String>,
+        den: &dyn Denoiser,
+        meta: &RunMeta,
+        out: &Path,
+        progress: &mut dyn BenchProgress,
+    ) -> Result<usize, HarnessError> {
+        let results = out.join("results.jsonl");
+        let mut ys: HashMap<(usize, usize, usize), Vec<f64>> = HashMap::new();
+        let mut failed = 0;
+        for (i, batch) in todo.iter().enumerate() {
+            let entry = &self.settings.solvers[batch.runs[0].solver];
+            progress.batch(
+                i,
+                todo.len(),
+                &format!("{} batch {}", entry.label, batch.index),
+            );
+            for r in &batch.runs {
+                ys.entry((r.task, r.sigma, r.image))
+                    .or_insert_with(|| self.measure(r.task, r.sigma, r.image));
+            }
+            let solver = build_solver(
+                &entry.solver,
+                &SolverOptions {
+                    extra: entry.opts.clone(),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| HarnessError::Setting {
+                field: "solvers".into(),
+                reason: e.to_string(),
+            })?;
+            let t = Instant::now();
+            let solved = batch
+                .runs
+                .iter()
+                .map(|r| {
+                    Problem::new(
+                        self.ops[r.task].as_ref(),
+                        ys[&(r.task, r.sigma, r.image)].clone(),
+                        self.settings.sigma_y[r.sigma],
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|problems| {
+                    let seeds: Vec<u64> = batch.runs.iter().map(|r| r.seed).collect();
+                    solver.solve_batch(&problems, den, &seeds, &mut Steps(progress))
+                });
+            let seconds = t.elapsed().as_secs_f64() / batch.runs.len() as f64;
+            let rss = peak_rss_mb();
+            let mut lines = Vec::new();
+            for (k, r) in batch.runs.iter().enumerate() {
+                let im = &self.images[r.image];
+                let task = &self.settings.tasks[r.task];
+                let sy = self.settings.sigma_y[r.sigma];
+                let mut rec = RunRecord {
+                    image: im.name.clone(),
+                    task: task.label.clone(),
+                    solver: entry.label.clone(),
+                    sigma_y: sy,
+                    seed: r.seed,
+                    status: "ok".into(),
+                    psnr: None,
+                    ssim: None,
+                    lpips: None,
+                    nfe: None,
+                    vjp: None,
+                    seconds,
+                    peak_rss_mb: rss,
+                    error: None,
+                    solver_name: entry.solver.clone(),
+                    solver_opts: entry.opts.clone(),
+                    task_opts: self.task_opts[r.task].clone(),
+                    model: meta.model.clone(),
+                    model_sha256: meta.model_sha256.clone(),
+                    batch: batch.index,
+                    batch_size: batch.runs.len(),
+                    machine: meta.machine.clone(),
+                    threads: meta.threads,
+                    vmlmap_version: meta.vmlmap_version.clone(),
+                    date: meta.date.clone(),
+                };
+                match &solved {
+                    Ok(sols) => {
+                        let x = &sols[k].x;
+                        rec.psnr = Some(vmlmap_metrics::psnr(x, &im.x));
+                        rec.ssim = vmlmap_metrics::ssim(x, &im.x, self.shape).ok();
+                        rec.nfe = Some(sols[k].nfe);
+                        rec.vjp = Some(sols[k].vjp);
+                        if r.image < self.settings.grid_images && r.seed == 0 {
+                            let dir = outputs_dir(out, &task.label, sy);
+                            self.save(&dir.join(&entry.label), &im.name, x)?;
+                            self.save(&dir.join("_ground-truth"), &im.name, &im.x)?;
+                            let y = &ys[&(r.task, r.sigma, r.image)];
+                            let v = measurement_view(
+                                self.ops[r.task].as_ref(),
+                                y,
+                                self.shape,
+                                &task.name,
+                            );
+                            self.save(&dir.join("_measurement"), &im.name, &v)?;
+                        }
+                    }
+                    Err(e) => {
+                        rec.status = "failed".into();
+                        rec.error = Some(e.to_string());
+                    }
+                }
+                if rec.ok() && !rec.psnr.is_some_and(f64::is_finite) {
+                    rec.status = "failed".into();
+                    rec.error = Some("the output is not finite".into());
+                }
+                failed += usize::from(!rec.ok());
+                if !done.contains(&rec.key()) {
+                    lines.push(rec);
+                }
+            }
+            append_records(&results, &lines)?;
+        }
+        progress.batch(todo.len(), todo.len(), "");
+        Ok(failed)
+    }
+
+    fn save(&self, dir: &Path, name: &str, x: &[f64]) -> Result<(), HarnessError> {
+        std::fs::create_dir_all(dir).map_err(|e| HarnessError::Io {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let p = dir.join(format!("{name}.npy"));
+        vmlmap_io::write_array(&p.to_string_lossy(), x, self.shape, true).map_err(|e| {
+            HarnessError::Io {
+                path: p.display().to_string(),
+                reason: e.to_string(),
+            }
+        })
+    }
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

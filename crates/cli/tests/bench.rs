@@ -1,0 +1,335 @@
+//! `vmlmap bench`: a killed bench resumed, shards merged, configuration files, and bad
+//! settings refused before any run starts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn vmlmap(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmlmap-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small grid on the embedded prior: two shipped images, two tasks, both noise levels,
+/// `pinv`, `ddrm` (3 steps, 2 seeds) and VML-MAP (5 steps, 1 inner): 8 + 16 + 8 = 32 runs
+/// in batches of 3.
+const GRID: &[&str] = &[
+    "bench",
+    "--images",
+    "shipped:2",
+    "--tasks",
+    "sr4,inpaint-box",
+    "--solvers",
+    "pinv,ddrm,vml-map",
+    "--solver-opt",
+    "ddrm:steps=3",
+    "--solver-opt",
+    "vml-map:steps=5",
+    "--solver-opt",
+    "vml-map:inner=1",
+    "--seeds",
+    "2",
+    "--seeds-for",
+    "samplers",
+    "--batch",
+    "3",
+    "--grid-images",
+    "1",
+];
+
+fn grid(out: &Path, extra: &[&str]) -> std::process::Output {
+    let o = s(out);
+    let mut args: Vec<&str> = GRID.to_vec();
+    args.extend(["--out", &o]);
+    args.extend(extra);
+    vmlmap(&args)
+}
+
+/// The lines of a `results.jsonl` without what differs between two runs of the same
+/// bench (timings, memory, date), sorted.
+fn normalised(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            for k in ["seconds", "peak_rss_mb", "date"] {
+                assert!(o.remove(k).is_some(), "{k} in {l}");
+            }
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_killed_bench_resumes_to_the_same_results_and_shards_merge_to_them() {
+    let dir = scratch("resume");
+    let whole = dir.join("whole");
+    ok(&grid(&whole, &[]));
+    let full = normalised(&whole);
+    assert_eq!(full.len(), 32);
+    let text = std::fs::read_to_string(whole.join("results.jsonl")).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for k in [
+            "image",
+            "task",
+            "solver",
+            "sigma_y",
+            "seed",
+            "psnr",
+            "ssim",
+            "lpips",
+            "nfe",
+            "vjp",
+            "seconds",
+            "peak_rss_mb",
+            "status",
+            "model_sha256",
+            "solver_opts",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing in {line}");
+        }
+        assert_eq!(v["status"], "ok", "{line}");
+        assert!(v["psnr"].as_f64().unwrap().is_finite(), "{line}");
+        if v["solver"] != "vml-map" {
+            // (VML-MAP at 5 steps of 1 inner iteration is far from converged: it is here
+            // for its VJP count, not its quality.)
+            assert!(v["psnr"].as_f64().unwrap() > 10.0, "{line}");
+        }
+    }
+    for f in [
+        "report.md",
+        "psnr-vs-seconds.png",
+        "psnr-vs-nfe.png",
+        "psnr-bars.png",
+        "grids/sr4.png",
+        "grids/inpaint-box.png",
+    ] {
+        assert!(whole.join(f).is_file(), "{f}");
+    }
+    let report = std::fs::read_to_string(whole.join("report.md")).unwrap();
+    assert!(
+        report.contains("32 runs recorded (0 failed) of 32 planned"),
+        "{report}"
+    );
+    assert!(report.contains("## Where vml-map wins"), "{report}");
+    assert!(report.contains("LPIPS: left out"), "{report}");
+
+    // Killed after 11 lines, the 12th cut short: --resume drops the cut line, runs the
+    // rest, and ends with the same lines.
+    let killed = dir.join("killed");
+    std::fs::create_dir_all(&killed).unwrap();
+    std::fs::copy(whole.join("bench.json"), killed.join("bench.json")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut cut = lines[..11].join("\n");
+    cut.push('\n');
+    cut.push_str(&lines[11][..40]);
+    std::fs::write(killed.join("results.jsonl"), cut).unwrap();
+    let again = grid(&killed, &[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --resume"));
+    let resumed = grid(&killed, &["--resume"]);
+    ok(&resumed);
+    let err = String::from_utf8_lossy(&resumed.stderr);
+    assert!(err.contains("cut short"), "{err}");
+    assert!(err.contains("11 already recorded"), "{err}");
+    assert_eq!(normalised(&killed), full);
+    // Resuming with other settings is refused, naming the setting.
+    let other = grid(&killed, &["--resume", "--sigma-y", "0.1"]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("sigma_y was [1e-9,0.05], now [0.1]"));
+
+    // Two shards and a merge: the same lines.
+    let (a, b, m) = (dir.join("s0"), dir.join("s1"), dir.join("merged"));
+    ok(&grid(&a, &["--shard", "0/2"]));
+    ok(&grid(&b, &["--shard", "1/2"]));
+    let (na, nb) = (normalised(&a).len(), normalised(&b).len());
+    assert!(na > 0 && nb > 0 && na + nb == 32, "{na} + {nb}");
+    let merged = vmlmap(&["bench", "merge", &s(&a), &s(&b), "--out", &s(&m)]);
+    ok(&merged);
+    assert_eq!(normalised(&m), full);
+    assert!(m.join("grids/sr4.png").is_file());
+    let merged_report = std::fs::read_to_string(m.join("report.md")).unwrap();
+    assert!(merged_report.contains("32 runs recorded (0 failed) of 32 planned"));
+    // A merge of one shard says what is missing.
+    let half = vmlmap(&["bench", "merge", &s(&a), "--out", &s(&dir.join("half"))]);
+    ok(&half);
+    assert!(String::from_utf8_lossy(&half.stderr).contains(&format!("{nb} planned runs missing")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_config_file_with_variants_and_flags_over_it() {
+    let dir = scratch("config");
+    let cfg = dir.join("b.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+images = "shipped:1"
+tasks = ["sr4"]
+sigma_y = [0.05]
+solvers = ["pinv", "tikhonov-strong"]
+[variants.tikhonov-strong]
+solver = "tikhonov"
+opts = ["lambda=1"]
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = vmlmap(&[
+        "bench",
+        "--config",
+        &s(&cfg),
+        "--out",
+        &s(&out),
+        "--sigma-y",
+        "0.1",
+    ]);
+    ok(&run);
+    let lines = normalised(&out);
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines.iter().all(|l| l.contains("\"sigma_y\":0.1")),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("\"solver\":\"tikhonov-strong\"") && l.contains("lambda=1")));
+    std::fs::write(&cfg, "images = \"shipped:1\"\nsolver = [\"pinv\"]\n").unwrap();
+    let bad = vmlmap(&["bench", "--config", &s(&cfg), "--out", &s(&dir.join("o2"))]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("b.toml") && err.contains("solver"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_settings_fail_before_any_run() {
+    let dir = scratch("bad");
+    let out = dir.join("out");
+    let o = s(&out);
+    let grey = dir.join("imgs");
+    std::fs::create_dir_all(&grey).unwrap();
+    image::GrayImage::from_pixel(16, 16, image::Luma([100]))
+        .save(grey.join("a.png"))
+        .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--solvers", "pinv,dsp"], "unknown solver"),
+        (&["--tasks", "sr4,blur"], "unknown task \"blur\""),
+        (
+            &["--tasks", "colorize", "--solvers", "pinv"],
+            "colorize cannot run on the model's 1x32x32 images",
+        ),
+        (
+            &[
+                "--task-opt",
+                "inpaint-box:size=40",
+                "--solvers",
+                "pinv",
+                "--images",
+                "shipped:1",
+            ],
+            "inpaint-box cannot run",
+        ),
+        (
+            &["--images", "/nonexistent/folder"],
+            "cannot read the image folder /nonexistent/folder",
+        ),
+        (&["--images", &s(&grey), "--solvers", "pinv,ddrm"], "a.png"),
+        (&["--solver-opt", "dps:zeta=1"], "options for dps"),
+        (&["--seeds", "0"], "seeds"),
+        (&["--shard", "2/2"], "not a shard"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["bench", "--out", &o];
+        all.extend(args.iter());
+        let r = vmlmap(&all);
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!out.join("results.jsonl").exists(), "{args:?} started runs");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_slurm_array_script_runs_shards_and_queues_the_merge() {
+    let dir = scratch("slurm");
+    // A stand-in for sbatch that records what it was asked to queue.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("sbatch");
+    std::fs::write(&fake, "#!/bin/sh\necho \"$@\" >> \"$QUEUED\"\n").unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", &s(&fake)])
+        .status()
+        .unwrap();
+    let cfg = dir.join("b.toml");
+    std::fs::write(
+        &cfg,
+        "images = \"shipped:2\"\ntasks = [\"sr4\"]\nsolvers = [\"pinv\", \"tikhonov\"]\nbatch = 1\n",
+    )
+    .unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/slurm/bench_array.sbatch");
+    let out = dir.join("res");
+    let queued = dir.join("queued.txt");
+    let path = format!("{}:{}", s(&bin), std::env::var("PATH").unwrap_or_default());
+    let run = |env: &[(&str, &str)]| {
+        let mut c = Command::new("bash");
+        c.arg(&script).arg(&cfg).arg(&out);
+        c.env("PATH", &path)
+            .env("QUEUED", &queued)
+            .env("VMLMAP", env!("CARGO_BIN_EXE_vmlmap"))
+            .env("SLURM_ARRAY_JOB_ID", "77")
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_ARRAY_TASK_MIN", "0");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        ok(&o);
+    };
+    run(&[("SLURM_ARRAY_TASK_ID", "0")]);
+    run(&[("SLURM_ARRAY_TASK_ID", "1")]);
+    let q = std::fs::read_to_string(&queued).unwrap();
+    assert_eq!(
+        q.lines().count(),
+        1,
+        "only the first task queues the merge: {q}"
+    );
+    assert!(
+        q.contains("--dependency=afterok:77") && q.contains("VMLMAP_MERGE=1"),
+        "{q}"
+    );
+    run(&[("VMLMAP_MERGE", "1")]);
+    let merged = normalised(&out.join("merged"));
+    // 2 images x 2 noise levels x 2 solvers.
+    assert_eq!(merged.len(), 8);
+    assert!(out.join("merged/report.md").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
