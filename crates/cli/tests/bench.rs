@@ -136,7 +136,7 @@ fn a_killed_bench_resumes_to_the_same_results_and_shards_merge_to_them() {
         report.contains("32 runs recorded (0 failed) of 32 planned"),
         "{report}"
     );
-    assert!(report.contains("## Where vml-map wins"), "{report}");
+    assert!(report.contains("## Where VML-MAP wins"), "{report}");
     assert!(report.contains("LPIPS: left out"), "{report}");
 
     // Killed after 11 lines, the 12th cut short: --resume drops the cut line, runs the
@@ -331,5 +331,78 @@ fn the_slurm_array_script_runs_shards_and_queues_the_merge() {
     // 2 images x 2 noise levels x 2 solvers.
     assert_eq!(merged.len(), 8);
     assert!(out.join("merged/report.md").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn lpips_from_a_backbone_file_is_recorded_and_matches_the_metric() {
+    use vmlmap_models::lpips::{hashed_backbone, Lpips, LpipsNet};
+    let dir = scratch("lpips");
+    // torchvision's names and shapes, deterministic weights (the golden test of the metric
+    // itself against the lpips package is in vmlmap-models).
+    let backbone = dir.join("alexnet.safetensors");
+    hashed_backbone(LpipsNet::Alex)
+        .save_safetensors(&backbone, false)
+        .unwrap();
+    let out = dir.join("out");
+    let run = vmlmap(&[
+        "bench",
+        "--images",
+        "shipped:2",
+        "--tasks",
+        "sr4",
+        "--sigma-y",
+        "0.05",
+        "--solvers",
+        "pinv,tikhonov",
+        "--lpips",
+        &format!("alex={}", s(&backbone)),
+        "--out",
+        &s(&out),
+    ]);
+    ok(&run);
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let device = vmlmap_models::DeviceSpec::Cpu.device().unwrap();
+    let m = Lpips::load(LpipsNet::Alex, &backbone, None, &device).unwrap();
+    let shape = vmlmap_core::Shape::new(1, 32, 32).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let got = v["lpips"].as_f64().expect("lpips recorded");
+        let (img, solver) = (v["image"].as_str().unwrap(), v["solver"].as_str().unwrap());
+        let dir = out.join("outputs/sr4/5e-2");
+        let read = |p: PathBuf| vmlmap_io::read_array(&s(&p), Some(shape), false).unwrap().0;
+        let x = read(dir.join(solver).join(format!("{img}.npy")));
+        let gt = read(dir.join("_ground-truth").join(format!("{img}.npy")));
+        let want = m.distances(&x, &gt, shape).unwrap()[0];
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        assert!(got > 0.0);
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("| solver | PSNR | SSIM | LPIPS |"),
+        "{report}"
+    );
+    assert!(report.contains("alex backbone from"), "{report}");
+    // A backbone of the wrong network is refused before any run, naming the file.
+    let bad = vmlmap(&[
+        "bench",
+        "--images",
+        "shipped:1",
+        "--tasks",
+        "sr4",
+        "--solvers",
+        "pinv",
+        "--lpips",
+        &format!("vgg={}", s(&backbone)),
+        "--out",
+        &s(&dir.join("bad")),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("alexnet.safetensors") && err.contains("features."),
+        "{err}"
+    );
+    assert!(!dir.join("bad/results.jsonl").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -13,6 +13,7 @@ pub mod default_model;
 pub mod device;
 pub mod eps_denoiser;
 pub mod layers;
+pub mod lpips;
 pub mod registry;
 pub mod weights;
 

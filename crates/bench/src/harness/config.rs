@@ -35,6 +35,10 @@ pub struct Variant {
     pub solver: String,
     #[serde(default)]
     pub opts: Vec<String>,
+    /// Variants of one family are joined by a line in `psnr-vs-passes.png` (a sweep of
+    /// one setting), in order of cost.
+    #[serde(default)]
+    pub family: Option<String>,
 }
 
 /// The file and the flags: every field optional; [`BenchConfig::overlay`] lets the flags
@@ -55,6 +59,10 @@ pub struct BenchConfig {
     pub batch: Option<usize>,
     /// Images per task drawn in the report's grids.
     pub grid_images: Option<usize>,
+    /// LPIPS: `alex=BACKBONE` or `vgg=BACKBONE`, torchvision's ImageNet file.
+    pub lpips: Option<String>,
+    /// The `lpips` package's linear layers (default: the embedded v0.1 ones).
+    pub lpips_lin: Option<String>,
     /// `--solver-opt` pairs per solver (or variant) name.
     #[serde(default)]
     pub solver_opts: BTreeMap<String, Vec<String>>,
@@ -72,6 +80,8 @@ pub struct SolverEntry {
     pub label: String,
     pub solver: String,
     pub opts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 /// One task of the bench: its label (the task name) and options.
@@ -94,6 +104,17 @@ pub struct BenchSettings {
     pub model: String,
     pub batch: usize,
     pub grid_images: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lpips: Option<LpipsSpec>,
+}
+
+/// Which LPIPS and from which files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LpipsSpec {
+    /// `alex` or `vgg`.
+    pub net: String,
+    pub backbone: String,
+    pub lin: Option<String>,
 }
 
 /// Defaults: the three demo tasks, both noise levels, the 20 shipped images, one seed.
@@ -132,7 +153,9 @@ impl BenchConfig {
             model,
             out,
             batch,
-            grid_images
+            grid_images,
+            lpips,
+            lpips_lin
         );
         self.solver_opts.extend(flags.solver_opts);
         self.task_opts.extend(flags.task_opts);
@@ -156,9 +179,9 @@ impl BenchConfig {
         }
         let mut solvers = Vec::new();
         for label in &names {
-            let (solver, mut opts) = match self.variants.get(label) {
-                Some(v) => (v.solver.clone(), v.opts.clone()),
-                None => (label.clone(), Vec::new()),
+            let (solver, mut opts, family) = match self.variants.get(label) {
+                Some(v) => (v.solver.clone(), v.opts.clone(), v.family.clone()),
+                None => (label.clone(), Vec::new(), None),
             };
             opts.extend(self.solver_opts.get(label).cloned().unwrap_or_default());
             build_solver(
@@ -176,6 +199,7 @@ impl BenchConfig {
                 label: label.clone(),
                 solver,
                 opts,
+                family,
             });
         }
         // Variants are definitions (a file may hold more than a run lists); options are not.
@@ -236,7 +260,35 @@ impl BenchConfig {
         if batch == 0 {
             return Err(bad("batch", "must be at least 1".into()));
         }
+        let lpips = match &self.lpips {
+            None if self.lpips_lin.is_some() => {
+                return Err(bad(
+                    "lpips_lin",
+                    "given without lpips (NET=BACKBONE)".into(),
+                ))
+            }
+            None => None,
+            Some(spec) => {
+                let (net, backbone) = spec.split_once('=').ok_or_else(|| {
+                    bad(
+                        "lpips",
+                        format!(
+                            "{spec:?}: expected alex=BACKBONE or vgg=BACKBONE (torchvision's file)"
+                        ),
+                    )
+                })?;
+                if !["alex", "vgg"].contains(&net) {
+                    return Err(bad("lpips", format!("{net:?} is not alex or vgg")));
+                }
+                Some(LpipsSpec {
+                    net: net.to_string(),
+                    backbone: backbone.to_string(),
+                    lin: self.lpips_lin.clone(),
+                })
+            }
+        };
         Ok(BenchSettings {
+            lpips,
             images: self.images.clone().unwrap_or_else(|| "shipped".into()),
             tasks,
             solvers,

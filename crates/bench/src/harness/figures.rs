@@ -69,7 +69,66 @@ fn scatter(
     Ok(panels(&figs, settings.sigma_y.len()))
 }
 
-/// Writes `psnr-vs-seconds.png`, `psnr-vs-nfe.png`, `psnr-bars.png` and
+/// Quality against cost for sweeps: for each case, a line per family of variants (in
+/// order of network passes, NFE + VJP) and a point per other solver. `None` without
+/// families.
+fn passes(settings: &BenchSettings, records: &[RunRecord]) -> Option<image::RgbImage> {
+    let mut families: Vec<&str> = Vec::new();
+    for s in &settings.solvers {
+        if let Some(f) = s.family.as_deref() {
+            if !families.contains(&f) {
+                families.push(f);
+            }
+        }
+    }
+    if families.is_empty() {
+        return None;
+    }
+    let mut figs = Vec::new();
+    for t in &settings.tasks {
+        for &sy in &settings.sigma_y {
+            let mut chart = LineChart::new(
+                format!("{}, {}", t.label, noise_label(sy)),
+                "network passes per image (NFE + VJP)",
+                "mean PSNR (dB)",
+            );
+            chart.log_x = true;
+            chart.legend = vmlmap_plot::LegendPosition::LowerRight;
+            chart.width = 620;
+            chart.height = 440;
+            let point = |label: &str| {
+                let c = cell(records, &t.label, sy, label);
+                match (c.nfe, c.vjp, c.psnr) {
+                    (Some(n), Some(v), Some(p)) if n.mean + v.mean > 0.0 => {
+                        Some((n.mean + v.mean, p.mean))
+                    }
+                    _ => None,
+                }
+            };
+            for f in &families {
+                let mut pts: Vec<(f64, f64)> = settings
+                    .solvers
+                    .iter()
+                    .filter(|s| s.family.as_deref() == Some(f))
+                    .filter_map(|s| point(&s.label))
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chart = chart.with(Series::new(f.to_string(), pts, Style::LineMarkers));
+            }
+            for s in settings.solvers.iter().filter(|s| s.family.is_none()) {
+                let pts = point(&s.label).into_iter().collect();
+                chart = chart.with(Series::new(s.label.clone(), pts, Style::Markers));
+            }
+            figs.push(chart.draw().unwrap_or_else(|_| {
+                image::RgbImage::from_pixel(620, 440, image::Rgb([255, 255, 255]))
+            }));
+        }
+    }
+    Some(panels(&figs, settings.sigma_y.len()))
+}
+
+/// Writes `psnr-vs-seconds.png`, `psnr-vs-nfe.png`, `psnr-bars.png`,
+/// `psnr-vs-passes.png` (when variants have families) and
 /// `grids/<task>.png` into `out`.
 pub fn write_figures(
     settings: &BenchSettings,
@@ -89,6 +148,9 @@ pub fn write_figures(
         })?,
         &out.join("psnr-vs-nfe.png"),
     )?;
+    if let Some(img) = passes(settings, records) {
+        save(&img, &out.join("psnr-vs-passes.png"))?;
+    }
     let groups: Vec<String> = settings.tasks.iter().map(|t| t.label.clone()).collect();
     let mut bars = Vec::new();
     for &sy in &settings.sigma_y {

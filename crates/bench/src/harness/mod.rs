@@ -22,7 +22,7 @@ pub mod runner;
 pub use config::{BenchConfig, BenchSettings, SeedsFor};
 pub use plan::{batches, runs, Batch, Run, Shard};
 pub use record::{read_records, RunRecord};
-pub use runner::{peak_rss_mb, Bench, BenchImage, BenchProgress, RunMeta};
+pub use runner::{peak_rss_mb, Bench, BenchImage, BenchProgress, PerceptualMetric, RunMeta};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -210,8 +210,17 @@ pub fn open_out(
 }
 
 /// Writes `report.md` and the figures of the results in `out`.
-pub fn write_report(out: &Path, lpips_note: Option<String>) -> Result<PathBuf, HarnessError> {
+pub fn write_report(out: &Path) -> Result<PathBuf, HarnessError> {
     let state = BenchState::read(out)?;
+    let lpips_note = Some(match &state.settings.lpips {
+        None => "left out: no LPIPS weights were given (`--lpips alex=BACKBONE`, torchvision's ImageNet file).".to_string(),
+        Some(l) => format!(
+            "version 0.1 of Zhang et al. (2018), {} backbone from `{}`, linear layers {}; grey images replicated to three channels.",
+            l.net,
+            l.backbone,
+            l.lin.as_deref().map_or("of the lpips package (embedded)".to_string(), |p| format!("from `{p}`"))
+        ),
+    });
     let (records, _) = read_records(&out.join("results.jsonl"))?;
     let protocol = report::Protocol {
         images: state.images.clone(),

@@ -218,49 +218,60 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         .filter(|(_, s)| s.solver.starts_with("vml-map"))
         .map(|(i, _)| i)
         .collect();
-    if let (Some(&v), true) = (vml.first(), solvers.len() > 1) {
-        let _ = writeln!(md, "\n## Where {} wins and where it does not\n", solvers[v]);
+    if !vml.is_empty() && solvers.len() > vml.len() {
+        let names: Vec<&str> = vml.iter().map(|&v| solvers[v]).collect();
+        let _ = writeln!(md, "\n## Where VML-MAP wins and where it does not\n");
         let _ = writeln!(
             md,
-            "Mean PSNR difference to the best other solver of the case (positive: {} is ahead).\n",
-            solvers[v]
+            "Mean PSNR of each VML-MAP setting and its difference to the best baseline of the case (every other solver; positive: VML-MAP is ahead).\n"
         );
-        let _ = writeln!(
-            md,
-            "| case | {} | best other | difference (dB) |",
-            solvers[v]
-        );
-        let _ = writeln!(md, "|---|---|---|---|");
-        let mut wins = 0;
+        let _ = writeln!(md, "| case | best baseline | {} |", names.join(" | "));
+        let _ = writeln!(md, "|---|---|{}", "---|".repeat(names.len()));
+        let mut wins = vec![0; vml.len()];
         for (c, h) in head.iter().enumerate() {
             let others: Vec<Option<MeanSe>> = (0..solvers.len())
-                .map(|i| if i == v { None } else { grid[i][c].psnr })
+                .map(|i| {
+                    if vml.contains(&i) {
+                        None
+                    } else {
+                        grid[i][c].psnr
+                    }
+                })
                 .collect();
-            match (grid[v][c].psnr, best(&others, true)) {
-                (Some(m), Some(o)) => {
-                    let d = m.mean - grid[o][c].psnr.map_or(f64::NAN, |x| x.mean);
-                    wins += usize::from(d > 0.0);
-                    let _ = writeln!(
-                        md,
-                        "| {h} | {:.2} | {} ({:.2}) | {:+.2} |",
-                        m.mean,
-                        solvers[o],
-                        m.mean - d,
-                        d
-                    );
-                }
-                _ => {
-                    let _ = writeln!(md, "| {h} | – | – | – |");
-                }
-            }
+            let Some(o) = best(&others, true) else {
+                continue;
+            };
+            let base = grid[o][c].psnr.map_or(f64::NAN, |m| m.mean);
+            let cells: Vec<String> = vml
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| match grid[v][c].psnr {
+                    Some(m) => {
+                        let d = m.mean - base;
+                        wins[j] += usize::from(d > 0.0);
+                        format!("{:.2} ({d:+.2})", m.mean)
+                    }
+                    None => "–".into(),
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {h} | {} {base:.2} | {} |",
+                solvers[o],
+                cells.join(" | ")
+            );
         }
-        let _ = writeln!(
-            md,
-            "\n{} has the best mean PSNR in {wins} of {} cases.",
-            solvers[v],
-            cases.len()
-        );
+        let _ = writeln!(md);
+        for (j, n) in names.iter().enumerate() {
+            let _ = writeln!(
+                md,
+                "{n} is ahead of every baseline in {} of {} cases.",
+                wins[j],
+                cases.len()
+            );
+        }
     }
+    sweep_section(&mut md, settings, records, &head, &cases);
     let _ = writeln!(md, "\n## Per task and noise level\n");
     let _ = writeln!(md, "Mean ± standard error over the runs (images × seeds); best in bold (highest PSNR and SSIM, lowest LPIPS, NFE, VJP and seconds). NFE: network evaluations; VJP: vector-Jacobian products through the network; seconds: wall time per image, each batch's time divided by its size.\n");
     for (c, h) in head.iter().enumerate() {
@@ -432,6 +443,70 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
     }
     let _ = writeln!(md, "\nFigures: `psnr-vs-seconds.png`, `psnr-vs-nfe.png` (solvers without network evaluations are left off its log axis), `psnr-bars.png`, and `grids/<task>.png` (ground truth, measurement and each solver's output, seed 0, for the first {} images).", settings.grid_images);
     md
+}
+
+/// How far below the best PSNR a setting may be and still count as as good (#11's
+/// criterion for cheaper defaults).
+pub const WITHIN_DB: f64 = 0.2;
+
+/// For benches with variant families (sweeps of a solver's settings): per case, the best
+/// setting of each solver swept and the cheapest setting within [`WITHIN_DB`] of it.
+fn sweep_section(
+    md: &mut String,
+    settings: &BenchSettings,
+    records: &[RunRecord],
+    head: &[String],
+    cases: &[(&str, f64)],
+) {
+    let swept: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for s in settings.solvers.iter().filter(|s| s.family.is_some()) {
+            if !v.contains(&s.solver.as_str()) {
+                v.push(&s.solver);
+            }
+        }
+        v
+    };
+    for solver in swept {
+        let labels: Vec<&str> = settings
+            .solvers
+            .iter()
+            .filter(|s| s.solver == solver)
+            .map(|s| s.label.as_str())
+            .collect();
+        let _ = writeln!(
+            md,
+            "\n## Settings of {solver}: the best and the cheapest within {WITHIN_DB} dB of it\n"
+        );
+        let _ = writeln!(md, "Network passes: NFE + VJP per image.\n");
+        let _ = writeln!(md, "| case | best setting | PSNR | passes | cheapest within {WITHIN_DB} dB | PSNR | passes |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+        for ((t, sy), h) in cases.iter().zip(head) {
+            let scored: Vec<(&str, f64, f64)> = labels
+                .iter()
+                .filter_map(|l| {
+                    let c = cell(records, t, *sy, l);
+                    Some((*l, c.psnr?.mean, c.nfe?.mean + c.vjp?.mean))
+                })
+                .filter(|x| x.1.is_finite())
+                .collect();
+            let Some(b) = scored.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+                continue;
+            };
+            let Some(c) = scored
+                .iter()
+                .filter(|x| x.1 >= b.1 - WITHIN_DB)
+                .min_by(|a, b| a.2.total_cmp(&b.2))
+            else {
+                continue;
+            };
+            let _ = writeln!(
+                md,
+                "| {h} | {} | {:.2} | {:.0} | {} | {:.2} | {:.0} |",
+                b.0, b.1, b.2, c.0, c.1, c.2
+            );
+        }
+    }
 }
 
 #[cfg(test)]

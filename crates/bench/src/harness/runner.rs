@@ -40,6 +40,8 @@ pub struct Bench<'a> {
     ops: Vec<Box<dyn LinearOperator>>,
     /// Each task's options written out (defaults included).
     task_opts: Vec<Vec<String>>,
+    /// LPIPS, when weights were given.
+    pub lpips: Option<&'a dyn PerceptualMetric>,
 }
 
 /// FNV-1a of a string: a seed that stays the same across Rust versions and platforms.
@@ -72,6 +74,13 @@ pub fn measurement_view(op: &dyn LinearOperator, y: &[f64], shape: Shape, task: 
 /// Where the report's grid pictures of one (task, noise level) are kept.
 pub fn outputs_dir(out: &Path, task: &str, sigma_y: f64) -> PathBuf {
     out.join("outputs").join(task).join(sigma_label(sigma_y))
+}
+
+/// A perceptual distance between batches of images (LPIPS; kept behind a trait so that
+/// the harness does not depend on the network stack).
+pub trait PerceptualMetric {
+    /// Distances between `n` image pairs (`a`, `b`: `n` images of `shape` back to back).
+    fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, String>;
 }
 
 /// Steps of the batch under way, passed to a progress display.
@@ -144,6 +153,7 @@ impl<'a> Bench<'a> {
             shape,
             ops,
             task_opts,
+            lpips: None,
         })
     }
 
@@ -234,6 +244,24 @@ impl<'a> Bench<'a> {
                     solver.solve_batch(&problems, den, &seeds, &mut Steps(progress))
                 });
             let seconds = t.elapsed().as_secs_f64() / batch.runs.len() as f64;
+            // LPIPS of the whole batch in one pass (its time is not the solver's).
+            let lpips: Option<Vec<f64>> = match (&solved, self.lpips) {
+                (Ok(sols), Some(m)) => {
+                    let outs: Vec<f64> = sols.iter().flat_map(|s| s.x.iter().copied()).collect();
+                    let gts: Vec<f64> = batch
+                        .runs
+                        .iter()
+                        .flat_map(|r| self.images[r.image].x.iter().copied())
+                        .collect();
+                    Some(m.distances(&outs, &gts, self.shape).map_err(|e| {
+                        HarnessError::Setting {
+                            field: "lpips".into(),
+                            reason: e,
+                        }
+                    })?)
+                }
+                _ => None,
+            };
             let rss = peak_rss_mb();
             let mut lines = Vec::new();
             for (k, r) in batch.runs.iter().enumerate() {
@@ -272,6 +300,7 @@ impl<'a> Bench<'a> {
                         let x = &sols[k].x;
                         rec.psnr = Some(vmlmap_metrics::psnr(x, &im.x));
                         rec.ssim = vmlmap_metrics::ssim(x, &im.x, self.shape).ok();
+                        rec.lpips = lpips.as_ref().map(|l| l[k]);
                         rec.nfe = Some(sols[k].nfe);
                         rec.vjp = Some(sols[k].vjp);
                         if r.image < self.settings.grid_images && r.seed == 0 {

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vmlmap_bench::harness::{
-    self, batches, open_out, BenchConfig, BenchImage, BenchProgress, BenchState, RunMeta, SeedsFor,
-    Shard,
+    self, batches, open_out, BenchConfig, BenchImage, BenchProgress, BenchState, PerceptualMetric,
+    RunMeta, SeedsFor, Shard,
 };
 use vmlmap_core::{Denoiser, Shape};
 use vmlmap_models::{DeviceSpec, Precision};
@@ -84,6 +84,14 @@ struct RunArgs {
     /// Images per task drawn in the report's grids (default 4).
     #[arg(long, allow_negative_numbers = true)]
     grid_images: Option<usize>,
+    /// LPIPS from torchvision's ImageNet backbone file: alex=alexnet-owt-7be5be79.pth or
+    /// vgg=vgg16-397923af.pth (without it, LPIPS is left out of the report).
+    #[arg(long)]
+    lpips: Option<String>,
+    /// The lpips package's linear layers (weights/v0.1/alex.pth or vgg.pth; default: the
+    /// embedded copy of them).
+    #[arg(long)]
+    lpips_lin: Option<String>,
     /// A solver's hyperparameter, `SOLVER:key=value` (repeatable), e.g. vml-map:steps=30.
     #[arg(long = "solver-opt")]
     solver_opt: Vec<String>,
@@ -270,13 +278,20 @@ impl BenchProgress for Bar {
     }
 }
 
-const LPIPS_NOTE: &str = "left out: no LPIPS weights were given.";
+/// LPIPS as the harness's perceptual metric.
+struct LpipsMetric(vmlmap_models::lpips::Lpips);
+
+impl PerceptualMetric for LpipsMetric {
+    fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, String> {
+        self.0.distances(a, b, shape).map_err(|e| e.to_string())
+    }
+}
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     match a.sub {
         Some(Sub::Merge { dirs, out, force }) => {
             let s = harness::merge(&dirs, &out, force)?;
-            let report = harness::write_report(&out, Some(LPIPS_NOTE.into()))?;
+            let report = harness::write_report(&out)?;
             eprintln!(
                 "merged {} folders: {} runs{}{} -> {}",
                 dirs.len(),
@@ -299,7 +314,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Sub::Report { dir }) => {
-            let report = harness::write_report(&dir, Some(LPIPS_NOTE.into()))?;
+            let report = harness::write_report(&dir)?;
             eprintln!("-> {}", report.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -323,6 +338,8 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
         out: a.out.clone(),
         batch: a.batch,
         grid_images: a.grid_images,
+        lpips: a.lpips.clone(),
+        lpips_lin: a.lpips_lin.clone(),
         solver_opts: grouped("solver-opt", &a.solver_opt)?,
         task_opts: grouped("task-opt", &a.task_opt)?,
         variants: BTreeMap::new(),
@@ -347,7 +364,24 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let (images, shape) = read_images(&settings.images, model.as_ref().map(|m| m.shape()))?;
-    let bench = harness::Bench::new(&settings, &images, shape)?;
+    let mut bench = harness::Bench::new(&settings, &images, shape)?;
+    let lpips = match &settings.lpips {
+        None => {
+            eprintln!("note: LPIPS is left out (no --lpips weights given)");
+            None
+        }
+        Some(l) => {
+            let net = l.net.parse::<vmlmap_models::lpips::LpipsNet>()?;
+            let m = vmlmap_models::lpips::Lpips::load(
+                net,
+                Path::new(&l.backbone),
+                l.lin.as_deref().map(Path::new),
+                &device,
+            )?;
+            Some(LpipsMetric(m))
+        }
+    };
+    bench.lpips = lpips.as_ref().map(|m| m as &dyn PerceptualMetric);
     let state = BenchState {
         settings: settings.clone(),
         shard: shard.to_string(),
@@ -400,7 +434,7 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let failed = bench.run(&todo, &done, den, &meta, &out, &mut bar)?;
     bar.progress.finish();
-    let report = harness::write_report(&out, Some(LPIPS_NOTE.into()))?;
+    let report = harness::write_report(&out)?;
     eprintln!(
         "{runs} runs{} -> {}",
         if failed > 0 {
