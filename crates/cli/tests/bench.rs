@@ -66,7 +66,8 @@ fn grid(out: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 /// The lines of a `results.jsonl` without what differs between two runs of the same
-/// bench (timings, memory, date), sorted.
+/// bench (timings, memory, date; the batch's number, which counts the batches of the
+/// solvers listed before), sorted.
 fn normalised(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
     let mut lines: Vec<String> = text
@@ -74,7 +75,7 @@ fn normalised(dir: &Path) -> Vec<String> {
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
             let o = v.as_object_mut().unwrap();
-            for k in ["seconds", "peak_rss_mb", "date"] {
+            for k in ["seconds", "peak_rss_mb", "date", "batch"] {
                 assert!(o.remove(k).is_some(), "{k} in {l}");
             }
             serde_json::to_string(&v).unwrap()
@@ -404,5 +405,64 @@ fn lpips_from_a_backbone_file_is_recorded_and_matches_the_metric() {
         "{err}"
     );
     assert!(!dir.join("bad/results.jsonl").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_finished_bench_takes_more_solvers() {
+    let dir = scratch("extend");
+    let args = |out: &Path, solvers: &str, extra: &[&str]| {
+        let o = s(out);
+        let mut a = vec![
+            "bench",
+            "--images",
+            "shipped:2",
+            "--tasks",
+            "sr4",
+            "--solvers",
+            solvers,
+            "--solver-opt",
+            "ddrm:steps=3",
+            "--batch",
+            "3",
+            "--out",
+        ];
+        a.push(&o);
+        a.extend(extra);
+        vmlmap(&a)
+    };
+    let (grown, fresh) = (dir.join("grown"), dir.join("fresh"));
+    ok(&args(&grown, "pinv,ddrm", &[]));
+    let more = args(&grown, "pinv,ddrm,tikhonov", &["--resume"]);
+    ok(&more);
+    let err = String::from_utf8_lossy(&more.stderr);
+    assert!(
+        err.contains("adding solvers tikhonov") && err.contains("4 of 12 runs to do"),
+        "{err}"
+    );
+    ok(&args(&fresh, "pinv,ddrm,tikhonov", &[]));
+    assert_eq!(normalised(&grown), normalised(&fresh));
+    // Anywhere in the list will do for a whole bench (a solver's batches do not depend
+    // on the others)...
+    let (mid, fresh2) = (dir.join("mid"), dir.join("fresh2"));
+    ok(&args(&mid, "pinv,ddrm", &[]));
+    ok(&args(&mid, "tikhonov,pinv,ddrm", &["--resume"]));
+    ok(&args(&fresh2, "tikhonov,pinv,ddrm", &[]));
+    assert_eq!(normalised(&mid), normalised(&fresh2));
+    // ... but dropping a solver, or changing one's settings, is refused.
+    let fewer = args(&grown, "pinv,ddrm", &["--resume"]);
+    assert_eq!(fewer.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&fewer.stderr).contains("other settings"));
+    // A shard takes new solvers only at the end of the list (its part of the plan
+    // follows the order).
+    let sh = dir.join("shard");
+    ok(&args(&sh, "pinv,ddrm", &["--shard", "0/2"]));
+    let front = args(&sh, "tikhonov,pinv,ddrm", &["--shard", "0/2", "--resume"]);
+    assert_eq!(front.status.code(), Some(2));
+    ok(&args(
+        &sh,
+        "pinv,ddrm,tikhonov",
+        &["--shard", "0/2", "--resume"],
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }

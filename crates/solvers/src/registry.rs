@@ -41,6 +41,8 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
             "sigma_max",
             "sigma_min",
             "final_data_step",
+            "start",
+            "inner_tol",
         ],
         "tikhonov" => &["lambda"],
         "ddnm" | "pigdm" => &["steps", "eta"],
@@ -166,6 +168,8 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 sigma_min: x.get("sigma_min", o.sigma_min, d.sigma_min)?,
                 rho: d.rho,
                 final_data_step: x.get("final_data_step", o.final_data_step, d.final_data_step)?,
+                start: x.get("start", None, d.start)?,
+                inner_tol: x.parse("inner_tol")?,
                 preconditioning: if name == "vml-map" {
                     Preconditioning::Gram
                 } else {

@@ -20,6 +20,14 @@
 //! VML_S fixed point (`g = 0`) it changes nothing; short of it, it completes the fit along
 //! the directions the data determine, which the inner steps approach only at the rate the
 //! network's Jacobian allows. No extra network evaluation.
+//!
+//! Options beyond the paper (for cheaper runs; issue 11 measures what they pay): `start`
+//! begins at `x_init + sigma_max eps` with `x_init` the pseudo-inverse `H^+ y` or the
+//! Tikhonov estimate instead of pure noise (with a `sigma_max` well below 80, so that the
+//! start keeps what the measurement says); `inner_tol` ends the inner steps of an image at
+//! a noise level once its step is small, `rms(step) <= inner_tol * sigma` (each image
+//! stops on its own and counts only the passes it made, so results do not depend on the
+//! batch).
 
 use crate::common::{fresh_noise_std, invalid, unit};
 use crate::{Observer, Problem, Solution, Solver, SolverError};
@@ -35,6 +43,29 @@ pub enum Preconditioning {
     Gram,
     /// `J^T (sigma_y² g)`, un-preconditioned.
     Plain,
+}
+
+/// Where the reverse process starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// `sigma_max eps` (the paper).
+    Noise,
+    /// `H^+ y + sigma_max eps`.
+    Pinv,
+    /// `(H^T H + lambda I)^-1 H^T y + sigma_max eps`, `lambda = sigma_y² / 0.25`.
+    Tikhonov,
+}
+
+impl std::str::FromStr for Start {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "noise" => Ok(Self::Noise),
+            "pinv" => Ok(Self::Pinv),
+            "tikhonov" => Ok(Self::Tikhonov),
+            _ => Err(format!("{s:?} is not one of noise, pinv, tikhonov")),
+        }
+    }
 }
 
 /// VML-MAP settings (unchecked; see [`VmlMapConfig::check`]).
@@ -55,6 +86,10 @@ pub struct VmlMapConfig {
     pub preconditioning: Preconditioning,
     /// Return `D + (H^T H + lambda I)^-1 H^T (y - H D)` instead of `D` (see the module doc).
     pub final_data_step: bool,
+    /// Where the reverse process starts (module doc).
+    pub start: Start,
+    /// Inner steps of an image end once `rms(step) <= inner_tol * sigma` (`None`: all `K`).
+    pub inner_tol: Option<f64>,
 }
 
 impl Default for VmlMapConfig {
@@ -69,6 +104,8 @@ impl Default for VmlMapConfig {
             rho: 7.0,
             preconditioning: Preconditioning::Gram,
             final_data_step: true,
+            start: Start::Noise,
+            inner_tol: None,
         }
     }
 }
@@ -108,6 +145,11 @@ impl VmlMapConfig {
         }
         if !(self.rho > 0.0 && self.rho.is_finite()) {
             return Err(invalid("rho", self.rho, "must be positive and finite"));
+        }
+        if let Some(t) = self.inner_tol {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(invalid("inner_tol", t, "must be positive and finite"));
+            }
         }
         Ok(VmlMap { cfg: self })
     }
@@ -254,10 +296,30 @@ impl VmlMap {
         let n = denoiser.shape().numel();
         let sigmas = self.sigmas(denoiser);
         let mut x = scale(noise, sigmas[0]);
-        let (mut nfe, mut vjp) = (0, 0);
+        if self.cfg.start != Start::Noise {
+            for (p, xb) in problems.iter().zip(x.chunks_mut(n)) {
+                let init = match self.cfg.start {
+                    Start::Pinv => p.op.pinv(&p.y),
+                    _ => p.op.regularized_pinv(
+                        &p.y,
+                        p.sigma_y * p.sigma_y / crate::tikhonov::PRIOR_VARIANCE,
+                    ),
+                };
+                for (v, i) in xb.iter_mut().zip(init) {
+                    *v += i;
+                }
+            }
+        }
+        // Passes per image (with inner_tol, images stop their inner steps on their own).
+        let mut nfe = vec![0; problems.len()];
+        let mut vjp = vec![0; problems.len()];
         for (i, &sigma) in sigmas.iter().enumerate() {
             let level = vec![sigma; problems.len()];
+            let mut active = vec![true; problems.len()];
             for _ in 0..self.cfg.inner {
+                if !active.iter().any(|&a| a) {
+                    break;
+                }
                 let lin = denoiser.linearize_batch(&x, &level)?;
                 let w: Vec<f64> = problems
                     .iter()
@@ -265,17 +327,31 @@ impl VmlMap {
                     .flat_map(|(p, (xb, db))| cotangent(p, xb, db, sigma, self.cfg.preconditioning))
                     .collect();
                 let dir = lin.vjp(&w)?;
-                nfe += 1;
-                vjp += 1;
-                for (p, (xb, db)) in problems.iter().zip(x.chunks_mut(n).zip(dir.chunks(n))) {
-                    axpy(xb, -self.step_size(p, sigma), db);
+                for (b, (p, (xb, db))) in problems
+                    .iter()
+                    .zip(x.chunks_mut(n).zip(dir.chunks(n)))
+                    .enumerate()
+                {
+                    if !active[b] {
+                        continue;
+                    }
+                    nfe[b] += 1;
+                    vjp[b] += 1;
+                    let lr = self.step_size(p, sigma);
+                    axpy(xb, -lr, db);
+                    if let Some(tol) = self.cfg.inner_tol {
+                        let rms = lr * (db.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
+                        active[b] = rms > tol * sigma;
+                    }
                 }
             }
             if !all_finite(&x) {
                 return Err(SolverError::Diverged { step: i, sigma });
             }
             let d = denoiser.denoise_batch(&x, &level)?;
-            nfe += 1;
+            for c in nfe.iter_mut() {
+                *c += 1;
+            }
             let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
             let last = next == 0.0 && self.cfg.final_data_step;
             x = problems
@@ -293,7 +369,8 @@ impl VmlMap {
             observer.on_step(i, sigmas.len(), sigma);
         }
         Ok(x.chunks(n)
-            .map(|xb| Solution {
+            .zip(nfe.into_iter().zip(vjp))
+            .map(|(xb, (nfe, vjp))| Solution {
                 x: xb.to_vec(),
                 nfe,
                 vjp,

@@ -103,6 +103,39 @@ impl BenchState {
         })
     }
 
+    /// The state with every variant's family cleared.
+    fn without_families(mut self) -> Self {
+        for s in &mut self.settings.solvers {
+            s.family = None;
+        }
+        self
+    }
+
+    /// The solvers `new` adds to `self` when it is `self` with more solvers and nothing
+    /// else changed (every old solver still listed, with the same settings). A solver's
+    /// batches depend only on its own runs and the batch size, never on the other solvers,
+    /// so a resumed bench runs only the new solvers' batches, exactly as one started with
+    /// the longer list would. A shard's part of the plan depends on the order of the
+    /// list, so a sharded bench takes new solvers only at the end of it.
+    pub fn extended_by(&self, new: &Self) -> Option<Vec<String>> {
+        let (old_s, new_s) = (&self.settings.solvers, &new.settings.solvers);
+        if new_s.len() <= old_s.len() || !old_s.iter().all(|o| new_s.contains(o)) {
+            return None;
+        }
+        if self.shard != Shard::WHOLE.to_string() && new_s[..old_s.len()] != old_s[..] {
+            return None;
+        }
+        let mut same = new.clone();
+        same.settings.solvers = old_s.clone();
+        (same == *self).then(|| {
+            new_s
+                .iter()
+                .filter(|s| !old_s.contains(s))
+                .map(|s| s.label.clone())
+                .collect()
+        })
+    }
+
     /// The first top-level setting where `self` and `other` differ.
     fn first_difference(&self, other: &Self) -> Option<String> {
         let (a, b) = (
@@ -166,8 +199,13 @@ pub fn open_out(
     let mut note = None;
     if results.exists() {
         if resume {
-            let old = BenchState::read(out)?;
-            if let Some(d) = old.first_difference(state) {
+            // Families only group variants in the figures: a resumed bench may regroup.
+            let old = BenchState::read(out)?.without_families();
+            let new = state.clone().without_families();
+            if old == new {
+            } else if let Some(added) = old.extended_by(&new) {
+                note = Some(format!("adding solvers {} to the bench", added.join(", ")));
+            } else if let Some(d) = old.first_difference(&new) {
                 return Err(HarnessError::Resume(format!(
                     "cannot resume {}: its bench ran other settings ({d}); use another --out, or --force to start over",
                     out.display()
