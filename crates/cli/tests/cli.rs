@@ -1071,3 +1071,86 @@ fn bad_arguments_name_the_problem_before_any_work() {
     assert_eq!(v["parameters"], 93_563_910);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn held_out_loss_during_training_and_from_models_eval_agree() {
+    let (dir, data, arch) = tiny_training_setup("heldout", 3);
+    let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
+    let r = vmlmap(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--arch",
+        arch.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--eval-every",
+        "2",
+        "--eval-images",
+        "3",
+        "--eval-data",
+        data.to_str().unwrap(),
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    // At step 2 (every 2) and at the end.
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("held-out MSE (3 images)"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[1].starts_with("step 3:"), "{err}");
+    let at_end: Vec<f64> = lines[1]
+        .split("sigma ")
+        .skip(1)
+        .map(|p| {
+            p.split(": ")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches(", ")
+                .trim_end_matches(',')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(at_end.len(), 6);
+    // The exported EMA weights score the same on the same images and noise.
+    let r = vmlmap(&[
+        "models",
+        "eval",
+        out.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["images"], 3);
+    let mse: Vec<f64> = v["mse"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mse"].as_f64().unwrap())
+        .collect();
+    for (a, b) in at_end.iter().zip(&mse) {
+        assert!((a / b - 1.0).abs() < 1e-3, "{a} vs {b}");
+    }
+    // A model of another image size is refused, naming both sizes.
+    let r = vmlmap(&[
+        "models",
+        "eval",
+        "default",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("1x8x8") || err.contains("8x8"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,6 +4,7 @@
 
 pub mod adamw;
 pub mod data;
+pub mod eval;
 pub mod plot;
 pub mod trainer;
 

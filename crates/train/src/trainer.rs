@@ -61,6 +61,8 @@ pub struct TrainState {
     pub opt: AdamW,
     pub config: AdmConfig,
     pub losses: Vec<(u64, f32)>,
+    /// Held-out denoising losses `(step, [(sigma, mse)])` measured during training.
+    pub held_out: Vec<(u64, Vec<(f64, f64)>)>,
 }
 
 /// The files an export writes: the weights, `NAME.loss.png` and `NAME.json`.
@@ -121,6 +123,10 @@ impl TrainState {
                 .get("step")
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ck_err(path, "no step in metadata"))?;
+            let held_out: Vec<(u64, Vec<(f64, f64)>)> = meta
+                .get("held_out")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
             let losses: Vec<(u64, f32)> = meta
                 .get("losses")
                 .and_then(|s| serde_json::from_str(s).ok())
@@ -165,6 +171,7 @@ impl TrainState {
                 opt,
                 config,
                 losses,
+                held_out,
             })
         } else {
             let mut src = RandomInit::new(tc.seed, true);
@@ -187,6 +194,7 @@ impl TrainState {
                 opt: AdamW::new(tc.lr),
                 config: config.clone(),
                 losses: Vec::new(),
+                held_out: Vec::new(),
             })
         }
     }
@@ -225,7 +233,44 @@ impl TrainState {
             "losses".to_string(),
             serde_json::to_string(&self.losses).expect("serialisable"),
         );
+        meta.insert(
+            "held_out".to_string(),
+            serde_json::to_string(&self.held_out).expect("serialisable"),
+        );
         write_safetensors(path, &all, Some(meta), true)
+    }
+
+    /// The EMA weights as a denoiser (f32, on `device`), as the export would load.
+    pub fn ema_denoiser(
+        &self,
+        device: &Device,
+    ) -> Result<vmlmap_models::registry::NetworkDenoiser, TrainError> {
+        use vmlmap_models::autodiff_denoiser::{AutodiffDenoiser, Precision};
+        use vmlmap_models::eps_denoiser::{Adm, EpsDenoiser, EpsNetwork};
+        let ck = Checkpoint {
+            tensors: self.tensors("", &self.ema).into_iter().collect(),
+            format: "EMA".into(),
+        };
+        let net = vmlmap_models::adm::load::load_unet(
+            Path::new("EMA weights"),
+            &ck,
+            &self.config,
+            device,
+            burn::tensor::DType::F32,
+        )
+        .map_err(|e| TrainError::Export {
+            path: "EMA weights".into(),
+            reason: e.to_string(),
+        })?;
+        let net: Box<dyn EpsNetwork> = Box::new(Adm {
+            net,
+            config: self.config.clone(),
+        });
+        Ok(AutodiffDenoiser::new(
+            EpsDenoiser::new(net, "EMA"),
+            device.clone(),
+            Precision::F32,
+        ))
     }
 
     /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the

@@ -5,6 +5,7 @@ pub mod bench_nfe;
 pub mod degrade;
 pub mod demo;
 pub mod denoise;
+pub mod held_out;
 pub mod models;
 pub mod progress;
 pub mod restore;

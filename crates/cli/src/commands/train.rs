@@ -41,6 +41,17 @@ pub struct Args {
     /// Steps between checkpoint saves (also saved on Ctrl-C and at the end).
     #[arg(long, default_value_t = 100)]
     save_every: u64,
+    /// Held-out denoising loss of the EMA weights every this many steps (0: never), on
+    /// the first --eval-images test images (Fashion-MNIST's t10k beside the training
+    /// set, or --eval-data), printed and kept in the checkpoint.
+    #[arg(long, default_value_t = 1000)]
+    eval_every: u64,
+    /// Test images of the held-out loss during training (`vmlmap models eval` does all).
+    #[arg(long, default_value_t = 500)]
+    eval_images: usize,
+    /// Held-out images when --data is a folder of images.
+    #[arg(long)]
+    eval_data: Option<String>,
     /// Write the EMA weights here at the end (and NAME.json beside).
     #[arg(long)]
     export: Option<String>,
@@ -88,6 +99,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             arch.image_size
         );
     }
+    let (eval_every, eval_images) = (a.eval_every, a.eval_images);
+    let held_out = if a.eval_every == 0 || a.eval_images == 0 {
+        None
+    } else if idx || a.eval_data.is_some() {
+        let d = a.eval_data.clone().unwrap_or_else(|| a.data.clone());
+        Some(super::held_out::held_out_images(
+            Path::new(&d),
+            arch.in_channels == 1,
+        )?)
+    } else {
+        eprintln!("note: no held-out loss during training (pass --eval-data DIR)");
+        None
+    };
     // Ctrl-C or SIGTERM: finish the step under way, save, and stop (resumable).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -144,7 +168,30 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             );
         }
         let stopping = stop.load(std::sync::atomic::Ordering::SeqCst);
-        if stopping || state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps {
+        let eval_now =
+            !stopping && (state.opt.step % eval_every.max(1) == 0 || state.opt.step == tc.steps);
+        if let (Some((set, _)), true) = (&held_out, eval_now) {
+            let den = state.ema_denoiser(&burn::tensor::Device::flex())?;
+            let losses = vmlmap_train::eval::held_out_loss(
+                &den,
+                set,
+                &vmlmap_train::eval::EVAL_SIGMAS,
+                eval_images,
+                32,
+                |_, _| {},
+            )?;
+            bar.suspend(|| {
+                eprintln!(
+                    "step {}: held-out MSE ({} images) {}",
+                    state.opt.step,
+                    eval_images.min(set.len()),
+                    super::held_out::line(&losses)
+                )
+            });
+            state.held_out.push((state.opt.step, losses));
+        }
+        if stopping || eval_now || state.opt.step % tc.save_every == 0 || state.opt.step == tc.steps
+        {
             state.save(ckpt)?;
         }
         if stopping {
