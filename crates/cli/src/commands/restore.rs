@@ -245,11 +245,27 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     // The model's image shape, before any operator is built: a raw measurement is of its
     // size, and a sidecar's image must have its channels.
-    let model_shape = if any_raw || solver.uses_prior() {
-        let info = vmlmap_models::registry::inspect(&a.model)?;
-        Some(Shape::new(info.image[0], info.image[1], info.image[2])?)
+    // The model is read once, here, when the solver uses it (and read again below only
+    // for measurements of another size than its configuration, which a fully
+    // convolutional guided-diffusion network takes).
+    let device = a.device.parse::<DeviceSpec>()?.device()?;
+    let mut loaded = if solver.uses_prior() {
+        Some(vmlmap_models::registry::load_denoiser(
+            &a.model,
+            &device,
+            Precision::F32,
+            None,
+        )?)
     } else {
         None
+    };
+    let model_shape = match &loaded {
+        Some((den, _)) => Some(vmlmap_core::Denoiser::shape(den)),
+        None if any_raw => {
+            let info = vmlmap_models::registry::inspect(&a.model)?;
+            Some(Shape::new(info.image[0], info.image[1], info.image[2])?)
+        }
+        None => None,
     };
     if !a.ground_truth.is_empty()
         && a.ground_truth.len() != jsons.len()
@@ -344,15 +360,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             m.ground_truth = Some((gt.clone(), g));
         }
     }
-    let device = a.device.parse::<DeviceSpec>()?.device()?;
     // pinv and tikhonov use no prior: no model is loaded (nor required).
     let (den, default_batch): (Box<dyn vmlmap_core::Denoiser>, usize) = if solver.uses_prior() {
-        let (den, info) = vmlmap_models::registry::load_denoiser(
-            &a.model,
-            &device,
-            Precision::F32,
-            Some(shape.h),
-        )?;
+        let (den, info) = match loaded.take() {
+            Some((den, info)) if vmlmap_core::Denoiser::shape(&den).h == shape.h => (den, info),
+            _ => vmlmap_models::registry::load_denoiser(
+                &a.model,
+                &device,
+                Precision::F32,
+                Some(shape.h),
+            )?,
+        };
         if vmlmap_core::Denoiser::shape(&den) != shape {
             bail!(
                 "model {} works on {} images, the measurements are of {shape} images",
