@@ -179,8 +179,6 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         .iter()
         .map(|(t, s)| format!("{t}, {}", noise_label(*s)))
         .collect();
-    let _ = writeln!(md, "| solver | {} |", head.join(" | "));
-    let _ = writeln!(md, "|---|{}", "---|".repeat(cases.len()));
     let grid: Vec<Vec<Cell>> = solvers
         .iter()
         .map(|s| {
@@ -198,17 +196,29 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
             )
         })
         .collect();
-    for (i, s) in solvers.iter().enumerate() {
-        let cells: Vec<String> = (0..cases.len())
-            .map(|c| {
-                fmt(
-                    grid[i][c].psnr.map(|m| MeanSe { se: 0.0, ..m }),
-                    2,
-                    best_psnr[c] == Some(i),
-                )
-            })
-            .collect();
-        let _ = writeln!(md, "| {s} | {} |", cells.join(" | "));
+    let psnr_cell = |i: usize, c: usize| {
+        fmt(
+            grid[i][c].psnr.map(|m| MeanSe { se: 0.0, ..m }),
+            2,
+            best_psnr[c] == Some(i),
+        )
+    };
+    // A row per solver and a column per case, or the other way round when the cases
+    // outnumber the solvers (a bench of every task), so that the table stays readable.
+    if cases.len() <= solvers.len() {
+        let _ = writeln!(md, "| solver | {} |", head.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(cases.len()));
+        for (i, s) in solvers.iter().enumerate() {
+            let cells: Vec<String> = (0..cases.len()).map(|c| psnr_cell(i, c)).collect();
+            let _ = writeln!(md, "| {s} | {} |", cells.join(" | "));
+        }
+    } else {
+        let _ = writeln!(md, "| case | {} |", solvers.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(solvers.len()));
+        for (c, h) in head.iter().enumerate() {
+            let cells: Vec<String> = (0..solvers.len()).map(|i| psnr_cell(i, c)).collect();
+            let _ = writeln!(md, "| {h} | {} |", cells.join(" | "));
+        }
     }
     // VML-MAP against the best of the others, case by case.
     let vml: Vec<usize> = settings
