@@ -466,3 +466,58 @@ fn a_finished_bench_takes_more_solvers() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_failing_run_is_recorded_and_does_not_take_its_batch_with_it() {
+    let dir = scratch("failing");
+    let out = dir.join("out");
+    // DDNM+ (noisy) needs the operator's SVD, which motion blur has not: those runs fail;
+    // the 4x SR runs in the same batch must not.
+    let r = vmlmap(&[
+        "bench",
+        "--images",
+        "shipped:2",
+        "--tasks",
+        "deblur-motion,sr4",
+        "--sigma-y",
+        "0.05",
+        "--solvers",
+        "pinv,ddnm",
+        "--solver-opt",
+        "ddnm:steps=2",
+        "--out",
+        &s(&out),
+    ]);
+    ok(&r);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("2 failed"));
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let mut seen = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["solver"] != "ddnm" {
+            continue;
+        }
+        seen += 1;
+        if v["task"] == "deblur-motion" {
+            assert_eq!(v["status"], "failed");
+            assert!(v["error"].as_str().unwrap().contains("SVD"), "{line}");
+            assert!(v["psnr"].is_null());
+        } else {
+            assert_eq!(v["status"], "ok", "{line}");
+            assert!(v["psnr"].as_f64().unwrap().is_finite());
+            // Re-run alone after its batch failed, and recorded so.
+            assert_eq!(v["batch_size"], 1);
+        }
+    }
+    assert_eq!(seen, 4);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Failed runs") && report.contains("has none"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| ddnm | – | – | – | – | – | 0 (2 failed) |"),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -227,40 +227,78 @@ impl<'a> Bench<'a> {
                 field: "solvers".into(),
                 reason: e.to_string(),
             })?;
+            let problem = |r: &Run| {
+                Problem::new(
+                    self.ops[r.task].as_ref(),
+                    ys[&(r.task, r.sigma, r.image)].clone(),
+                    self.settings.sigma_y[r.sigma],
+                )
+            };
             let t = Instant::now();
-            let solved = batch
+            let whole = batch
                 .runs
                 .iter()
-                .map(|r| {
-                    Problem::new(
-                        self.ops[r.task].as_ref(),
-                        ys[&(r.task, r.sigma, r.image)].clone(),
-                        self.settings.sigma_y[r.sigma],
-                    )
-                })
+                .map(problem)
                 .collect::<Result<Vec<_>, _>>()
                 .and_then(|problems| {
                     let seeds: Vec<u64> = batch.runs.iter().map(|r| r.seed).collect();
                     solver.solve_batch(&problems, den, &seeds, &mut Steps(progress))
                 });
-            let seconds = t.elapsed().as_secs_f64() / batch.runs.len() as f64;
-            // LPIPS of the whole batch in one pass (its time is not the solver's).
-            let lpips: Option<Vec<f64>> = match (&solved, self.lpips) {
-                (Ok(sols), Some(m)) => {
-                    let outs: Vec<f64> = sols.iter().flat_map(|s| s.x.iter().copied()).collect();
-                    let gts: Vec<f64> = batch
-                        .runs
-                        .iter()
-                        .flat_map(|r| self.images[r.image].x.iter().copied())
-                        .collect();
-                    Some(m.distances(&outs, &gts, self.shape).map_err(|e| {
-                        HarnessError::Setting {
-                            field: "lpips".into(),
-                            reason: e,
-                        }
-                    })?)
+            let n = batch.runs.len();
+            // (outcome, seconds, batch size it was computed in) per run. A batch that fails
+            // is run again one run at a time, so that one failing run (a diverging image,
+            // an operator the solver cannot take) does not take the others with it.
+            let outcomes: Vec<(Result<vmlmap_solvers::Solution, String>, f64, usize)> = match whole
+            {
+                Ok(sols) => {
+                    let secs = t.elapsed().as_secs_f64() / n as f64;
+                    sols.into_iter().map(|x| (Ok(x), secs, n)).collect()
                 }
-                _ => None,
+                Err(e) if n == 1 => vec![(Err(e.to_string()), t.elapsed().as_secs_f64(), 1)],
+                Err(_) => batch
+                    .runs
+                    .iter()
+                    .map(|r| {
+                        let t = Instant::now();
+                        let res = problem(r)
+                            .and_then(|p| solver.solve(&p, den, r.seed, &mut Steps(progress)));
+                        (res.map_err(|e| e.to_string()), t.elapsed().as_secs_f64(), 1)
+                    })
+                    .collect(),
+            };
+            // LPIPS of the batch's outputs in one pass (its time is not the solver's).
+            let lpips: Vec<Option<f64>> = match self.lpips {
+                None => vec![None; n],
+                Some(m) => {
+                    let ok: Vec<usize> = (0..n).filter(|&k| outcomes[k].0.is_ok()).collect();
+                    let mut out = vec![None; n];
+                    if !ok.is_empty() {
+                        let outs: Vec<f64> = ok
+                            .iter()
+                            .flat_map(|&k| {
+                                outcomes[k]
+                                    .0
+                                    .as_ref()
+                                    .map(|s| s.x.clone())
+                                    .unwrap_or_default()
+                            })
+                            .collect();
+                        let gts: Vec<f64> = ok
+                            .iter()
+                            .flat_map(|&k| self.images[batch.runs[k].image].x.iter().copied())
+                            .collect();
+                        let d = m.distances(&outs, &gts, self.shape).map_err(|e| {
+                            HarnessError::Setting {
+                                field: "lpips".into(),
+                                reason: e,
+                            }
+                        })?;
+                        for (&k, v) in ok.iter().zip(d) {
+                            out[k] = Some(v);
+                        }
+                    }
+                    out
+                }
             };
             let rss = peak_rss_mb();
             let mut lines = Vec::new();
@@ -280,7 +318,7 @@ impl<'a> Bench<'a> {
                     lpips: None,
                     nfe: None,
                     vjp: None,
-                    seconds,
+                    seconds: outcomes[k].1,
                     peak_rss_mb: rss,
                     error: None,
                     solver_name: entry.solver.clone(),
@@ -289,20 +327,20 @@ impl<'a> Bench<'a> {
                     model: meta.model.clone(),
                     model_sha256: meta.model_sha256.clone(),
                     batch: batch.index,
-                    batch_size: batch.runs.len(),
+                    batch_size: outcomes[k].2,
                     machine: meta.machine.clone(),
                     threads: meta.threads,
                     vmlmap_version: meta.vmlmap_version.clone(),
                     date: meta.date.clone(),
                 };
-                match &solved {
-                    Ok(sols) => {
-                        let x = &sols[k].x;
+                match &outcomes[k].0 {
+                    Ok(sol) => {
+                        let x = &sol.x;
                         rec.psnr = Some(vmlmap_metrics::psnr(x, &im.x));
                         rec.ssim = vmlmap_metrics::ssim(x, &im.x, self.shape).ok();
-                        rec.lpips = lpips.as_ref().map(|l| l[k]);
-                        rec.nfe = Some(sols[k].nfe);
-                        rec.vjp = Some(sols[k].vjp);
+                        rec.lpips = lpips[k];
+                        rec.nfe = Some(sol.nfe);
+                        rec.vjp = Some(sol.vjp);
                         if r.image < self.settings.grid_images && r.seed == 0 {
                             let dir = outputs_dir(out, &task.label, sy);
                             self.save(&dir.join(&entry.label), &im.name, x)?;
@@ -319,7 +357,7 @@ impl<'a> Bench<'a> {
                     }
                     Err(e) => {
                         rec.status = "failed".into();
-                        rec.error = Some(e.to_string());
+                        rec.error = Some(e.clone());
                     }
                 }
                 if rec.ok() && !rec.psnr.is_some_and(f64::is_finite) {
