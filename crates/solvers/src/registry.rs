@@ -43,6 +43,7 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
             "final_data_step",
             "start",
             "inner_tol",
+            "guide_below",
         ],
         "tikhonov" => &["lambda"],
         "ddnm" | "pigdm" => &["steps", "eta"],
@@ -170,6 +171,7 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 final_data_step: x.get("final_data_step", o.final_data_step, d.final_data_step)?,
                 start: x.get("start", None, d.start)?,
                 inner_tol: x.parse("inner_tol")?,
+                guide_below: x.parse("guide_below")?,
                 preconditioning: if name == "vml-map" {
                     Preconditioning::Gram
                 } else {

@@ -27,7 +27,10 @@
 //! start keeps what the measurement says); `inner_tol` ends the inner steps of an image at
 //! a noise level once its step is small, `rms(step) <= inner_tol * sigma` (each image
 //! stops on its own and counts only the passes it made, so results do not depend on the
-//! batch).
+//! batch); `guide_below` takes inner steps only at levels with `sigma <= guide_below`
+//! (above, plain DDIM: at high sigma the network's Jacobian is sigma times its
+//! epsilon-prediction error, and a full step there can throw x off the data; see
+//! `examples/vml_trace.rs` of vmlmap-bench).
 
 use crate::common::{fresh_noise_std, invalid, unit};
 use crate::{Observer, Problem, Solution, Solver, SolverError};
@@ -90,6 +93,9 @@ pub struct VmlMapConfig {
     pub start: Start,
     /// Inner steps of an image end once `rms(step) <= inner_tol * sigma` (`None`: all `K`).
     pub inner_tol: Option<f64>,
+    /// Inner steps only at levels with `sigma <= guide_below`; above, a plain DDIM step
+    /// (one network evaluation). `None`: at every level (the paper).
+    pub guide_below: Option<f64>,
 }
 
 impl Default for VmlMapConfig {
@@ -106,6 +112,7 @@ impl Default for VmlMapConfig {
             final_data_step: true,
             start: Start::Noise,
             inner_tol: None,
+            guide_below: None,
         }
     }
 }
@@ -149,6 +156,11 @@ impl VmlMapConfig {
         if let Some(t) = self.inner_tol {
             if !(t > 0.0 && t.is_finite()) {
                 return Err(invalid("inner_tol", t, "must be positive and finite"));
+            }
+        }
+        if let Some(g) = self.guide_below {
+            if !(g > 0.0) {
+                return Err(invalid("guide_below", g, "must be positive"));
             }
         }
         Ok(VmlMap { cfg: self })
@@ -316,7 +328,11 @@ impl VmlMap {
         for (i, &sigma) in sigmas.iter().enumerate() {
             let level = vec![sigma; problems.len()];
             let mut active = vec![true; problems.len()];
-            for _ in 0..self.cfg.inner {
+            let inner = match self.cfg.guide_below {
+                Some(g) if sigma > g => 0,
+                _ => self.cfg.inner,
+            };
+            for _ in 0..inner {
                 if !active.iter().any(|&a| a) {
                     break;
                 }

@@ -1,5 +1,6 @@
 //! VML-MAP's cost-saving options (issue 11): a start from the pseudo-inverse or Tikhonov
-//! estimate below sigma_max = 80, and the inner stopping rule. On an exact Gaussian prior
+//! estimate below sigma_max = 80, the inner stopping rule, and guidance only below a noise
+//! level. On an exact Gaussian prior
 //! they must still reach the MAP; the stopping rule must save passes and count them per
 //! image, so that a batch equals single runs.
 
@@ -49,6 +50,7 @@ fn warm_starts_and_the_stopping_rule_still_reach_the_map() {
             &["steps=30", "start=pinv", "sigma_max=2"][..],
             &["steps=30", "start=tikhonov", "sigma_max=2"][..],
             &["steps=30", "inner_tol=0.001"][..],
+            &["steps=30", "guide_below=5"][..],
         ] {
             let sol = run(extra);
             let err = rel_err(&sol.x, &map);
@@ -128,6 +130,7 @@ fn bad_values_are_named() {
         ("start=zero", "start"),
         ("inner_tol=0", "inner_tol"),
         ("inner_tol=-1", "inner_tol"),
+        ("guide_below=0", "guide_below"),
     ] {
         let e = build_solver("vml-map", &opts(&[extra]))
             .err()
