@@ -159,7 +159,7 @@ impl VmlMapConfig {
             }
         }
         if let Some(g) = self.guide_below {
-            if !(g > 0.0) {
+            if g.is_nan() || g <= 0.0 {
                 return Err(invalid("guide_below", g, "must be positive"));
             }
         }
