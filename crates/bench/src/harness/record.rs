@@ -137,7 +137,7 @@ pub fn append_records(path: &Path, records: &[RunRecord]) -> Result<(), HarnessE
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn record(image: &str, psnr: f64) -> RunRecord {

@@ -535,4 +535,60 @@ mod tests {
         assert_eq!(best(&v, true), Some(1));
         assert_eq!(best(&v, false), Some(2));
     }
+
+    /// A sweep's table names, per case, the best setting and the cheapest within 0.2 dB;
+    /// the VML-MAP table compares each setting with the best baseline.
+    #[test]
+    fn sweep_and_vml_map_sections() {
+        use crate::harness::config::BenchConfig;
+        use crate::harness::record::tests::record;
+        let cfg: BenchConfig = toml::from_str(
+            r#"
+            tasks = ["sr4"]
+            sigma_y = [0.05]
+            solvers = ["ddrm", "v-cheap", "v-mid", "v-dear"]
+            [variants.v-cheap]
+            solver = "vml-map"
+            opts = ["steps=10"]
+            family = "N"
+            [variants.v-mid]
+            solver = "vml-map"
+            opts = ["steps=20"]
+            family = "N"
+            [variants.v-dear]
+            solver = "vml-map"
+            opts = ["steps=100"]
+            family = "N"
+            "#,
+        )
+        .unwrap();
+        let settings = cfg.resolve().unwrap();
+        // (solver, psnr, nfe, vjp)
+        let rows = [
+            ("ddrm", 20.0, 20, 0),
+            ("v-cheap", 19.0, 60, 50),
+            ("v-mid", 21.85, 120, 100),
+            ("v-dear", 22.0, 600, 500),
+        ];
+        let records: Vec<RunRecord> = rows
+            .iter()
+            .map(|&(s, p, n, v)| {
+                let mut r = record("a", p);
+                r.solver = s.into();
+                r.nfe = Some(n);
+                r.vjp = Some(v);
+                r
+            })
+            .collect();
+        let md = markdown(&settings, &records, &Protocol::default());
+        assert!(
+            md.contains("| sr4, sigma_y = 0.05 | v-dear | 22.00 | 1100 | v-mid | 21.85 | 220 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| sr4, sigma_y = 0.05 | ddrm 20.00 | 19.00 (-1.00) | 21.85 (+1.85) | 22.00 (+2.00) |"),
+            "{md}"
+        );
+        assert!(md.contains("v-cheap is ahead of every baseline in 0 of 1 cases."));
+    }
 }
