@@ -1,7 +1,8 @@
 //! Runs a bench's batches: builds each task's operator once, measures every image with
 //! noise seeded by the image and task (the same measurement for every solver and seed),
 //! solves each batch in one `solve_batch` call, scores it, and appends its lines to
-//! `results.jsonl`. A failed batch is recorded with its error and the bench goes on.
+//! `results.jsonl`. A batch that fails is run again one run at a time; a run that fails
+//! is recorded with its error and the bench goes on.
 
 use super::config::BenchSettings;
 use super::plan::{Batch, Run};
@@ -117,12 +118,9 @@ impl<'a> Bench<'a> {
             return Err(HarnessError::Setting {
                 field: "images".into(),
                 reason: format!(
-                    "{} has {} values; the model's images are {}x{}x{}",
+                    "{} has {} values; the model's images are {shape}",
                     im.name,
                     im.x.len(),
-                    shape.c,
-                    shape.h,
-                    shape.w
                 ),
             });
         }
@@ -131,10 +129,7 @@ impl<'a> Bench<'a> {
         for t in &settings.tasks {
             let cannot = |e: vmlmap_operators::OperatorError| HarnessError::Setting {
                 field: "tasks".into(),
-                reason: format!(
-                    "{} cannot run on the model's {}x{}x{} images: {e}",
-                    t.label, shape.c, shape.h, shape.w
-                ),
+                reason: format!("{} cannot run on the model's {shape} images: {e}", t.label),
             };
             let spec = TaskSpec::parse(&t.name, &t.opts).map_err(cannot)?;
             let resolved = spec.resolved(shape).map_err(cannot)?;
