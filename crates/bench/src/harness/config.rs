@@ -84,6 +84,14 @@ pub struct SolverEntry {
     pub family: Option<String>,
 }
 
+impl SolverEntry {
+    /// Whether the solver evaluates the prior (`pinv` and `tikhonov` do not: they need no
+    /// model and use no randomness).
+    pub fn uses_prior(&self) -> bool {
+        build_solver(&self.solver, &SolverOptions::default()).is_ok_and(|s| s.uses_prior())
+    }
+}
+
 /// One task of the bench: its label (the task name) and options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskEntry {

@@ -6,7 +6,6 @@
 
 use super::config::{BenchSettings, SeedsFor};
 use crate::baselines::computes;
-use vmlmap_solvers::build_solver;
 
 /// One restoration: indices into the settings' solvers, tasks, noise levels and images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,9 +28,7 @@ pub struct Batch {
 /// prior: `pinv`, `tikhonov`) and, with `seeds_for = samplers`, for the point estimators.
 pub fn seeds_of(settings: &BenchSettings, solver: usize) -> u64 {
     let e = &settings.solvers[solver];
-    let deterministic = build_solver(&e.solver, &Default::default())
-        .map(|s| !s.uses_prior())
-        .unwrap_or(false);
+    let deterministic = !e.uses_prior();
     let sampler = computes(&e.solver).starts_with("posterior sample");
     if deterministic || (settings.seeds_for == SeedsFor::Samplers && !sampler) {
         1

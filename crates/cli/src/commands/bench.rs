@@ -15,7 +15,6 @@ use vmlmap_bench::harness::{
 };
 use vmlmap_core::{Denoiser, Shape};
 use vmlmap_models::{DeviceSpec, Precision};
-use vmlmap_solvers::build_solver;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -348,10 +347,7 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     let settings = config.resolve()?;
     let out = PathBuf::from(config.out.clone().unwrap_or_else(|| "bench-out".into()));
     let shard = a.shard.unwrap_or(Shard::WHOLE);
-    let uses_prior = settings
-        .solvers
-        .iter()
-        .any(|s| build_solver(&s.solver, &Default::default()).is_ok_and(|s| s.uses_prior()));
+    let uses_prior = settings.solvers.iter().any(|s| s.uses_prior());
     // The model first (its image shape decides how images are read), then the images,
     // then the operators: every setting is checked before the first run.
     let device = a.device.parse::<DeviceSpec>()?.device()?;
