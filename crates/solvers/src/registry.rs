@@ -44,6 +44,8 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
             "start",
             "inner_tol",
             "guide_below",
+            "lr_end",
+            "optimizer",
         ],
         "tikhonov" => &["lambda"],
         "ddnm" | "pigdm" => &["steps", "eta"],
@@ -172,6 +174,8 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 start: x.get("start", None, d.start)?,
                 inner_tol: x.parse("inner_tol")?,
                 guide_below: x.parse("guide_below")?,
+                lr_end: x.parse("lr_end")?,
+                optimizer: x.get("optimizer", None, d.optimizer)?,
                 preconditioning: if name == "vml-map" {
                     Preconditioning::Gram
                 } else {

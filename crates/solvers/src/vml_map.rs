@@ -30,7 +30,15 @@
 //! batch); `guide_below` takes inner steps only at levels with `sigma <= guide_below`
 //! (above, plain DDIM: at high sigma the network's Jacobian is sigma times its
 //! epsilon-prediction error, and a full step there can throw x off the data; see
-//! `examples/vml_trace.rs` of vmlmap-bench).
+//! `examples/vml_trace.rs` of vmlmap-bench); `lr_end` makes the step size a geometric
+//! schedule over the levels, `lr` at the first and `lr_end` at the last
+//! (`lr_i = lr (lr_end/lr)^(i/(N-1))`); `optimizer=adam` replaces the SGD inner steps by
+//! Adam (Kingma and Ba 2015; beta1 = 0.9, beta2 = 0.999, eps = 1e-8) on the same
+//! direction, its moments restarted at each noise level (the loss changes with sigma) and
+//! its step `lr_i * sigma` (Adam's step is about `lr` per pixel whatever the gradient's
+//! scale, so it is given in units of the noise level). Adam normalises each pixel on its
+//! own and so gives up the Gram preconditioning's joint scaling; issue 11 measures whether
+//! that pays.
 
 use crate::common::{fresh_noise_std, invalid, unit};
 use crate::{Observer, Problem, Solution, Solver, SolverError};
@@ -38,6 +46,60 @@ use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::karras;
 use vmlmap_core::vector::{add, all_finite, axpy, scale, sub};
 use vmlmap_core::Denoiser;
+
+/// The inner optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Optimizer {
+    /// `x -= lr_i d` (default).
+    Sgd,
+    /// Adam on `d`, restarted at each level, step `lr_i sigma` (module doc).
+    Adam,
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sgd" => Ok(Self::Sgd),
+            "adam" => Ok(Self::Adam),
+            _ => Err(format!("{s:?} is not one of sgd, adam")),
+        }
+    }
+}
+
+/// Adam's moment decay rates and denominator offset (Kingma and Ba 2015, their defaults).
+const ADAM_BETA1: f64 = 0.9;
+const ADAM_BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
+
+/// Adam's state for one image at one noise level.
+struct AdamState {
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: i32,
+}
+
+impl AdamState {
+    fn new(n: usize) -> Self {
+        Self {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
+    }
+
+    /// `x -= step * m_hat / (sqrt(v_hat) + eps)` after folding in the direction `d`.
+    fn step(&mut self, x: &mut [f64], d: &[f64], step: f64) {
+        self.t += 1;
+        let c1 = 1.0 - ADAM_BETA1.powi(self.t);
+        let c2 = 1.0 - ADAM_BETA2.powi(self.t);
+        for (((xi, &di), m), v) in x.iter_mut().zip(d).zip(&mut self.m).zip(&mut self.v) {
+            *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * di;
+            *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * di * di;
+            *xi -= step * (*m / c1) / ((*v / c2).sqrt() + ADAM_EPS);
+        }
+    }
+}
 
 /// How the VML_S gradient is conditioned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +158,11 @@ pub struct VmlMapConfig {
     /// Inner steps only at levels with `sigma <= guide_below`; above, a plain DDIM step
     /// (one network evaluation). `None`: at every level (the paper).
     pub guide_below: Option<f64>,
+    /// Step size at the last level; the step size falls (or rises) geometrically from `lr`
+    /// to it over the levels. `None`: `lr` at every level.
+    pub lr_end: Option<f64>,
+    /// SGD (default) or Adam inner steps.
+    pub optimizer: Optimizer,
 }
 
 impl Default for VmlMapConfig {
@@ -113,6 +180,8 @@ impl Default for VmlMapConfig {
             start: Start::Noise,
             inner_tol: None,
             guide_below: None,
+            lr_end: None,
+            optimizer: Optimizer::Sgd,
         }
     }
 }
@@ -156,6 +225,15 @@ impl VmlMapConfig {
         if let Some(t) = self.inner_tol {
             if !(t > 0.0 && t.is_finite()) {
                 return Err(invalid("inner_tol", t, "must be positive and finite"));
+            }
+        }
+        if let Some(l) = self.lr_end {
+            if !(l > 0.0 && l.is_finite()) {
+                return Err(invalid(
+                    "lr_end",
+                    l,
+                    "step size must be positive and finite",
+                ));
             }
         }
         if let Some(g) = self.guide_below {
@@ -238,11 +316,24 @@ impl VmlMap {
             .collect()
     }
 
-    /// The inner step size at `sigma`.
-    fn step_size(&self, problem: &Problem, sigma: f64) -> f64 {
+    /// The step size at level `i` of `levels` before any per-problem scaling: `lr`, or the
+    /// geometric schedule from `lr` to `lr_end`.
+    pub fn level_lr(&self, i: usize, levels: usize) -> f64 {
+        match self.cfg.lr_end {
+            Some(end) if levels > 1 => {
+                self.cfg.lr * (end / self.cfg.lr).powf(i as f64 / (levels - 1) as f64)
+            }
+            Some(end) => end,
+            None => self.cfg.lr,
+        }
+    }
+
+    /// The inner step size at level `i` of `levels`, at `sigma`.
+    fn step_size(&self, problem: &Problem, i: usize, levels: usize, sigma: f64) -> f64 {
+        let lr = self.level_lr(i, levels);
         match self.cfg.preconditioning {
-            Preconditioning::Gram => self.cfg.lr,
-            Preconditioning::Plain => self.cfg.lr * plain_step_scale(problem, sigma),
+            Preconditioning::Gram => lr,
+            Preconditioning::Plain => lr * plain_step_scale(problem, sigma),
         }
     }
 }
@@ -332,6 +423,12 @@ impl VmlMap {
                 Some(g) if sigma > g => 0,
                 _ => self.cfg.inner,
             };
+            let mut adam: Vec<AdamState> = match self.cfg.optimizer {
+                Optimizer::Adam if inner > 0 => {
+                    (0..problems.len()).map(|_| AdamState::new(n)).collect()
+                }
+                _ => Vec::new(),
+            };
             for _ in 0..inner {
                 if !active.iter().any(|&a| a) {
                     break;
@@ -353,10 +450,19 @@ impl VmlMap {
                     }
                     nfe[b] += 1;
                     vjp[b] += 1;
-                    let lr = self.step_size(p, sigma);
-                    axpy(xb, -lr, db);
+                    let lr = self.step_size(p, i, sigmas.len(), sigma);
+                    let rms = match adam.get_mut(b) {
+                        Some(state) => {
+                            let before = xb.to_vec();
+                            state.step(xb, db, lr * sigma);
+                            rms_diff(xb, &before)
+                        }
+                        None => {
+                            axpy(xb, -lr, db);
+                            lr * (db.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()
+                        }
+                    };
                     if let Some(tol) = self.cfg.inner_tol {
-                        let rms = lr * (db.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
                         active[b] = rms > tol * sigma;
                     }
                 }
@@ -393,6 +499,11 @@ impl VmlMap {
             })
             .collect())
     }
+}
+
+/// Root mean square of `a - b`.
+fn rms_diff(a: &[f64], b: &[f64]) -> f64 {
+    (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len().max(1) as f64).sqrt()
 }
 
 /// The output with the final data step: `D - P g` (one preconditioned VML_S step taken on

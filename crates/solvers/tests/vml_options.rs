@@ -131,6 +131,9 @@ fn bad_values_are_named() {
         ("inner_tol=0", "inner_tol"),
         ("inner_tol=-1", "inner_tol"),
         ("guide_below=0", "guide_below"),
+        ("lr_end=0", "lr_end"),
+        ("lr_end=nan", "lr_end"),
+        ("optimizer=lbfgs", "optimizer"),
     ] {
         let e = build_solver("vml-map", &opts(&[extra]))
             .err()
@@ -138,4 +141,80 @@ fn bad_values_are_named() {
             .to_string();
         assert!(e.contains(want), "{extra}: {e}");
     }
+}
+
+/// The step-size schedule and Adam (issue 11's remaining options): on an exact Gaussian
+/// prior both must still approach the MAP (far closer than the pseudo-inverse), the
+/// schedule in the direction the 1/lr tracking lag predicts, and Adam must count one
+/// forward and one VJP per inner step.
+#[test]
+fn the_step_schedule_and_adam_approach_the_map() {
+    let shape = Shape::new(1, 16, 16).unwrap();
+    let prior =
+        GaussianPrior::new(shape, vec![0.1; shape.numel()], Covariance::Isotropic(0.2)).unwrap();
+    let mut rng = seeded(11);
+    for (task, sy) in [("sr4", 0.05), ("inpaint-box", 1e-9)] {
+        let op = TaskSpec::new(task).unwrap().build(shape).unwrap();
+        let x = prior.sample(&mut rng);
+        let e = normal_vec(&mut rng, op.output_len());
+        let y: Vec<f64> = op
+            .apply(&x)
+            .iter()
+            .zip(&e)
+            .map(|(a, b)| a + sy * b)
+            .collect();
+        let map = prior.posterior(op.as_ref(), &y, sy).unwrap().map().to_vec();
+        let pinv_err = rel_err(&op.pinv(&y), &map);
+        let p = Problem::new(op.as_ref(), y, sy).unwrap();
+        let run = |extra: &[&str]| {
+            let s = build_solver("vml-map", &opts(extra)).unwrap();
+            s.solve(&p, &prior, 0, &mut Silent).unwrap()
+        };
+        let base_err = rel_err(&run(&["steps=30"]).x, &map);
+        let falling = rel_err(&run(&["steps=30", "lr_end=0.5"]).x, &map);
+        let rising = rel_err(&run(&["steps=30", "lr_end=3"]).x, &map);
+        let adam = run(&["steps=30", "optimizer=adam", "lr=0.1"]);
+        let adam_err = rel_err(&adam.x, &map);
+        eprintln!(
+            "{task}: rel err to MAP: constant lr {base_err:.2e}, lr 1.5 -> 0.5 {falling:.2e}, \
+             1.5 -> 3 {rising:.2e}, \
+             adam {adam_err:.2e}, pinv {pinv_err:.2e}"
+        );
+        // The end-to-end error is a tracking lag that falls like 1/lr (README): a step
+        // size rising towards the end must do at least as well as the constant one, a
+        // falling one no better, and both still far better than the pseudo-inverse.
+        assert!(
+            rising <= 1.1 * base_err + 1e-6,
+            "{task}: {rising} vs {base_err}"
+        );
+        assert!(falling >= 0.9 * base_err, "{task}: {falling} vs {base_err}");
+        assert!(
+            falling < 0.5 * pinv_err,
+            "{task}: {falling} vs pinv {pinv_err}"
+        );
+        assert!(
+            adam_err.is_finite() && adam_err < 0.5 * pinv_err,
+            "{task}: {adam_err}"
+        );
+        assert_eq!((adam.nfe, adam.vjp), (30 * 6, 30 * 5));
+    }
+}
+
+#[test]
+fn the_geometric_schedule_runs_from_lr_to_lr_end() {
+    let s = vmlmap_solvers::vml_map::VmlMapConfig {
+        lr: 2.0,
+        lr_end: Some(0.5),
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    let lrs: Vec<f64> = (0..5).map(|i| s.level_lr(i, 5)).collect();
+    assert_eq!(lrs[0], 2.0);
+    assert!((lrs[4] - 0.5).abs() < 1e-12);
+    assert!((lrs[2] - 1.0).abs() < 1e-12, "geometric midpoint: {lrs:?}");
+    let constant = vmlmap_solvers::vml_map::VmlMapConfig::default()
+        .check()
+        .unwrap();
+    assert!((0..5).all(|i| constant.level_lr(i, 5) == 1.5));
 }
