@@ -35,7 +35,7 @@ fn main() {
                     sigma_min: smin,
                     rho,
                     lr,
-                    ..Default::default()
+                    ..VmlMapConfig::paper()
                 }
                 .check()
                 .unwrap();

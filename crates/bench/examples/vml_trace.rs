@@ -41,7 +41,7 @@ fn main() {
         steps,
         inner,
         lr,
-        ..Default::default()
+        ..VmlMapConfig::paper()
     }
     .check()
     .unwrap();

@@ -417,7 +417,7 @@ fn end_to_end(opts: &ValidateOptions, task: &str, prior: usize, sigma_y: f64) ->
         let solver = match (VmlMapConfig {
             steps: n,
             inner: INNER,
-            ..VmlMapConfig::default()
+            ..VmlMapConfig::paper()
         })
         .check()
         {
@@ -511,7 +511,7 @@ fn mode(opts: &ValidateOptions, task: &str, sigma_y: f64) -> Record {
     let solver = (VmlMapConfig {
         steps: opts.mode_steps,
         inner: INNER,
-        ..VmlMapConfig::default()
+        ..VmlMapConfig::paper()
     })
     .check()
     .expect("valid config");

@@ -118,7 +118,7 @@ fn matches_the_numpy_reference() {
             lr: 1.0,
             // The reference returns D(x, sigma_min) itself.
             final_data_step: false,
-            ..VmlMapConfig::default()
+            ..VmlMapConfig::paper()
         }
         .check()
         .unwrap();

@@ -172,9 +172,9 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 rho: d.rho,
                 final_data_step: x.get("final_data_step", o.final_data_step, d.final_data_step)?,
                 start: x.get("start", None, d.start)?,
-                inner_tol: x.parse("inner_tol")?,
-                guide_below: x.parse("guide_below")?,
-                lr_end: x.parse("lr_end")?,
+                inner_tol: x.parse("inner_tol")?.or(d.inner_tol),
+                guide_below: x.parse("guide_below")?.or(d.guide_below),
+                lr_end: x.parse("lr_end")?.or(d.lr_end),
                 optimizer: x.get("optimizer", None, d.optimizer)?,
                 preconditioning: if name == "vml-map" {
                     Preconditioning::Gram

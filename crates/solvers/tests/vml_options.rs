@@ -44,12 +44,17 @@ fn warm_starts_and_the_stopping_rule_still_reach_the_map() {
             let s = build_solver("vml-map", &opts(extra)).unwrap();
             s.solve(&p, &prior, 0, &mut Silent).unwrap()
         };
-        let base = run(&["steps=30"]);
+        let base = run(&["steps=30", "guide_below=inf"]);
         let base_err = rel_err(&base.x, &map);
         for extra in [
-            &["steps=30", "start=pinv", "sigma_max=2"][..],
-            &["steps=30", "start=tikhonov", "sigma_max=2"][..],
-            &["steps=30", "inner_tol=0.001"][..],
+            &["steps=30", "guide_below=inf", "start=pinv", "sigma_max=2"][..],
+            &[
+                "steps=30",
+                "guide_below=inf",
+                "start=tikhonov",
+                "sigma_max=2",
+            ][..],
+            &["steps=30", "guide_below=inf", "inner_tol=0.001"][..],
             &["steps=30", "guide_below=5"][..],
         ] {
             let sol = run(extra);
@@ -67,7 +72,7 @@ fn warm_starts_and_the_stopping_rule_still_reach_the_map() {
         }
         // The stopping rule makes fewer passes than the cap (the Gaussian prior's inner
         // problem is solved in a few steps at every level).
-        let tol = run(&["steps=30", "inner_tol=0.001"]);
+        let tol = run(&["steps=30", "guide_below=inf", "inner_tol=0.001"]);
         assert!(tol.vjp < base.vjp, "{task}: {} vs {}", tol.vjp, base.vjp);
         assert!(tol.vjp >= 30, "at least one inner step per level");
         assert_eq!(
@@ -170,10 +175,12 @@ fn the_step_schedule_and_adam_approach_the_map() {
             let s = build_solver("vml-map", &opts(extra)).unwrap();
             s.solve(&p, &prior, 0, &mut Silent).unwrap()
         };
-        let base_err = rel_err(&run(&["steps=30"]).x, &map);
-        let falling = rel_err(&run(&["steps=30", "lr_end=0.5"]).x, &map);
-        let rising = rel_err(&run(&["steps=30", "lr_end=3"]).x, &map);
-        let adam = run(&["steps=30", "optimizer=adam", "lr=0.1"]);
+        let paper = ["steps=30", "guide_below=inf"];
+        let with = |extra: &[&str]| run(&[&paper[..], extra].concat());
+        let base_err = rel_err(&with(&[]).x, &map);
+        let falling = rel_err(&with(&["lr_end=0.5"]).x, &map);
+        let rising = rel_err(&with(&["lr_end=3"]).x, &map);
+        let adam = with(&["optimizer=adam", "lr=0.1"]);
         let adam_err = rel_err(&adam.x, &map);
         eprintln!(
             "{task}: rel err to MAP: constant lr {base_err:.2e}, lr 1.5 -> 0.5 {falling:.2e}, \
@@ -213,8 +220,30 @@ fn the_geometric_schedule_runs_from_lr_to_lr_end() {
     assert_eq!(lrs[0], 2.0);
     assert!((lrs[4] - 0.5).abs() < 1e-12);
     assert!((lrs[2] - 1.0).abs() < 1e-12, "geometric midpoint: {lrs:?}");
-    let constant = vmlmap_solvers::vml_map::VmlMapConfig::default()
+    let constant = vmlmap_solvers::vml_map::VmlMapConfig::paper()
         .check()
         .unwrap();
     assert!((0..5).all(|i| constant.level_lr(i, 5) == 1.5));
+}
+
+/// The defaults for neural priors are the sweep's choice (N = 30, guidance below sigma 5:
+/// 200 passes per image); `guide_below=inf` restores the paper's guidance at every level.
+#[test]
+fn the_neural_default_guides_below_sigma_5_and_inf_guides_everywhere() {
+    let shape = Shape::new(1, 8, 8).unwrap();
+    let prior =
+        GaussianPrior::new(shape, vec![0.0; shape.numel()], Covariance::Isotropic(0.3)).unwrap();
+    let op = TaskSpec::new("sr2").unwrap().build(shape).unwrap();
+    let x = prior.sample(&mut seeded(3));
+    let p = Problem::new(op.as_ref(), op.apply(&x), 0.05).unwrap();
+    let solve = |extra: &[&str]| {
+        build_solver("vml-map", &opts(extra))
+            .unwrap()
+            .solve(&p, &prior, 0, &mut Silent)
+            .unwrap()
+    };
+    let d = solve(&[]);
+    assert_eq!(d.nfe + d.vjp, 200, "nfe {} vjp {}", d.nfe, d.vjp);
+    let paper = solve(&["steps=30", "guide_below=inf"]);
+    assert_eq!((paper.nfe, paper.vjp), (180, 150));
 }

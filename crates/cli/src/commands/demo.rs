@@ -29,7 +29,7 @@ pub struct Args {
     /// Shipped test images to use (1-20).
     #[arg(long, allow_negative_numbers = true, default_value_t = 3)]
     images: usize,
-    /// VML-MAP reverse steps (the other solvers run at their defaults).
+    /// VML-MAP reverse steps (its default; the other solvers run at their defaults).
     #[arg(long, allow_negative_numbers = true, default_value_t = 30)]
     steps: usize,
     /// Solvers to compare, comma-separated (`vmlmap restore --help` lists them).
@@ -292,7 +292,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
     let mut md = String::new();
     writeln!(md, "# vmlmap demo\n")?;
-    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
+    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5 inner steps at the levels with sigma <= 5; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
     writeln!(md, "Noise-free Gaussian deblurring at 32x32 is solved by the pseudo-inverse itself (about 70 dB: far below 8-bit quantisation), so there a difference under 1 dB between solvers is a tie.\n")?;
     writeln!(md, "Means over images:\n")?;
     writeln!(
