@@ -377,6 +377,42 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
     // One more solver: one more 96-pixel row (and its 4-pixel gap) in each of 2 lines.
     assert_eq!(grid2.width(), grid.width());
     assert_eq!(grid2.height(), grid.height() + 2 * 100);
+    // Solver options reach the solver and the summary; one for a solver not compared is
+    // an error naming it.
+    let dir3 = dir.join("opts");
+    let r = vmlmap(&[
+        "demo",
+        "--out",
+        dir3.to_str().unwrap(),
+        "--images",
+        "1",
+        "--solvers",
+        "pinv,vml-map",
+        "--steps",
+        "2",
+        "--solver-opt",
+        "vml-map:guide_below=inf",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let md = std::fs::read_to_string(dir3.join("summary.md")).unwrap();
+    assert!(
+        md.contains("Solver options: vml-map:guide_below=inf."),
+        "{md}"
+    );
+    let r = vmlmap(&[
+        "demo",
+        "--out",
+        dir3.to_str().unwrap(),
+        "--force",
+        "--solver-opt",
+        "ddrm:steps=5",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        e.contains("--solver-opt names ddrm, which is not in --solvers"),
+        "{e}"
+    );
     let r = vmlmap(&["demo", "--out", out, "--solvers", "pinv,magic", "--force"]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("unknown solver \"magic\""));

@@ -112,7 +112,10 @@ struct RunArgs {
 }
 
 /// `SOLVER:key=value` flags grouped by solver.
-fn grouped(flag: &str, pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+pub(crate) fn grouped(
+    flag: &str,
+    pairs: &[String],
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in pairs {
         let Some((name, kv)) = p.split_once(':').filter(|(_, kv)| kv.contains('=')) else {

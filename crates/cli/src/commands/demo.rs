@@ -32,6 +32,10 @@ pub struct Args {
     /// VML-MAP reverse steps (its default; the other solvers run at their defaults).
     #[arg(long, allow_negative_numbers = true, default_value_t = 30)]
     steps: usize,
+    /// A solver's hyperparameter, `SOLVER:key=value` (repeatable), e.g.
+    /// vml-map:guide_below=inf for the paper's guidance at every level.
+    #[arg(long = "solver-opt")]
+    solver_opt: Vec<String>,
     /// Solvers to compare, comma-separated (`vmlmap restore --help` lists them).
     #[arg(long, value_delimiter = ',', default_value = "pinv,tikhonov,vml-map")]
     solvers: Vec<String>,
@@ -107,6 +111,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let (den, info) =
         vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
     let shape = den.shape();
+    let mut extra = super::bench::grouped("solver-opt", &a.solver_opt)?;
+    if let Some(name) = extra.keys().find(|k| !a.solvers.contains(k)) {
+        anyhow::bail!(
+            "--solver-opt names {name}, which is not in --solvers ({})",
+            a.solvers.join(",")
+        );
+    }
     let solvers = a
         .solvers
         .iter()
@@ -116,6 +127,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 name,
                 &SolverOptions {
                     steps,
+                    extra: extra.remove(name).unwrap_or_default(),
                     ..Default::default()
                 },
             )
@@ -292,6 +304,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
     let mut md = String::new();
     writeln!(md, "# vmlmap demo\n")?;
+    if !a.solver_opt.is_empty() {
+        writeln!(md, "Solver options: {}.\n", a.solver_opt.join(", "))?;
+    }
     writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5 inner steps at the levels with sigma <= 5; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
     writeln!(md, "Noise-free Gaussian deblurring at 32x32 is solved by the pseudo-inverse itself (about 70 dB: far below 8-bit quantisation), so there a difference under 1 dB between solvers is a tie.\n")?;
     writeln!(md, "Means over images:\n")?;
