@@ -14,6 +14,33 @@ pub enum Style {
     Markers,
 }
 
+/// The shape drawn at each point (and in the legend swatch), so that more series than
+/// the palette has colours stay apart: colour and shape together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    Cross,
+}
+
+/// The markers in the order [`style_for`] hands them out.
+pub const MARKERS: [Marker; 4] = [
+    Marker::Circle,
+    Marker::Triangle,
+    Marker::Square,
+    Marker::Cross,
+];
+
+/// Colour and marker of the `k`-th series of a figure: the palette's ten colours with
+/// circles, then again with triangles, squares and crosses (40 distinct series).
+pub fn style_for(k: usize) -> ((u8, u8, u8), Marker) {
+    (
+        PALETTE[k % PALETTE.len()],
+        MARKERS[(k / PALETTE.len()) % MARKERS.len()],
+    )
+}
+
 /// One named series of `(x, y)` points.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -22,6 +49,8 @@ pub struct Series {
     pub style: Style,
     /// `None`: the next colour of the palette.
     pub color: Option<(u8, u8, u8)>,
+    /// `None`: a circle.
+    pub marker: Option<Marker>,
 }
 
 impl Series {
@@ -31,11 +60,17 @@ impl Series {
             points,
             style,
             color: None,
+            marker: None,
         }
     }
 
     pub fn color(mut self, rgb: (u8, u8, u8)) -> Self {
         self.color = Some(rgb);
+        self
+    }
+
+    pub fn marker(mut self, m: Marker) -> Self {
+        self.marker = Some(m);
         self
     }
 }
@@ -54,6 +89,12 @@ pub struct LineChart {
     /// Where the legend sits (upper right by default; lower right keeps it off the
     /// cheap-and-good and costly-and-good corners of a quality-against-cost scatter).
     pub legend: SeriesLabelPosition,
+    /// Draw the legend inside the chart (default); off when several panels share one
+    /// [`legend`] drawn beside them.
+    pub show_legend: bool,
+    /// Lower end of the y axis: points below it are left out (so that one collapsed
+    /// result does not squash the others into a line). `None`: the data's range.
+    pub y_floor: Option<f64>,
 }
 
 /// A tick value without trailing zeros: `10`, `0.25`, `1.5e-3`, `2e+04`.
@@ -101,6 +142,8 @@ impl LineChart {
             width: 800,
             height: 480,
             legend: SeriesLabelPosition::UpperRight,
+            show_legend: true,
+            y_floor: None,
         }
     }
 
@@ -115,7 +158,7 @@ impl LineChart {
         let v: Vec<f64> = self
             .series
             .iter()
-            .flat_map(|s| s.points.iter().map(&pick))
+            .flat_map(|s| s.points.iter().filter(|p| self.shown(p)).map(&pick))
             .filter(|v| v.is_finite() && (!log || *v > 0.0))
             .collect();
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -131,6 +174,11 @@ impl LineChart {
             let pad = ((hi - lo) * 0.05).max(hi.abs().max(1.0) * 1e-3);
             (lo - pad, hi + pad)
         })
+    }
+
+    /// Whether a point is above the y floor.
+    fn shown(&self, p: &(f64, f64)) -> bool {
+        self.y_floor.is_none_or(|f| p.1 >= f)
     }
 
     /// Draws the chart.
@@ -167,6 +215,7 @@ impl LineChart {
                         .label_style(("sans-serif", 13))
                         .axis_desc_style(("sans-serif", 15))
                         .light_line_style(RGBColor(235, 235, 235))
+                        .x_labels(if self.log_x { 6 } else { 10 })
                         .x_label_formatter(&|v| tick(*v))
                         .y_label_formatter(&|v| tick(*v))
                         .draw()
@@ -174,11 +223,12 @@ impl LineChart {
                     for (k, s) in self.series.iter().enumerate() {
                         let (r, g, b) = s.color.unwrap_or(PALETTE[k % PALETTE.len()]);
                         let color = RGBColor(r, g, b);
+                        let marker = s.marker.unwrap_or(Marker::Circle);
                         let pts: Vec<(f64, f64)> = s
                             .points
                             .iter()
                             .copied()
-                            .filter(|p| p.0.is_finite() && p.1.is_finite())
+                            .filter(|p| p.0.is_finite() && p.1.is_finite() && self.shown(p))
                             .filter(|p| (!self.log_x || p.0 > 0.0) && (!self.log_y || p.1 > 0.0))
                             .collect();
                         if s.style != Style::Markers {
@@ -186,18 +236,33 @@ impl LineChart {
                                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                                 .map_err(|e| err(e.to_string()))?;
                         }
-                        let anno = if s.style != Style::Line {
-                            chart
-                                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                        } else {
-                            chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                        let anno = match (s.style, marker) {
+                            (Style::Line, _) => {
+                                chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                            }
+                            (_, Marker::Circle) => chart.draw_series(
+                                pts.iter().map(|&p| Circle::new(p, 4, color.filled())),
+                            ),
+                            (_, Marker::Triangle) => chart.draw_series(
+                                pts.iter()
+                                    .map(|&p| TriangleMarker::new(p, 5, color.filled())),
+                            ),
+                            (_, Marker::Square) => chart.draw_series(pts.iter().map(|&p| {
+                                EmptyElement::at(p)
+                                    + Rectangle::new([(-4, -4), (4, 4)], color.filled())
+                            })),
+                            (_, Marker::Cross) => chart.draw_series(
+                                pts.iter().map(|&p| Cross::new(p, 4, color.stroke_width(2))),
+                            ),
                         }
                         .map_err(|e| err(e.to_string()))?;
                         anno.label(s.name.as_str()).legend(move |(x, y)| {
                             Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled())
                         });
                     }
-                    if self.series.len() > 1 || self.series.iter().any(|s| !s.name.is_empty()) {
+                    if self.show_legend
+                        && (self.series.len() > 1 || self.series.iter().any(|s| !s.name.is_empty()))
+                    {
                         chart
                             .configure_series_labels()
                             .label_font(("sans-serif", 13))
@@ -258,6 +323,31 @@ mod tests {
             let has = |rgb: [u8; 3]| img.pixels().any(|p| p.0 == rgb);
             assert!(has([31, 119, 180]) && has([255, 127, 14]));
         }
+    }
+
+    #[test]
+    fn the_y_floor_leaves_out_low_points_and_markers_keep_their_colour() {
+        let (c2, m2) = style_for(12);
+        assert_eq!(m2, Marker::Triangle);
+        let chart = |floor: Option<f64>| {
+            let mut c = LineChart::new("psnr", "passes", "dB")
+                .with(Series::new(
+                    "good",
+                    vec![(10.0, 20.0), (100.0, 21.0)],
+                    Style::LineMarkers,
+                ))
+                .with(
+                    Series::new("collapsed", vec![(50.0, -84.0)], Style::Markers)
+                        .color(c2)
+                        .marker(m2),
+                );
+            c.y_floor = floor;
+            c.show_legend = false;
+            c.draw().unwrap()
+        };
+        let has = |img: &image::RgbImage| img.pixels().any(|p| p.0 == [c2.0, c2.1, c2.2]);
+        assert!(has(&chart(None)), "the triangle is drawn in its colour");
+        assert!(!has(&chart(Some(15.0))), "below the floor: left out");
     }
 
     #[test]

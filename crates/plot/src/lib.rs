@@ -6,17 +6,20 @@
 //!   values, a legend, optionally a log10 y axis (training-loss curves, PSNR against cost).
 //! - [`LabelledGrid`]: blocks of images with a title, row and column labels (the demo's
 //!   and the reports' restorations).
-//! - [`BarChart`]: grouped bars (PSNR per solver and task); [`panels`]: figures side by side.
+//! - [`BarChart`]: grouped bars (PSNR per solver and task); [`panels`]: figures side by side;
+//!   [`legend`]: one legend shared by several panels.
 //! - [`text`]: a label drawn onto an existing image.
 
 pub mod bar;
 pub mod chart;
 pub mod grid;
+pub mod legend;
 pub mod text;
 
 pub use bar::{panels, BarChart};
-pub use chart::{LineChart, Series, Style};
+pub use chart::{style_for, LineChart, Marker, Series, Style};
 pub use grid::{Block, LabelledGrid, Tile};
+pub use legend::{legend, LegendEntry};
 pub use plotters::chart::SeriesLabelPosition as LegendPosition;
 pub use text::{draw_text, text_width};
 

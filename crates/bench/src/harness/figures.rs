@@ -26,14 +26,48 @@ fn plot_err(e: vmlmap_plot::PlotError) -> HarnessError {
     HarnessError::Plot(e.to_string())
 }
 
-/// Scatter panels: for each case, a point per solver at (x, mean PSNR).
-fn scatter(
+/// Points more than this many dB below the best of their panel are left out of the
+/// quality-against-cost panels (a collapsed solver at -84 dB would squash the rest).
+const PANEL_DEPTH_DB: f64 = 8.0;
+
+/// One legend entry per series of a figure, in order, with its colour and marker, shared
+/// by every panel (so that a series keeps its look from panel to panel).
+struct Look {
+    name: String,
+    line: bool,
+    color: (u8, u8, u8),
+    marker: vmlmap_plot::Marker,
+}
+
+fn looks(names: Vec<(String, bool)>) -> Vec<Look> {
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(k, (name, line))| {
+            let (color, marker) = vmlmap_plot::style_for(k);
+            Look {
+                name,
+                line,
+                color,
+                marker,
+            }
+        })
+        .collect()
+}
+
+/// The panels (a chart per case, each a series per look with its points) side by side,
+/// a column per noise level, over one shared legend of the looks that have a point
+/// anywhere and a line saying what was left out.
+fn shared_legend_panels(
     settings: &BenchSettings,
-    records: &[RunRecord],
+    looks: &[Look],
     x_label: &str,
-    x: impl Fn(&super::report::Cell) -> Option<f64>,
-) -> Result<image::RgbImage, HarnessError> {
+    points: impl Fn(&str, f64, usize) -> Vec<(f64, f64)>,
+) -> image::RgbImage {
+    let (w, h) = (560, 400);
     let mut figs = Vec::new();
+    let mut drawn = vec![false; looks.len()];
+    let mut cut = false;
     for t in &settings.tasks {
         for &sy in &settings.sigma_y {
             let mut chart = LineChart::new(
@@ -42,31 +76,109 @@ fn scatter(
                 "mean PSNR (dB)",
             );
             chart.log_x = true;
-            chart.legend = vmlmap_plot::LegendPosition::LowerRight;
-            chart.width = 560;
-            chart.height = 400;
-            for s in &settings.solvers {
-                let c = cell(records, &t.label, sy, &s.label);
-                let pts = match (x(&c), c.psnr) {
-                    (Some(xv), Some(p)) if xv > 0.0 => vec![(xv, p.mean)],
-                    _ => vec![],
+            chart.show_legend = false;
+            chart.width = w;
+            chart.height = h;
+            let all: Vec<Vec<(f64, f64)>> =
+                (0..looks.len()).map(|k| points(&t.label, sy, k)).collect();
+            let best = all
+                .iter()
+                .flatten()
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let floor = best - PANEL_DEPTH_DB;
+            for (k, (l, pts)) in looks.iter().zip(all).enumerate() {
+                drawn[k] |= !pts.is_empty();
+                cut |= pts.iter().any(|p| p.1 < floor);
+                let style = if l.line {
+                    Style::LineMarkers
+                } else {
+                    Style::Markers
                 };
-                chart = chart.with(Series::new(s.label.clone(), pts, Style::Markers));
+                chart = chart.with(
+                    Series::new(l.name.clone(), pts, style)
+                        .color(l.color)
+                        .marker(l.marker),
+                );
             }
+            chart.y_floor = best.is_finite().then_some(floor);
             // A case without a single drawable point is left blank rather than failing
             // the report.
-            if let Ok(img) = chart.draw() {
-                figs.push(img);
-            } else {
-                figs.push(image::RgbImage::from_pixel(
-                    560,
-                    400,
-                    image::Rgb([255, 255, 255]),
-                ));
-            }
+            figs.push(chart.draw().unwrap_or_else(|_| {
+                image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]))
+            }));
         }
     }
-    Ok(panels(&figs, settings.sigma_y.len()))
+    let grid = panels(&figs, settings.sigma_y.len());
+    let entries: Vec<vmlmap_plot::LegendEntry> = looks
+        .iter()
+        .zip(&drawn)
+        .filter(|(_, &d)| d)
+        .map(|(l, _)| vmlmap_plot::LegendEntry {
+            name: l.name.clone(),
+            color: l.color,
+            marker: l.marker,
+            line: l.line,
+        })
+        .collect();
+    let Ok(mut legend) = vmlmap_plot::legend(&entries, grid.width()) else {
+        return grid;
+    };
+    if cut {
+        let mut with_note = image::RgbImage::from_pixel(
+            legend.width(),
+            legend.height() + 22,
+            image::Rgb([255, 255, 255]),
+        );
+        image::imageops::replace(&mut with_note, &legend, 0, 0);
+        vmlmap_plot::draw_text(
+            &mut with_note,
+            &format!(
+                "Points more than {PANEL_DEPTH_DB} dB below the best of their panel are left out (report.md has every number)."
+            ),
+            10,
+            legend.height() as i32,
+            13,
+        );
+        legend = with_note;
+    }
+    let mut out = image::RgbImage::from_pixel(
+        grid.width().max(legend.width()),
+        grid.height() + legend.height(),
+        image::Rgb([255, 255, 255]),
+    );
+    image::imageops::replace(&mut out, &grid, 0, 0);
+    image::imageops::replace(&mut out, &legend, 0, grid.height() as i64);
+    out
+}
+
+/// Scatter panels: for each case, a point per solver at (x, mean PSNR).
+fn scatter(
+    settings: &BenchSettings,
+    records: &[RunRecord],
+    x_label: &str,
+    x: impl Fn(&super::report::Cell) -> Option<f64>,
+) -> Result<image::RgbImage, HarnessError> {
+    let looks = looks(
+        settings
+            .solvers
+            .iter()
+            .map(|s| (s.label.clone(), false))
+            .collect(),
+    );
+    Ok(shared_legend_panels(
+        settings,
+        &looks,
+        x_label,
+        |task, sy, k| {
+            let c = cell(records, task, sy, &settings.solvers[k].label);
+            match (x(&c), c.psnr) {
+                (Some(xv), Some(p)) if xv > 0.0 => vec![(xv, p.mean)],
+                _ => vec![],
+            }
+        },
+    ))
 }
 
 /// Quality against cost for sweeps: for each case, a line per family of variants (in
@@ -84,47 +196,46 @@ fn passes(settings: &BenchSettings, records: &[RunRecord]) -> Option<image::RgbI
     if families.is_empty() {
         return None;
     }
-    let mut figs = Vec::new();
-    for t in &settings.tasks {
-        for &sy in &settings.sigma_y {
-            let mut chart = LineChart::new(
-                format!("{}, {}", t.label, noise_label(sy)),
-                "network passes per image (NFE + VJP)",
-                "mean PSNR (dB)",
-            );
-            chart.log_x = true;
-            chart.legend = vmlmap_plot::LegendPosition::LowerRight;
-            chart.width = 620;
-            chart.height = 440;
-            let point = |label: &str| {
-                let c = cell(records, &t.label, sy, label);
-                match (c.nfe, c.vjp, c.psnr) {
-                    (Some(n), Some(v), Some(p)) if n.mean + v.mean > 0.0 => {
-                        Some((n.mean + v.mean, p.mean))
-                    }
-                    _ => None,
-                }
-            };
-            for f in &families {
+    let singles: Vec<&str> = settings
+        .solvers
+        .iter()
+        .filter(|s| s.family.is_none())
+        .map(|s| s.label.as_str())
+        .collect();
+    let looks = looks(
+        families
+            .iter()
+            .map(|f| (f.to_string(), true))
+            .chain(singles.iter().map(|s| (s.to_string(), false)))
+            .collect(),
+    );
+    let point = |task: &str, sy: f64, label: &str| {
+        let c = cell(records, task, sy, label);
+        match (c.nfe, c.vjp, c.psnr) {
+            (Some(n), Some(v), Some(p)) if n.mean + v.mean > 0.0 => Some((n.mean + v.mean, p.mean)),
+            _ => None,
+        }
+    };
+    Some(shared_legend_panels(
+        settings,
+        &looks,
+        "network passes per image (NFE + VJP)",
+        |task, sy, k| match families.get(k) {
+            Some(f) => {
                 let mut pts: Vec<(f64, f64)> = settings
                     .solvers
                     .iter()
-                    .filter(|s| s.family.as_deref() == Some(f))
-                    .filter_map(|s| point(&s.label))
+                    .filter(|s| s.family.as_deref() == Some(*f))
+                    .filter_map(|s| point(task, sy, &s.label))
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                chart = chart.with(Series::new(f.to_string(), pts, Style::LineMarkers));
+                pts
             }
-            for s in settings.solvers.iter().filter(|s| s.family.is_none()) {
-                let pts = point(&s.label).into_iter().collect();
-                chart = chart.with(Series::new(s.label.clone(), pts, Style::Markers));
-            }
-            figs.push(chart.draw().unwrap_or_else(|_| {
-                image::RgbImage::from_pixel(620, 440, image::Rgb([255, 255, 255]))
-            }));
-        }
-    }
-    Some(panels(&figs, settings.sigma_y.len()))
+            None => point(task, sy, singles[k - families.len()])
+                .into_iter()
+                .collect(),
+        },
+    ))
 }
 
 /// Writes `psnr-vs-seconds.png`, `psnr-vs-nfe.png`, `psnr-bars.png`,
