@@ -736,7 +736,7 @@ fn help_states_defaults_and_what_each_flag_does() {
     let help = |cmd: &str| String::from_utf8(vmlmap(&[cmd, "--help"]).stdout).unwrap();
     let restore = help("restore");
     for needle in [
-        "vml-map 30, with inner steps only where",
+        "vml-map 10, from the Tikhonov estimate",
         "inner gradient steps K per noise level (default 5)",
         "(default 1.5)",
         "Overwrite existing output files",

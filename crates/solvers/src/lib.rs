@@ -14,6 +14,7 @@
 //! is what [`Solver::solve`] gives for problem `b` and seed `b`, up to the round-off of a
 //! batched network evaluation; NFE and VJP are counted per image, as for a single run.
 
+mod adam;
 pub mod common;
 pub mod daps;
 pub mod ddnm;

@@ -16,6 +16,7 @@
 //! pseudo-inverse zeroes a blur's small singular values, which a plain `H^+ y` amplifies
 //! the noise through by up to 1e6 here, and Adam at lr 0.1 cannot walk back from that).
 
+use crate::adam::Adam;
 use crate::common::{
     check_finite, ddpm_levels, ddpm_sigmas, eps_hat, flat, positive, solutions, split,
 };
@@ -50,34 +51,6 @@ impl RedDiff {
     }
 }
 
-/// Adam (Kingma & Ba 2015) on one vector, betas (0.9, 0.99), eps 1e-8.
-struct Adam {
-    m: Vec<f64>,
-    v: Vec<f64>,
-    t: i32,
-}
-
-impl Adam {
-    fn new(n: usize) -> Self {
-        Self {
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            t: 0,
-        }
-    }
-
-    fn step(&mut self, x: &mut [f64], g: &[f64], lr: f64) {
-        let (b1, b2) = (0.9f64, 0.99f64);
-        self.t += 1;
-        let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
-        for i in 0..x.len() {
-            self.m[i] = b1 * self.m[i] + (1.0 - b1) * g[i];
-            self.v[i] = b2 * self.v[i] + (1.0 - b2) * g[i] * g[i];
-            x[i] -= lr * (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + 1e-8);
-        }
-    }
-}
-
 impl Solver for RedDiff {
     fn name(&self) -> &'static str {
         "red-diff"
@@ -101,7 +74,7 @@ impl Solver for RedDiff {
                 p.op.regularized_pinv(&p.y, lambda)
             })
             .collect();
-        let mut adams: Vec<Adam> = problems.iter().map(|_| Adam::new(n)).collect();
+        let mut adams: Vec<Adam> = problems.iter().map(|_| Adam::new(n, 0.9, 0.99)).collect();
         for (i, &sigma) in sigmas.iter().enumerate() {
             let eps: Vec<Vec<f64>> = rngs.iter_mut().map(|r| normal_vec(r, n)).collect();
             let xs: Vec<Vec<f64>> = mus

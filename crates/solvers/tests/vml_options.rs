@@ -6,7 +6,7 @@
 
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::vector::rel_err;
-use vmlmap_core::Shape;
+use vmlmap_core::{Denoiser, Shape};
 use vmlmap_operators::TaskSpec;
 use vmlmap_priors::{Covariance, GaussianPrior};
 use vmlmap_solvers::{build_solver, Problem, Silent, SolverOptions};
@@ -18,44 +18,58 @@ fn opts(extra: &[&str]) -> SolverOptions {
     }
 }
 
+/// The exact Gaussian prior of these tests: 16x16, mean 0.1, isotropic variance 0.2.
+fn prior16() -> GaussianPrior {
+    let shape = Shape::new(1, 16, 16).unwrap();
+    GaussianPrior::new(shape, vec![0.1; shape.numel()], Covariance::Isotropic(0.2)).unwrap()
+}
+
+/// A task's operator, a measurement `H x + sigma_y e` of a prior sample, and its MAP.
+fn measured(
+    prior: &GaussianPrior,
+    task: &str,
+    sy: f64,
+    rng: &mut vmlmap_core::rng::Rng,
+) -> (
+    Box<dyn vmlmap_operators::LinearOperator>,
+    Vec<f64>,
+    Vec<f64>,
+) {
+    let op = TaskSpec::new(task).unwrap().build(prior.shape()).unwrap();
+    let x = prior.sample(rng);
+    let e = normal_vec(rng, op.output_len());
+    let y: Vec<f64> = op
+        .apply(&x)
+        .iter()
+        .zip(&e)
+        .map(|(a, b)| a + sy * b)
+        .collect();
+    let map = prior.posterior(op.as_ref(), &y, sy).unwrap().map().to_vec();
+    (op, y, map)
+}
+
 #[test]
 fn warm_starts_and_the_stopping_rule_still_reach_the_map() {
-    let shape = Shape::new(1, 16, 16).unwrap();
-    let prior =
-        GaussianPrior::new(shape, vec![0.1; shape.numel()], Covariance::Isotropic(0.2)).unwrap();
+    let prior = prior16();
     let mut rng = seeded(5);
     for (task, sy) in [
         ("sr4", 0.05),
         ("inpaint-box", 1e-9),
         ("deblur-gaussian", 0.05),
     ] {
-        let op = TaskSpec::new(task).unwrap().build(shape).unwrap();
-        let x = prior.sample(&mut rng);
-        let e = normal_vec(&mut rng, op.output_len());
-        let y: Vec<f64> = op
-            .apply(&x)
-            .iter()
-            .zip(&e)
-            .map(|(a, b)| a + sy * b)
-            .collect();
-        let map = prior.posterior(op.as_ref(), &y, sy).unwrap().map().to_vec();
+        let (op, y, map) = measured(&prior, task, sy, &mut rng);
         let p = Problem::new(op.as_ref(), y, sy).unwrap();
         let run = |extra: &[&str]| {
             let s = build_solver("vml-map", &opts(extra)).unwrap();
             s.solve(&p, &prior, 0, &mut Silent).unwrap()
         };
-        let base = run(&["steps=30", "guide_below=inf"]);
+        let base = run(&["steps=30", "start=noise", "sigma_max=80"]);
         let base_err = rel_err(&base.x, &map);
         for extra in [
-            &["steps=30", "guide_below=inf", "start=pinv", "sigma_max=2"][..],
-            &[
-                "steps=30",
-                "guide_below=inf",
-                "start=tikhonov",
-                "sigma_max=2",
-            ][..],
-            &["steps=30", "guide_below=inf", "inner_tol=0.001"][..],
-            &["steps=30", "guide_below=5"][..],
+            &["steps=30", "start=pinv", "sigma_max=2"][..],
+            &["steps=30", "start=tikhonov", "sigma_max=2"][..],
+            &["steps=30", "start=noise", "sigma_max=80", "inner_tol=0.001"][..],
+            &["steps=30", "start=noise", "sigma_max=80", "guide_below=5"][..],
         ] {
             let sol = run(extra);
             let err = rel_err(&sol.x, &map);
@@ -72,7 +86,7 @@ fn warm_starts_and_the_stopping_rule_still_reach_the_map() {
         }
         // The stopping rule makes fewer passes than the cap (the Gaussian prior's inner
         // problem is solved in a few steps at every level).
-        let tol = run(&["steps=30", "guide_below=inf", "inner_tol=0.001"]);
+        let tol = run(&["steps=30", "start=noise", "sigma_max=80", "inner_tol=0.001"]);
         assert!(tol.vjp < base.vjp, "{task}: {} vs {}", tol.vjp, base.vjp);
         assert!(tol.vjp >= 30, "at least one inner step per level");
         assert_eq!(
@@ -154,28 +168,17 @@ fn bad_values_are_named() {
 /// forward and one VJP per inner step.
 #[test]
 fn the_step_schedule_and_adam_approach_the_map() {
-    let shape = Shape::new(1, 16, 16).unwrap();
-    let prior =
-        GaussianPrior::new(shape, vec![0.1; shape.numel()], Covariance::Isotropic(0.2)).unwrap();
+    let prior = prior16();
     let mut rng = seeded(11);
     for (task, sy) in [("sr4", 0.05), ("inpaint-box", 1e-9)] {
-        let op = TaskSpec::new(task).unwrap().build(shape).unwrap();
-        let x = prior.sample(&mut rng);
-        let e = normal_vec(&mut rng, op.output_len());
-        let y: Vec<f64> = op
-            .apply(&x)
-            .iter()
-            .zip(&e)
-            .map(|(a, b)| a + sy * b)
-            .collect();
-        let map = prior.posterior(op.as_ref(), &y, sy).unwrap().map().to_vec();
+        let (op, y, map) = measured(&prior, task, sy, &mut rng);
         let pinv_err = rel_err(&op.pinv(&y), &map);
         let p = Problem::new(op.as_ref(), y, sy).unwrap();
         let run = |extra: &[&str]| {
             let s = build_solver("vml-map", &opts(extra)).unwrap();
             s.solve(&p, &prior, 0, &mut Silent).unwrap()
         };
-        let paper = ["steps=30", "guide_below=inf"];
+        let paper = ["steps=30", "start=noise", "sigma_max=80"];
         let with = |extra: &[&str]| run(&[&paper[..], extra].concat());
         let base_err = rel_err(&with(&[]).x, &map);
         let falling = rel_err(&with(&["lr_end=0.5"]).x, &map);
@@ -226,10 +229,11 @@ fn the_geometric_schedule_runs_from_lr_to_lr_end() {
     assert!((0..5).all(|i| constant.level_lr(i, 5) == 1.5));
 }
 
-/// The defaults for neural priors are the sweep's choice (N = 30, guidance below sigma 5:
-/// 200 passes per image); `guide_below=inf` restores the paper's guidance at every level.
+/// The default for neural priors is the sweep's choice (Tikhonov start at sigma 1,
+/// N = 10, K = 5: 110 passes per image); `start=noise sigma_max=80 steps=100` is the
+/// paper's setting.
 #[test]
-fn the_neural_default_guides_below_sigma_5_and_inf_guides_everywhere() {
+fn the_neural_default_starts_from_tikhonov_at_sigma_1_and_the_paper_is_one_option_away() {
     let shape = Shape::new(1, 8, 8).unwrap();
     let prior =
         GaussianPrior::new(shape, vec![0.0; shape.numel()], Covariance::Isotropic(0.3)).unwrap();
@@ -243,7 +247,17 @@ fn the_neural_default_guides_below_sigma_5_and_inf_guides_everywhere() {
             .unwrap()
     };
     let d = solve(&[]);
-    assert_eq!(d.nfe + d.vjp, 200, "nfe {} vjp {}", d.nfe, d.vjp);
-    let paper = solve(&["steps=30", "guide_below=inf"]);
-    assert_eq!((paper.nfe, paper.vjp), (180, 150));
+    assert_eq!((d.nfe, d.vjp), (60, 50));
+    let c = vmlmap_solvers::vml_map::VmlMapConfig::default();
+    assert_eq!((c.sigma_max, c.steps, c.inner), (1.0, 10, 5));
+    let explicit = solve(&["steps=10", "start=tikhonov", "sigma_max=1"]);
+    assert_eq!(d.x, explicit.x);
+    let paper = solve(&["steps=100", "start=noise", "sigma_max=80"]);
+    assert_eq!((paper.nfe, paper.vjp), (600, 500));
+    let map = {
+        let post = prior.posterior(op.as_ref(), &p.y, 0.05).unwrap();
+        post.map().to_vec()
+    };
+    // Both approach the MAP of the exact prior.
+    assert!(rel_err(&d.x, &map) < 0.05 && rel_err(&paper.x, &map) < 0.05);
 }

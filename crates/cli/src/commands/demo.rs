@@ -30,10 +30,10 @@ pub struct Args {
     #[arg(long, allow_negative_numbers = true, default_value_t = 3)]
     images: usize,
     /// VML-MAP reverse steps (its default; the other solvers run at their defaults).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 30)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
     steps: usize,
     /// A solver's hyperparameter, `SOLVER:key=value` (repeatable), e.g.
-    /// vml-map:guide_below=inf for the paper's guidance at every level.
+    /// vml-map:start=noise for the paper's pure-noise start.
     #[arg(long = "solver-opt")]
     solver_opt: Vec<String>,
     /// Solvers to compare, comma-separated (`vmlmap restore --help` lists them).
@@ -307,7 +307,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !a.solver_opt.is_empty() {
         writeln!(md, "Solver options: {}.\n", a.solver_opt.join(", "))?;
     }
-    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5 inner steps at the levels with sigma <= 5; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
+    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5, from the Tikhonov estimate at sigma 1 unless --solver-opt says otherwise; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
     writeln!(md, "Noise-free Gaussian deblurring at 32x32 is solved by the pseudo-inverse itself (about 70 dB: far below 8-bit quantisation), so there a difference under 1 dB between solvers is a tie.\n")?;
     writeln!(md, "Means over images:\n")?;
     writeln!(

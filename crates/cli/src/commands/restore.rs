@@ -59,10 +59,10 @@ pub struct Args {
     /// Unit of --sigma-y: minus-one-one (images in [-1, 1]) or zero-one (doubled).
     #[arg(long, default_value = "minus-one-one")]
     noise_convention: String,
-    /// Reverse steps N (default: the solver's own: vml-map 30, with inner steps only where
-    /// sigma <= 5, 200 network passes (the paper's setting: --steps 100 --solver-opt
-    /// guide_below=inf, 1,100 passes); ddrm 20, ddnm/diffpir/pigdm 100, dps/red-diff 1000,
-    /// daps 200 annealing levels; pinv and tikhonov take none).
+    /// Reverse steps N (default: the solver's own: vml-map 10, from the Tikhonov estimate
+    /// at sigma 1, 110 network passes (the paper's setting: --steps 100 --solver-opt
+    /// start=noise --solver-opt sigma_max=80, 1,100 passes); ddrm 20, ddnm/diffpir/pigdm 100,
+    /// dps/red-diff 1000, daps 200 annealing levels; pinv and tikhonov take none).
     #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// VML-MAP: inner gradient steps K per noise level (default 5).
