@@ -390,11 +390,18 @@ fn demo_writes_grid_and_summary_with_the_embedded_model() {
         "2",
         "--solver-opt",
         "vml-map:guide_below=inf",
+        "--solver-opt",
+        "vml-map:steps=3",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let md = std::fs::read_to_string(dir3.join("summary.md")).unwrap();
     assert!(
-        md.contains("Solver options: vml-map:guide_below=inf."),
+        md.contains("Solver options: vml-map:guide_below=inf, vml-map:steps=3."),
+        "{md}"
+    );
+    // A --solver-opt steps=... wins over --steps: 3 levels of K = 5, 18 NFE and 15 VJP.
+    assert!(
+        md.contains("| VML-MAP | ") && md.contains(" | 18 | 15 | "),
         "{md}"
     );
     let r = vmlmap(&[

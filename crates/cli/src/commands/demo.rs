@@ -122,12 +122,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .solvers
         .iter()
         .map(|name| {
-            let steps = name.starts_with("vml-map").then_some(a.steps);
+            let extra = extra.remove(name).unwrap_or_default();
+            // --steps sets VML-MAP's N unless a --solver-opt steps=... says otherwise.
+            let steps = (name.starts_with("vml-map")
+                && !extra.iter().any(|kv| kv.trim_start().starts_with("steps=")))
+            .then_some(a.steps);
             build_solver(
                 name,
                 &SolverOptions {
                     steps,
-                    extra: extra.remove(name).unwrap_or_default(),
+                    extra,
                     ..Default::default()
                 },
             )
