@@ -45,7 +45,7 @@ use crate::common::{fresh_noise_std, invalid, unit};
 use crate::{Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::karras;
-use vmlmap_core::vector::{add, all_finite, axpy, scale, sub};
+use vmlmap_core::vector::{add, all_finite, axpy, norm, scale, sub};
 use vmlmap_core::Denoiser;
 
 /// The inner optimiser.
@@ -437,18 +437,22 @@ impl VmlMap {
                     nfe[b] += 1;
                     vjp[b] += 1;
                     let lr = self.step_size(p, i, sigmas.len(), sigma);
+                    let tol = self.cfg.inner_tol;
+                    // The step's RMS, only where the stopping rule needs it.
                     let rms = match adam.get_mut(b) {
                         Some(state) => {
-                            let before = xb.to_vec();
+                            let before = tol.map(|_| xb.to_vec());
                             state.step(xb, db, lr * sigma);
-                            rms_diff(xb, &before)
+                            before.map(|x0| norm(&sub(xb, &x0)) / (n as f64).sqrt())
                         }
                         None => {
                             axpy(xb, -lr, db);
-                            lr * (db.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()
+                            tol.map(|_| {
+                                lr * (db.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt()
+                            })
                         }
                     };
-                    if let Some(tol) = self.cfg.inner_tol {
+                    if let (Some(tol), Some(rms)) = (tol, rms) {
                         active[b] = rms > tol * sigma;
                     }
                 }
@@ -485,11 +489,6 @@ impl VmlMap {
             })
             .collect())
     }
-}
-
-/// Root mean square of `a - b`.
-fn rms_diff(a: &[f64], b: &[f64]) -> f64 {
-    (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len().max(1) as f64).sqrt()
 }
 
 /// The output with the final data step: `D - P g` (one preconditioned VML_S step taken on

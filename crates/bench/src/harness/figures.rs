@@ -159,7 +159,7 @@ fn scatter(
     records: &[RunRecord],
     x_label: &str,
     x: impl Fn(&super::report::Cell) -> Option<f64>,
-) -> Result<image::RgbImage, HarnessError> {
+) -> image::RgbImage {
     let looks = looks(
         settings
             .solvers
@@ -167,18 +167,13 @@ fn scatter(
             .map(|s| (s.label.clone(), false))
             .collect(),
     );
-    Ok(shared_legend_panels(
-        settings,
-        &looks,
-        x_label,
-        |task, sy, k| {
-            let c = cell(records, task, sy, &settings.solvers[k].label);
-            match (x(&c), c.psnr) {
-                (Some(xv), Some(p)) if xv > 0.0 => vec![(xv, p.mean)],
-                _ => vec![],
-            }
-        },
-    ))
+    shared_legend_panels(settings, &looks, x_label, |task, sy, k| {
+        let c = cell(records, task, sy, &settings.solvers[k].label);
+        match (x(&c), c.psnr) {
+            (Some(xv), Some(p)) if xv > 0.0 => vec![(xv, p.mean)],
+            _ => vec![],
+        }
+    })
 }
 
 /// Quality against cost for sweeps: for each case, a line per family of variants (in
@@ -250,13 +245,13 @@ pub fn write_figures(
     save(
         &scatter(settings, records, "seconds per image", |c| {
             c.seconds.map(|m| m.mean)
-        })?,
+        }),
         &out.join("psnr-vs-seconds.png"),
     )?;
     save(
         &scatter(settings, records, "network evaluations (NFE)", |c| {
             c.nfe.map(|m| m.mean)
-        })?,
+        }),
         &out.join("psnr-vs-nfe.png"),
     )?;
     if let Some(img) = passes(settings, records) {

@@ -122,16 +122,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .solvers
         .iter()
         .map(|name| {
-            let extra = extra.remove(name).unwrap_or_default();
-            // --steps sets VML-MAP's N unless a --solver-opt steps=... says otherwise.
-            let steps = (name.starts_with("vml-map")
-                && !extra.iter().any(|kv| kv.trim_start().starts_with("steps=")))
-            .then_some(a.steps);
+            // --steps is VML-MAP's first option, so that a --solver-opt steps=... after
+            // it wins.
+            let mut opts: Vec<String> = name
+                .starts_with("vml-map")
+                .then(|| format!("steps={}", a.steps))
+                .into_iter()
+                .collect();
+            opts.extend(extra.remove(name).unwrap_or_default());
             build_solver(
                 name,
                 &SolverOptions {
-                    steps,
-                    extra,
+                    extra: opts,
                     ..Default::default()
                 },
             )
