@@ -1,5 +1,7 @@
 """vmlmap against PyTorch on the same CPU, threads, networks and inputs: the table of
-docs/performance.md. Each round runs every case on both sides one after the other
+docs/performance.md. vmlmap runs on each of its engines (`--engine native`, the default, and
+`--engine burn`, burn's autodiff: the reference it replaced); the training step is burn's
+on both. Each round runs every case on all sides one after the other
 (interleaved, so that a noisy neighbour hits both alike); the table gives the median over
 rounds of each side's median time, the ratio vmlmap / PyTorch (below 1: vmlmap faster),
 peak RSS, and GFLOP/s against this machine's fp32 matmul peak, measured by PyTorch in the
@@ -50,7 +52,8 @@ def main():
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     cases = [c for c in CASES if (a.ffhq or a.only_ffhq or not c[1].startswith("adm-ffhq"))
              and (not a.only_ffhq or c[1].startswith("adm-ffhq"))]
-    raw = {c[0]: {"vmlmap": [], "pytorch": []} for c in cases}
+    engines = ["native", "burn"]
+    raw = {c[0]: {"pytorch": [], **{f"vmlmap-{e}": [] for e in engines}} for c in cases}
     started = time.time()
     for r in range(a.rounds):
         for label, preset, model, batch, mode, runs in cases:
@@ -60,7 +63,11 @@ def main():
             if mode == "train":
                 ours.append("--train-step")
                 ref.append("--train-step")
-            raw[label]["vmlmap"].append(run_json(ours, env))
+            if mode == "train":
+                raw[label]["vmlmap-burn"].append(run_json(ours, env))
+            else:
+                for e in engines:
+                    raw[label][f"vmlmap-{e}"].append(run_json(ours + ["--engine", e], env))
             raw[label]["pytorch"].append(run_json(ref, env))
             print(f"round {r + 1}/{a.rounds}: {label} done ({time.time() - started:.0f} s)", file=sys.stderr)
             if a.out:
@@ -68,20 +75,33 @@ def main():
     peak = statistics.median(p["matmul_peak_gflops"] for c in raw.values() for p in c["pytorch"])
     print(f"fp32 matmul peak (PyTorch, 1024^3, {a.threads} threads): {peak:.0f} GFLOP/s; "
           f"{a.rounds} rounds, medians of per-round medians\n")
-    print("| case | measure | vmlmap | PyTorch | ratio | vmlmap GFLOP/s | PyTorch GFLOP/s | vmlmap peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| case | measure | vmlmap native | vmlmap burn | PyTorch | ratio native | ratio burn | "
+          "native GFLOP/s (of peak) | PyTorch GFLOP/s (of peak) | vmlmap peak RSS (native / burn) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+
+    def cell(ms):
+        return "n/a" if ms is None else f"{ms:,.1f} ms"
+
+    def ratio(ms, pm):
+        return "n/a" if ms is None else f"{ms / pm:.2f}"
+
     for label, preset, model, batch, mode, runs in cases:
-        v, p = raw[label]["vmlmap"], raw[label]["pytorch"]
+        p = raw[label]["pytorch"]
         gflop = p[0]["gflop_per_image"] * batch
-        rss = statistics.median(x["peak_rss_mb"] for x in v)
         keys = [("train_step_ms_median", "training step", 3)] if mode == "train" else [
             ("forward_ms_median", "forward", 1), ("vjp_ms_median", "forward + VJP", 2)]
         for key, name, factor in keys:
-            vm = statistics.median(x[key] for x in v)
+            med = {e: (statistics.median(x[key] for x in raw[label][f"vmlmap-{e}"])
+                       if raw[label][f"vmlmap-{e}"] else None) for e in engines}
+            rss = {e: (f"{statistics.median(x['peak_rss_mb'] for x in raw[label][f'vmlmap-{e}']):.0f}"
+                       if raw[label][f"vmlmap-{e}"] else "n/a") for e in engines}
             pm = statistics.median(x[key] for x in p)
-            print(f"| {label} | {name} | {vm:.1f} ms | {pm:.1f} ms | {vm / pm:.2f} | "
-                  f"{factor * gflop / vm * 1e3:.0f} ({factor * gflop / vm * 1e3 / peak:.0%}) | "
-                  f"{factor * gflop / pm * 1e3:.0f} ({factor * gflop / pm * 1e3 / peak:.0%}) | {rss:.0f} MB |")
+            best = med["native"] if med["native"] is not None else med["burn"]
+            print(f"| {label} | {name} | {cell(med['native'])} | {cell(med['burn'])} | {pm:,.1f} ms | "
+                  f"{ratio(med['native'], pm)} | {ratio(med['burn'], pm)} | "
+                  f"{factor * gflop / best * 1e3:.0f} ({factor * gflop / best * 1e3 / peak:.0%}) | "
+                  f"{factor * gflop / pm * 1e3:.0f} ({factor * gflop / pm * 1e3 / peak:.0%}) | "
+                  f"{rss['native']} / {rss['burn']} MB |")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,14 @@ impl<T: TensorDenoiser> AutodiffDenoiser<T> {
         &self.net
     }
 
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     fn dims(&self, batch: usize) -> [usize; 4] {
         let s = self.net.shape();
         [batch, s.c, s.h, s.w]

@@ -17,6 +17,10 @@ pub trait EpsNetwork: Send + Sync {
     fn raw(&self, x_vp: Tensor<4>, ts: &[usize]) -> Tensor<4>;
     /// Image shape.
     fn shape(&self) -> Shape;
+    /// The guided-diffusion network, when it is one (the native engine runs those).
+    fn as_adm(&self) -> Option<&Adm> {
+        None
+    }
 }
 
 /// A guided-diffusion UNet with its configuration.
@@ -32,6 +36,9 @@ impl EpsNetwork for Adm {
     }
     fn shape(&self) -> Shape {
         self.config.image_shape()
+    }
+    fn as_adm(&self) -> Option<&Adm> {
+        Some(self)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod device;
 pub mod eps_denoiser;
 pub mod layers;
 pub mod lpips;
+pub mod native;
 pub mod registry;
 pub mod weights;
 

@@ -9,9 +9,10 @@ use crate::autodiff_denoiser::{AutodiffDenoiser, Precision};
 use crate::checkpoint::Checkpoint;
 use crate::ddpm::load::{load_ddpm, weights_file};
 use crate::eps_denoiser::{Adm, Ddpm, EpsDenoiser, EpsNetwork};
+use crate::native::{NativeAdm, NativeEpsDenoiser};
 use burn::tensor::{DType, Device, Tensor};
 use std::path::Path;
-use vmlmap_core::Shape;
+use vmlmap_core::{Denoiser, DenoiserError, Linearization, Shape};
 
 /// What `vmlmap models inspect` reports.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -34,13 +35,138 @@ impl EpsNetwork for Box<dyn EpsNetwork> {
     fn raw(&self, x_vp: Tensor<4>, ts: &[usize]) -> Tensor<4> {
         (**self).raw(x_vp, ts)
     }
+    fn as_adm(&self) -> Option<&Adm> {
+        (**self).as_adm()
+    }
     fn shape(&self) -> Shape {
         (**self).shape()
     }
 }
 
-/// A loaded model as a denoiser.
-pub type NetworkDenoiser = AutodiffDenoiser<EpsDenoiser<Box<dyn EpsNetwork>>>;
+/// The burn network as a denoiser (autodiff VJP): the reference implementation.
+pub type BurnDenoiser = AutodiffDenoiser<EpsDenoiser<Box<dyn EpsNetwork>>>;
+
+/// Which implementation evaluates a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The native CPU kernels ([`crate::native`]) for guided-diffusion UNets in f32 on the
+    /// CPU; burn everywhere else (f64, CUDA, diffusers UNets).
+    #[default]
+    Native,
+    /// burn's tensor operations and autodiff everywhere.
+    Burn,
+}
+
+impl Engine {
+    /// `VMLMAP_ENGINE` (`native`, the default, or `burn`).
+    pub fn from_env() -> Result<Self, LoadError> {
+        match std::env::var("VMLMAP_ENGINE") {
+            Err(_) => Ok(Self::Native),
+            Ok(v) => v.parse(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Burn => "burn",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = LoadError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "native" => Ok(Self::Native),
+            "burn" => Ok(Self::Burn),
+            other => Err(LoadError::ConfigFile {
+                path: "VMLMAP_ENGINE".into(),
+                reason: format!("unknown engine {other:?}: expected native or burn"),
+            }),
+        }
+    }
+}
+
+/// A loaded model as a denoiser: the burn network, and the native engine built from the
+/// same weights when it applies (then it does the work).
+pub struct NetworkDenoiser {
+    burn: BurnDenoiser,
+    native: Option<NativeEpsDenoiser>,
+}
+
+impl NetworkDenoiser {
+    /// Wraps a burn denoiser; with [`Engine::Native`], a guided-diffusion network in f32 on
+    /// the CPU runs on the native kernels.
+    pub fn new(burn: BurnDenoiser, engine: Engine) -> Self {
+        let native = (engine == Engine::Native
+            && burn.precision() == Precision::F32
+            && *burn.device() == Device::flex())
+        .then(|| burn.network().net.as_adm())
+        .flatten()
+        .map(|adm| {
+            NativeEpsDenoiser::new(
+                NativeAdm::from_burn(&adm.net),
+                adm.config.image_shape(),
+                burn.network().name.clone(),
+            )
+        });
+        Self { burn, native }
+    }
+
+    /// The burn network (for benchmarks of burn itself and for training).
+    pub fn network(&self) -> &EpsDenoiser<Box<dyn EpsNetwork>> {
+        self.burn.network()
+    }
+
+    /// The engine that evaluates it.
+    pub fn engine(&self) -> Engine {
+        if self.native.is_some() {
+            Engine::Native
+        } else {
+            Engine::Burn
+        }
+    }
+
+    fn active(&self) -> &dyn Denoiser {
+        match &self.native {
+            Some(n) => n,
+            None => &self.burn,
+        }
+    }
+}
+
+impl Denoiser for NetworkDenoiser {
+    fn shape(&self) -> Shape {
+        self.burn.shape()
+    }
+    fn name(&self) -> String {
+        self.burn.name()
+    }
+    fn round_sigma(&self, sigma: f64) -> f64 {
+        self.burn.round_sigma(sigma)
+    }
+    fn denoise(&self, x: &[f64], sigma: f64) -> Result<Vec<f64>, DenoiserError> {
+        self.active().denoise(x, sigma)
+    }
+    fn linearize<'a>(
+        &'a self,
+        x: &[f64],
+        sigma: f64,
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+        self.active().linearize(x, sigma)
+    }
+    fn denoise_batch(&self, xs: &[f64], sigmas: &[f64]) -> Result<Vec<f64>, DenoiserError> {
+        self.active().denoise_batch(xs, sigmas)
+    }
+    fn linearize_batch<'a>(
+        &'a self,
+        xs: &[f64],
+        sigmas: &[f64],
+    ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
+        self.active().linearize_batch(xs, sigmas)
+    }
+}
 
 impl ModelInfo {
     /// A summary with the file's format and dtypes (`None`: random weights).
@@ -98,13 +224,25 @@ impl ModelInfo {
     }
 }
 
-/// Loads `spec` (preset, file or folder) as a denoiser. `size` overrides the image size of
-/// a guided-diffusion model (the network is fully convolutional).
+/// Loads `spec` (preset, file or folder) as a denoiser on the engine `VMLMAP_ENGINE` names
+/// (the native kernels unless it says `burn`). `size` overrides the image size of a
+/// guided-diffusion model (the network is fully convolutional).
 pub fn load_denoiser(
     spec: &str,
     device: &Device,
     precision: Precision,
     size: Option<usize>,
+) -> Result<(NetworkDenoiser, ModelInfo), LoadError> {
+    load_denoiser_on(spec, device, precision, size, Engine::from_env()?)
+}
+
+/// [`load_denoiser`] on a given engine.
+pub fn load_denoiser_on(
+    spec: &str,
+    device: &Device,
+    precision: Precision,
+    size: Option<usize>,
+    engine: Engine,
 ) -> Result<(NetworkDenoiser, ModelInfo), LoadError> {
     let dtype = match precision {
         Precision::F32 => DType::F32,
@@ -169,10 +307,8 @@ pub fn load_denoiser(
         });
     };
     let name = info.preset.clone().unwrap_or_else(|| info.source.clone());
-    Ok((
-        AutodiffDenoiser::new(EpsDenoiser::new(net, name), device.clone(), precision),
-        info,
-    ))
+    let burn = AutodiffDenoiser::new(EpsDenoiser::new(net, name), device.clone(), precision);
+    Ok((NetworkDenoiser::new(burn, engine), info))
 }
 
 /// What a preset (random weights) is, from its parameter shapes.

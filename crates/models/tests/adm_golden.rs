@@ -1,12 +1,14 @@
 //! The Rust guided-diffusion UNet against the public PyTorch code on tiny random-weight
 //! configurations (fixtures by tools/make_adm_fixtures.py): output and input VJP to 1e-4
-//! relative in f32, from `.safetensors` (f32 and f16) and from a `torch.save`d `.pt`.
+//! relative in f32, from `.safetensors` (f32 and f16) and from a `torch.save`d `.pt`; the
+//! same for the native engine built from the loaded weights.
 
 use burn::tensor::{DType, Tensor, TensorData};
 use std::path::PathBuf;
 use vmlmap_core::vector::rel_err;
 use vmlmap_models::adm::load::{config_for, load_unet};
 use vmlmap_models::checkpoint::{Checkpoint, CheckpointError};
+use vmlmap_models::native::{Act, NativeAdm};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,6 +71,32 @@ fn check(weights: &str, case: &str) {
     let e = rel_err(&g, &vec64(&io.tensors["vjp"]));
     eprintln!("{weights}: VJP rel err {e:.1e}");
     assert!(e < 1e-4, "{weights}: VJP differs from PyTorch by {e}");
+    check_native(&net, &io, weights);
+}
+
+/// The native engine (built from the same loaded weights) against PyTorch.
+fn check_native(net: &vmlmap_models::adm::UNetModel, io: &Checkpoint, weights: &str) {
+    let native = NativeAdm::from_burn(net);
+    let x = &io.tensors["x"];
+    let [b, c, h, w] = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
+    let ts = vec![417.0; b];
+    let (out, tape) = native.forward(Act::from_nchw(&vec64(x), b, c, h, w), &ts, true);
+    let want = vec64(&io.tensors["out"]);
+    let e = rel_err(&out.to_nchw(out.c), &want);
+    eprintln!("{weights}: native output rel err {e:.1e}");
+    assert!(
+        e < 1e-4,
+        "{weights}: native output differs from PyTorch by {e}"
+    );
+    let v = &io.tensors["v"];
+    let g = Act::from_nchw(&vec64(v), b, v.shape[1], h, w);
+    let gx = native.backward(tape.unwrap(), &g).to_nchw(c);
+    let e = rel_err(&gx, &vec64(&io.tensors["vjp"]));
+    eprintln!("{weights}: native VJP rel err {e:.1e}");
+    assert!(
+        e < 1e-4,
+        "{weights}: native VJP differs from PyTorch by {e}"
+    );
 }
 
 #[test]

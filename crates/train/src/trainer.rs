@@ -247,6 +247,7 @@ impl TrainState {
     ) -> Result<vmlmap_models::registry::NetworkDenoiser, TrainError> {
         use vmlmap_models::autodiff_denoiser::{AutodiffDenoiser, Precision};
         use vmlmap_models::eps_denoiser::{Adm, EpsDenoiser, EpsNetwork};
+        use vmlmap_models::registry::{Engine, NetworkDenoiser};
         let ck = Checkpoint {
             tensors: self.tensors("", &self.ema).into_iter().collect(),
             format: "EMA".into(),
@@ -266,11 +267,13 @@ impl TrainState {
             net,
             config: self.config.clone(),
         });
-        Ok(AutodiffDenoiser::new(
-            EpsDenoiser::new(net, "EMA"),
-            device.clone(),
-            Precision::F32,
-        ))
+        let engine = Engine::from_env().map_err(|e| TrainError::Export {
+            path: "EMA weights".into(),
+            reason: e.to_string(),
+        })?;
+        let burn =
+            AutodiffDenoiser::new(EpsDenoiser::new(net, "EMA"), device.clone(), Precision::F32);
+        Ok(NetworkDenoiser::new(burn, engine))
     }
 
     /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the

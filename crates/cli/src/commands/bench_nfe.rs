@@ -1,13 +1,15 @@
 //! `vmlmap bench-nfe`: the cost of one network evaluation (forward) and of one forward plus
 //! input VJP, medians over runs after a warm-up, and peak memory; with `--train-step`, the
 //! cost of one DDPM training step (forward, backward through the weights, AdamW, EMA) of a
-//! guided-diffusion preset on random images. `tools/bench_side_by_side.py` runs it beside
-//! PyTorch (`tools/bench_pytorch.py`) and writes the table of docs/performance.md.
+//! guided-diffusion preset on random images. The forward and VJP are timed through the
+//! `Denoiser` interface the solvers use (f64 in and out), on the engine `--engine` names.
+//! `tools/bench_side_by_side.py` runs it beside PyTorch (`tools/bench_pytorch.py`) and
+//! writes the table of docs/performance.md.
 
-use burn::tensor::{Tensor, TensorData};
 use std::process::ExitCode;
 use std::time::Instant;
-use vmlmap_models::autodiff_denoiser::TensorDenoiser;
+use vmlmap_core::Denoiser;
+use vmlmap_models::registry::Engine;
 use vmlmap_models::{DeviceSpec, Precision};
 
 #[derive(clap::Args)]
@@ -34,6 +36,10 @@ pub struct Args {
     /// (`default` means `adm-fashion32`) instead of the forward and VJP.
     #[arg(long)]
     train_step: bool,
+    /// `native` (the CPU kernels) or `burn` (burn's tensor ops and autodiff); default
+    /// `VMLMAP_ENGINE`, else native.
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 use vmlmap_bench::harness::peak_rss_mb;
@@ -56,10 +62,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.train_step {
         return train_step(&a, &device);
     }
-    let (den, info) =
-        vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, a.size)?;
-    let net = den.network();
-    let s = net.shape();
+    let engine = match &a.engine {
+        Some(e) => e.parse::<Engine>()?,
+        None => Engine::from_env()?,
+    };
+    let (den, info) = vmlmap_models::registry::load_denoiser_on(
+        &a.model,
+        &device,
+        Precision::F32,
+        a.size,
+        engine,
+    )?;
+    let s = den.shape();
     if let Some(size) = a.size {
         if size != s.h {
             anyhow::bail!(
@@ -70,46 +84,41 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let n = a.batch * s.numel();
-    let x: Vec<f32> = vmlmap_core::rng::normal_vec(&mut vmlmap_core::rng::seeded(0), n)
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
-    let dims = [a.batch, s.c, s.h, s.w];
+    let x: Vec<f64> =
+        vmlmap_core::rng::normal_vec(&mut vmlmap_core::rng::seeded(0), a.batch * s.numel());
     let sigmas = vec![1.0; a.batch];
-    let forward = || {
-        let xt: Tensor<4> = Tensor::from_data(TensorData::new(x.clone(), dims), &device);
+    let forward = || -> anyhow::Result<f64> {
         let t = Instant::now();
-        let out = net.forward(xt, &sigmas);
-        let _ = out.into_data();
-        t.elapsed().as_secs_f64() * 1e3
+        let out = den.denoise_batch(&x, &sigmas)?;
+        std::hint::black_box(out);
+        Ok(t.elapsed().as_secs_f64() * 1e3)
     };
-    let ad = device.clone().autodiff();
-    let vjp = || {
-        let xt: Tensor<4> =
-            Tensor::<4>::from_data(TensorData::new(x.clone(), dims), &ad).require_grad();
-        let v: Tensor<4> = Tensor::from_data(TensorData::new(x.clone(), dims), &ad);
+    let vjp = || -> anyhow::Result<f64> {
         let t = Instant::now();
-        let out = net.forward(xt.clone(), &sigmas);
-        let g = (out * v).sum().backward();
-        let _ = xt.grad(&g).map(|g| g.into_data());
-        t.elapsed().as_secs_f64() * 1e3
+        let g = den.linearize_batch(&x, &sigmas)?.vjp(&x)?;
+        std::hint::black_box(g);
+        Ok(t.elapsed().as_secs_f64() * 1e3)
     };
-    forward();
-    let f: Vec<f64> = (0..a.runs).map(|_| forward()).collect();
-    vjp();
-    let b: Vec<f64> = (0..a.runs).map(|_| vjp()).collect();
+    forward()?;
+    let f = (0..a.runs)
+        .map(|_| forward())
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    vjp()?;
+    let b = (0..a.runs)
+        .map(|_| vjp())
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    let engine = den.engine().name();
     let (fm, bm) = (median(f), median(b));
     let rss = peak_rss_mb().unwrap_or(f64::NAN);
     let threads = rayon::current_num_threads();
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"forward_ms_median": fm, "vjp_ms_median": bm, "peak_rss_mb": rss, "threads": threads, "size": s.h, "batch": a.batch, "model": info.preset.as_deref().unwrap_or(&info.source), "parameters": info.parameters, "runs": a.runs})
+            serde_json::json!({"engine": engine, "forward_ms_median": fm, "vjp_ms_median": bm, "peak_rss_mb": rss, "threads": threads, "size": s.h, "batch": a.batch, "model": info.preset.as_deref().unwrap_or(&info.source), "parameters": info.parameters, "runs": a.runs})
         );
     } else {
         println!(
-            "model {} ({} parameters), {}x{}x{} batch {}, {} threads, {} runs after a warm-up",
+            "model {} ({} parameters), {}x{}x{} batch {}, {} threads, {} runs after a warm-up, engine {engine}",
             info.preset.as_deref().unwrap_or(&info.source),
             info.parameters,
             s.c,

@@ -1,0 +1,203 @@
+//! An activation: a batch of feature maps stored channels-last (`[B, H, W, C]`, f32).
+
+/// A `[B, H, W, C]` f32 buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Act {
+    pub b: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+impl Act {
+    pub fn zeros(b: usize, h: usize, w: usize, c: usize) -> Self {
+        Self {
+            b,
+            h,
+            w,
+            c,
+            data: vec![0.0; b * h * w * c],
+        }
+    }
+
+    /// Pixels per image.
+    pub fn pixels(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Rows of the `[B·H·W, C]` matrix view.
+    pub fn rows(&self) -> usize {
+        self.b * self.h * self.w
+    }
+
+    /// From `[B, C, H, W]` values (any float type that converts to f32).
+    pub fn from_nchw(x: &[f64], b: usize, c: usize, h: usize, w: usize) -> Self {
+        let mut a = Self::zeros(b, h, w, c);
+        for bi in 0..b {
+            for ci in 0..c {
+                let src = &x[(bi * c + ci) * h * w..][..h * w];
+                for (p, &v) in src.iter().enumerate() {
+                    a.data[(bi * h * w + p) * c + ci] = v as f32;
+                }
+            }
+        }
+        a
+    }
+
+    /// The first `c` channels as `[B, c, H, W]` f64 values.
+    pub fn to_nchw(&self, c: usize) -> Vec<f64> {
+        let (h, w) = (self.h, self.w);
+        let mut out = vec![0.0; self.b * c * h * w];
+        for bi in 0..self.b {
+            for ci in 0..c {
+                let dst = &mut out[(bi * c + ci) * h * w..][..h * w];
+                for (p, d) in dst.iter_mut().enumerate() {
+                    *d = self.data[(bi * h * w + p) * self.c + ci] as f64;
+                }
+            }
+        }
+        out
+    }
+
+    /// `self += other` (same shape).
+    pub fn add_assign(&mut self, other: &Act) {
+        assert_eq!(
+            self.data.len(),
+            other.data.len(),
+            "adding activations of different sizes"
+        );
+        super::kernels::add_into(&mut self.data, &other.data);
+    }
+
+    /// Channels `[self | other]` (same batch and size).
+    pub fn concat_channels(&self, other: &Act) -> Act {
+        let c = self.c + other.c;
+        let mut out = Act::zeros(self.b, self.h, self.w, c);
+        for ((dst, a), b) in out
+            .data
+            .chunks_exact_mut(c)
+            .zip(self.data.chunks_exact(self.c))
+            .zip(other.data.chunks_exact(other.c))
+        {
+            dst[..self.c].copy_from_slice(a);
+            dst[self.c..].copy_from_slice(b);
+        }
+        out
+    }
+
+    /// The adjoint of [`Act::concat_channels`]: the first `c1` channels and the rest.
+    pub fn split_channels(&self, c1: usize) -> (Act, Act) {
+        let c2 = self.c - c1;
+        let mut a = Act::zeros(self.b, self.h, self.w, c1);
+        let mut b = Act::zeros(self.b, self.h, self.w, c2);
+        for ((src, da), db) in self
+            .data
+            .chunks_exact(self.c)
+            .zip(a.data.chunks_exact_mut(c1))
+            .zip(b.data.chunks_exact_mut(c2))
+        {
+            da.copy_from_slice(&src[..c1]);
+            db.copy_from_slice(&src[c1..]);
+        }
+        (a, b)
+    }
+
+    /// Nearest-neighbour x2 upsampling.
+    pub fn upsample2(&self) -> Act {
+        let (h2, w2, c) = (2 * self.h, 2 * self.w, self.c);
+        let mut out = Act::zeros(self.b, h2, w2, c);
+        for bi in 0..self.b {
+            for y in 0..h2 {
+                for x in 0..w2 {
+                    let src = ((bi * self.h + y / 2) * self.w + x / 2) * c;
+                    let dst = ((bi * h2 + y) * w2 + x) * c;
+                    out.data[dst..dst + c].copy_from_slice(&self.data[src..src + c]);
+                }
+            }
+        }
+        out
+    }
+
+    /// The adjoint of [`Act::upsample2`]: each pixel sums its 2x2 block.
+    pub fn upsample2_adjoint(&self) -> Act {
+        self.pool2(1.0)
+    }
+
+    /// 2x2 average pooling.
+    pub fn avg_pool2(&self) -> Act {
+        self.pool2(0.25)
+    }
+
+    /// The adjoint of [`Act::avg_pool2`]: each pixel's value, quartered, to its 2x2 block.
+    pub fn avg_pool2_adjoint(&self) -> Act {
+        let mut out = self.upsample2();
+        out.data.iter_mut().for_each(|v| *v *= 0.25);
+        out
+    }
+
+    fn pool2(&self, scale: f32) -> Act {
+        let (h2, w2, c) = (self.h / 2, self.w / 2, self.c);
+        let mut out = Act::zeros(self.b, h2, w2, c);
+        for bi in 0..self.b {
+            for y in 0..h2 {
+                for x in 0..w2 {
+                    let dst = ((bi * h2 + y) * w2 + x) * c;
+                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let src = ((bi * self.h + 2 * y + dy) * self.w + 2 * x + dx) * c;
+                        for k in 0..c {
+                            out.data[dst + k] += self.data[src + k];
+                        }
+                    }
+                    out.data[dst..dst + c].iter_mut().for_each(|v| *v *= scale);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(b: usize, h: usize, w: usize, c: usize) -> Act {
+        let mut a = Act::zeros(b, h, w, c);
+        for (i, v) in a.data.iter_mut().enumerate() {
+            *v = ((i * 7919) % 101) as f32 / 50.0 - 1.0;
+        }
+        a
+    }
+
+    fn dot(a: &Act, b: &Act) -> f64 {
+        a.data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| (x * y) as f64)
+            .sum()
+    }
+
+    #[test]
+    fn layout_round_trip() {
+        let x: Vec<f64> = (0..2 * 3 * 4 * 5).map(|i| i as f64).collect();
+        let a = Act::from_nchw(&x, 2, 3, 4, 5);
+        assert_eq!(a.to_nchw(3), x);
+        // channel 1 of image 1 at (y 2, x 3)
+        assert_eq!(
+            a.data[((4 + 2) * 5 + 3) * 3 + 1],
+            x[((3 + 1) * 4 + 2) * 5 + 3] as f32
+        );
+    }
+
+    #[test]
+    fn resampling_adjoints() {
+        let x = ramp(2, 4, 6, 3);
+        let y = ramp(2, 8, 12, 3);
+        assert!((dot(&x.upsample2(), &y) - dot(&x, &y.upsample2_adjoint())).abs() < 1e-4);
+        let z = ramp(2, 2, 3, 3);
+        assert!((dot(&x.avg_pool2(), &z) - dot(&x, &z.avg_pool2_adjoint())).abs() < 1e-4);
+        let (a, b) = x.concat_channels(&ramp(2, 4, 6, 2)).split_channels(3);
+        assert_eq!(a, x);
+        assert_eq!(b, ramp(2, 4, 6, 2));
+    }
+}

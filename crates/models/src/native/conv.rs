@@ -1,0 +1,337 @@
+//! 2-D convolution (square kernel, zero padding `k / 2`, stride 1 or 2) on channels-last
+//! activations: the forward as im2col + GEMM per block of output pixels, the input VJP as
+//! one GEMM with the transposed weights into columns and a col2im that *gathers* (each
+//! input pixel sums the columns that read it), so that threads never write to the same
+//! place. Weights are frozen: the VJP needs no saved activation.
+
+use super::act::Act;
+use super::gemm::{block_rows, matmul, MatRef};
+use super::kernels;
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+thread_local! {
+    /// The im2col block of the calling thread, reused across calls.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A convolution's weights in GEMM layout.
+#[derive(Clone, Debug)]
+pub struct Conv2d {
+    pub cin: usize,
+    pub cout: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    /// `[k·k·cin, cout]`, row `(ky·k + kx)·cin + ci`.
+    wmat: Vec<f32>,
+    /// `[cout, k·k·cin]`: the transpose, for the VJP.
+    wmat_t: Vec<f32>,
+    bias: Vec<f32>,
+    /// For a stride-1 k x k convolution (k > 1): the adjoint as a convolution from `cout`
+    /// to `cin` channels with the spatially flipped, transposed kernel, zero bias.
+    adjoint: Option<Box<Conv2d>>,
+}
+
+impl Conv2d {
+    /// From PyTorch's `[cout, cin, k, k]` weights and `[cout]` bias.
+    pub fn new(
+        weight: &[f32],
+        bias: &[f32],
+        cout: usize,
+        cin: usize,
+        k: usize,
+        stride: usize,
+    ) -> Self {
+        Self::build(weight, bias, cout, cin, k, stride, true)
+    }
+
+    fn build(
+        weight: &[f32],
+        bias: &[f32],
+        cout: usize,
+        cin: usize,
+        k: usize,
+        stride: usize,
+        with_adjoint: bool,
+    ) -> Self {
+        assert_eq!(weight.len(), cout * cin * k * k, "conv weight size");
+        assert_eq!(bias.len(), cout, "conv bias size");
+        let kk = k * k * cin;
+        let mut wmat = vec![0.0; kk * cout];
+        let mut wmat_t = vec![0.0; kk * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let v = weight[((co * cin + ci) * k + ky) * k + kx];
+                        let row = (ky * k + kx) * cin + ci;
+                        wmat[row * cout + co] = v;
+                        wmat_t[co * kk + row] = v;
+                    }
+                }
+            }
+        }
+        let adjoint = (with_adjoint && stride == 1 && k > 1).then(|| {
+            let mut flipped = vec![0.0; weight.len()];
+            for co in 0..cout {
+                for ci in 0..cin {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            flipped[((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] =
+                                weight[((co * cin + ci) * k + ky) * k + kx];
+                        }
+                    }
+                }
+            }
+            Box::new(Conv2d::build(
+                &flipped,
+                &vec![0.0; cin],
+                cin,
+                cout,
+                k,
+                1,
+                false,
+            ))
+        });
+        Self {
+            cin,
+            cout,
+            k,
+            stride,
+            pad: k / 2,
+            wmat,
+            wmat_t,
+            bias: bias.to_vec(),
+            adjoint,
+        }
+    }
+
+    fn out_size(&self, n: usize) -> usize {
+        (n + 2 * self.pad - self.k) / self.stride + 1
+    }
+
+    fn pointwise(&self) -> bool {
+        self.k == 1 && self.stride == 1
+    }
+
+    /// `conv(x) + bias`.
+    pub fn forward(&self, x: &Act) -> Act {
+        assert_eq!(x.c, self.cin, "conv input channels");
+        let (oh, ow) = (self.out_size(x.h), self.out_size(x.w));
+        let mut out = Act::zeros(x.b, oh, ow, self.cout);
+        let kk = self.k * self.k * self.cin;
+        let rows = out.rows();
+        let block = block_rows(rows, kk.max(self.cout));
+        let w = MatRef::row_major(&self.wmat, kk, self.cout, self.cout);
+        out.data
+            .par_chunks_mut(block * self.cout)
+            .enumerate()
+            .for_each(|(bi, dst)| {
+                let r0 = bi * block;
+                let n = dst.len() / self.cout;
+                for row in dst.chunks_exact_mut(self.cout) {
+                    row.copy_from_slice(&self.bias);
+                }
+                if self.pointwise() {
+                    let a = MatRef::row_major(&x.data[r0 * self.cin..], n, self.cin, self.cin);
+                    matmul(dst, self.cout, a, w, true);
+                } else {
+                    SCRATCH.with_borrow_mut(|cols| {
+                        cols.resize(n * kk, 0.0);
+                        self.im2col(x, oh, ow, r0, cols);
+                        matmul(dst, self.cout, MatRef::row_major(cols, n, kk, kk), w, true);
+                    });
+                }
+            });
+        out
+    }
+
+    /// Output rows `r0..` (as many as `cols` holds) of the im2col matrix.
+    fn im2col(&self, x: &Act, oh: usize, ow: usize, r0: usize, cols: &mut [f32]) {
+        let (k, cin) = (self.k, self.cin);
+        let kk = k * k * cin;
+        for (i, col) in cols.chunks_exact_mut(kk).enumerate() {
+            let r = r0 + i;
+            let b = r / (oh * ow);
+            let oy = (r / ow) % oh;
+            let ox = r % ow;
+            for ky in 0..k {
+                let iy = (oy * self.stride + ky) as isize - self.pad as isize;
+                for kx in 0..k {
+                    let ix = (ox * self.stride + kx) as isize - self.pad as isize;
+                    let dst = &mut col[(ky * k + kx) * cin..][..cin];
+                    if iy < 0 || ix < 0 || iy >= x.h as isize || ix >= x.w as isize {
+                        dst.fill(0.0);
+                    } else {
+                        let src = ((b * x.h + iy as usize) * x.w + ix as usize) * cin;
+                        dst.copy_from_slice(&x.data[src..src + cin]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `J^T g`: the gradient with respect to an input of `in_h x in_w` pixels, given the
+    /// gradient `g` of the output.
+    pub fn input_vjp(&self, g: &Act, in_h: usize, in_w: usize) -> Act {
+        assert_eq!(g.c, self.cout, "conv gradient channels");
+        let cin = self.cin;
+        let mut gin = Act::zeros(g.b, in_h, in_w, cin);
+        let wt = |n| MatRef::row_major(&self.wmat_t, self.cout, n, n);
+        if self.pointwise() {
+            let block = block_rows(g.rows(), cin);
+            gin.data
+                .par_chunks_mut(block * cin)
+                .enumerate()
+                .for_each(|(bi, dst)| {
+                    let r0 = bi * block;
+                    let n = dst.len() / cin;
+                    let a = MatRef::row_major(&g.data[r0 * self.cout..], n, self.cout, self.cout);
+                    matmul(dst, cin, a, wt(cin), false);
+                });
+            return gin;
+        }
+        if let Some(adj) = &self.adjoint {
+            // Stride 1, padding k/2: the adjoint is the flipped convolution (same size).
+            debug_assert_eq!((g.h, g.w), (in_h, in_w));
+            return adj.forward(g);
+        }
+        let k = self.k;
+        let kk = k * k * cin;
+        let rows = g.rows();
+        let mut cols = vec![0.0f32; rows * kk];
+        let block = block_rows(rows, kk);
+        cols.par_chunks_mut(block * kk)
+            .enumerate()
+            .for_each(|(bi, dst)| {
+                let r0 = bi * block;
+                let n = dst.len() / kk;
+                let a = MatRef::row_major(&g.data[r0 * self.cout..], n, self.cout, self.cout);
+                matmul(dst, kk, a, wt(kk), false);
+            });
+        let (oh, ow) = (g.h, g.w);
+        let (s, p) = (self.stride, self.pad);
+        // Output index along one axis that reads input `i` through tap `t`, if any.
+        let source = |i: usize, t: usize, n: usize| -> Option<usize> {
+            let v = i + p;
+            (v >= t && (v - t).is_multiple_of(s) && (v - t) / s < n).then(|| (v - t) / s)
+        };
+        gin.data
+            .par_chunks_mut(in_w * cin)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let b = row / in_h;
+                let iy = row % in_h;
+                for ky in 0..k {
+                    let Some(oy) = source(iy, ky, oh) else {
+                        continue;
+                    };
+                    // Per input pixel and tap kx: the column block that reads it.
+                    let offsets: Vec<(usize, usize)> = (0..in_w)
+                        .flat_map(|ix| {
+                            (0..k).filter_map(move |kx| {
+                                source(ix, kx, ow).map(|ox| {
+                                    (
+                                        ix * cin,
+                                        ((b * oh + oy) * ow + ox) * kk + (ky * k + kx) * cin,
+                                    )
+                                })
+                            })
+                        })
+                        .collect();
+                    kernels::gather_add(dst, &cols, &offsets, cin);
+                }
+            });
+        gin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    /// Direct convolution, the definition.
+    fn reference(conv_w: &[f32], bias: &[f32], x: &Act, cout: usize, k: usize, s: usize) -> Act {
+        let p = k / 2;
+        let oh = (x.h + 2 * p - k) / s + 1;
+        let ow = (x.w + 2 * p - k) / s + 1;
+        let mut out = Act::zeros(x.b, oh, ow, cout);
+        for b in 0..x.b {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for co in 0..cout {
+                        let mut acc = bias[co] as f64;
+                        for ci in 0..x.c {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * s + ky) as isize - p as isize;
+                                    let ix = (ox * s + kx) as isize - p as isize;
+                                    if iy >= 0
+                                        && ix >= 0
+                                        && (iy as usize) < x.h
+                                        && (ix as usize) < x.w
+                                    {
+                                        acc += (conv_w[((co * x.c + ci) * k + ky) * k + kx]
+                                            * x.data[((b * x.h + iy as usize) * x.w + ix as usize)
+                                                * x.c
+                                                + ci])
+                                            as f64;
+                                    }
+                                }
+                            }
+                        }
+                        out.data[((b * oh + oy) * ow + ox) * cout + co] = acc as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn forward_matches_definition_and_vjp_is_its_adjoint() {
+        for (k, s, h, w) in [(3, 1, 5, 7), (3, 2, 6, 5), (1, 1, 4, 3), (3, 2, 7, 7)] {
+            let (cin, cout, b) = (3, 4, 2);
+            let weight = pseudo(cout * cin * k * k, 1);
+            let bias = pseudo(cout, 2);
+            let conv = Conv2d::new(&weight, &bias, cout, cin, k, s);
+            let mut x = Act::zeros(b, h, w, cin);
+            x.data = pseudo(x.data.len(), 3);
+            let y = conv.forward(&x);
+            let want = reference(&weight, &bias, &x, cout, k, s);
+            assert_eq!((y.h, y.w), (want.h, want.w));
+            for (a, b) in y.data.iter().zip(&want.data) {
+                assert!((a - b).abs() < 1e-4, "k {k} s {s}: {a} vs {b}");
+            }
+            // <conv(x) - bias, g> = <x, J^T g>
+            let mut g = Act::zeros(b, y.h, y.w, cout);
+            g.data = pseudo(g.data.len(), 4);
+            let zero_bias = Conv2d::new(&weight, &vec![0.0; cout], cout, cin, k, s);
+            let lhs: f64 = zero_bias
+                .forward(&x)
+                .data
+                .iter()
+                .zip(&g.data)
+                .map(|(a, b)| (a * b) as f64)
+                .sum();
+            let gin = conv.input_vjp(&g, h, w);
+            let rhs: f64 = x
+                .data
+                .iter()
+                .zip(&gin.data)
+                .map(|(a, b)| (a * b) as f64)
+                .sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()),
+                "k {k} s {s}: {lhs} vs {rhs}"
+            );
+        }
+    }
+}

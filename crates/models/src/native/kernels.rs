@@ -1,0 +1,190 @@
+//! The element-wise inner loops of the engine, each compiled twice: for the baseline
+//! x86-64 target and with AVX2 + FMA, chosen at run time (`is_x86_feature_detected!`), so
+//! that one binary runs on any x86-64 CPU and uses 8-wide FMA where there is one. Slices
+//! in, slices out: the callers own parallelism and blocking.
+
+use super::math;
+
+/// Whether this CPU runs the AVX2 + FMA versions (other architectures: never).
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Defines `pub fn $name(args)` whose body is compiled for baseline and for AVX2 + FMA.
+macro_rules! dispatched {
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn fast($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if has_avx2_fma() {
+                    // SAFETY: the CPU has the features `fast` was compiled for.
+                    return unsafe { fast($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+dispatched! {
+    /// `dst += src`.
+    pub fn add_into(dst: &mut [f32], src: &[f32]) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d += *s;
+        }
+    }
+}
+
+dispatched! {
+    /// `dst[d..d + n] += src[s..s + n]` for each `(d, s)` of `offsets`.
+    pub fn gather_add(dst: &mut [f32], src: &[f32], offsets: &[(usize, usize)], n: usize) {
+        for &(d, s) in offsets {
+            for (a, b) in dst[d..d + n].iter_mut().zip(&src[s..s + n]) {
+                *a += *b;
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// `dst = silu?(src · a + d)` per channel (`a`, `d`: one value per channel; `src` holds
+    /// whole pixels).
+    pub fn affine_act(dst: &mut [f32], src: &[f32], a: &[f32], d: &[f32], silu: bool) {
+        let c = a.len();
+        for (drow, srow) in dst.chunks_exact_mut(c).zip(src.chunks_exact(c)) {
+            for (((o, &v), &a), &d) in drow.iter_mut().zip(srow).zip(a).zip(d) {
+                let z = v.mul_add(a, d);
+                *o = if silu { math::silu(z) } else { z };
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// Per-channel sums of `src` (whole pixels) and of `(src − mean)²` into f32 block
+    /// accumulators; `mean` empty: only the first.
+    pub fn channel_moments(src: &[f32], mean: &[f32], sum: &mut [f32], sq: &mut [f32]) {
+        let c = sum.len().max(sq.len());
+        for row in src.chunks_exact(c) {
+            if mean.is_empty() {
+                for (s, &v) in sum.iter_mut().zip(row) {
+                    *s += v;
+                }
+            } else {
+                for ((q, &v), &m) in sq.iter_mut().zip(row).zip(mean) {
+                    let e = v - m;
+                    *q = e.mul_add(e, *q);
+                }
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// GroupNorm backward, first pass: per channel, sums of `ĝ = g · silu'(x a + d) · f`
+    /// (no SiLU factor when `!silu`) and of `ĝ · x̂`, `x̂ = (x − mean) · rstd`.
+    pub fn norm_grad_sums(
+        x: &[f32],
+        g: &[f32],
+        coef: &NormCoef,
+        silu: bool,
+        s1: &mut [f32],
+        s2: &mut [f32],
+    ) {
+        let c = s1.len();
+        for (xr, gr) in x.chunks_exact(c).zip(g.chunks_exact(c)) {
+            for ch in 0..c {
+                let v = xr[ch];
+                let mut gz = gr[ch];
+                if silu {
+                    gz *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
+                }
+                let gh = gz * coef.f[ch];
+                let xh = (v - coef.mean[ch]) * coef.rstd[ch];
+                s1[ch] += gh;
+                s2[ch] = gh.mul_add(xh, s2[ch]);
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// GroupNorm backward, second pass: `dx = rstd (ĝ − m1 − x̂ m2)` per channel.
+    pub fn norm_grad_apply(
+        dst: &mut [f32],
+        x: &[f32],
+        g: &[f32],
+        coef: &NormCoef,
+        silu: bool,
+        m1: &[f32],
+        m2: &[f32],
+    ) {
+        let c = m1.len();
+        for ((dr, xr), gr) in dst.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(g.chunks_exact(c)) {
+            for ch in 0..c {
+                let v = xr[ch];
+                let mut gz = gr[ch];
+                if silu {
+                    gz *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
+                }
+                let gh = gz * coef.f[ch];
+                let xh = (v - coef.mean[ch]) * coef.rstd[ch];
+                dr[ch] = coef.rstd[ch] * (gh - m1[ch] - xh * m2[ch]);
+            }
+        }
+    }
+}
+
+dispatched! {
+    /// In-place softmax of `row · scale`.
+    pub fn softmax_scaled(row: &mut [f32], scale: f32) {
+        let m = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
+        let mut sum = 0.0f32;
+        for v in row.iter_mut() {
+            *v = math::exp(v.mul_add(scale, -m));
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+dispatched! {
+    /// Softmax backward, scaled: `g ← p (g − <g, p>) · scale`.
+    pub fn softmax_grad_scaled(g: &mut [f32], p: &[f32], scale: f32) {
+        let dot: f32 = g.iter().zip(p).map(|(a, b)| a * b).sum();
+        for (gv, &pv) in g.iter_mut().zip(p) {
+            *gv = pv * (*gv - dot) * scale;
+        }
+    }
+}
+
+/// One image's GroupNorm coefficients broadcast per channel: `z = x a + d` is the
+/// pre-activation, `f = γ (1 + scale)`, and the group's mean and `1/std`.
+#[derive(Clone, Debug, Default)]
+pub struct NormCoef {
+    pub a: Vec<f32>,
+    pub d: Vec<f32>,
+    pub f: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub rstd: Vec<f32>,
+}
