@@ -147,6 +147,13 @@ fn engine_choice_and_repeatability() {
     let a = den.linearize_batch(&x, &sig).unwrap().vjp(&x).unwrap();
     let b = den.linearize_batch(&x, &sig).unwrap().vjp(&x).unwrap();
     assert_eq!(a, b, "same input, same output, bit for bit");
+    // The same on one thread: blocks and reductions do not depend on the thread count.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let c = pool.install(|| den.linearize_batch(&x, &sig).unwrap().vjp(&x).unwrap());
+    assert_eq!(a, c, "1 thread and the default pool, bit for bit");
     // Batched and single evaluations agree to round-off.
     let n = den.shape().numel();
     let batch = den.denoise_batch(&x, &sig).unwrap();

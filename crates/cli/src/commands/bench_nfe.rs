@@ -107,7 +107,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let b = (0..a.runs)
         .map(|_| vjp())
         .collect::<anyhow::Result<Vec<f64>>>()?;
-    let engine = den.engine().name();
+    let engine = match den.engine() {
+        Engine::Native if vmlmap_models::native::has_avx2_fma() => "native (AVX2+FMA kernels)",
+        Engine::Native => "native (portable kernels)",
+        Engine::Burn => "burn",
+    };
     let (fm, bm) = (median(f), median(b));
     let rss = peak_rss_mb().unwrap_or(f64::NAN);
     let threads = rayon::current_num_threads();

@@ -46,7 +46,7 @@ impl Attention {
         let heads = self.heads;
         let ch = c / heads;
         let scale = 1.0 / (ch as f32).sqrt();
-        let (xn, norm) = self.norm.forward(x.clone(), None, false, keep);
+        let (xn, norm) = self.norm.forward(&x, None, false, keep);
         let qkv = self.qkv.forward(&xn);
         let c3 = 3 * c;
         // Per (image, head): probabilities [T, T] and output [T, ch].

@@ -5,16 +5,20 @@
 
 use super::math;
 
-/// Whether this CPU runs the AVX2 + FMA versions (other architectures: never).
+/// Whether the AVX2 + FMA versions run: the CPU has both, and `VMLMAP_SIMD` is not
+/// `baseline` (which forces the portable versions, to check them on any machine). Other
+/// architectures: never.
 pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FAST.get_or_init(|| {
+        let forced_off = std::env::var("VMLMAP_SIMD").is_ok_and(|v| v == "baseline");
+        #[cfg(target_arch = "x86_64")]
+        let cpu = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu = false;
+        cpu && !forced_off
+    })
 }
 
 /// Defines `pub fn $name(args)` whose body is compiled for baseline and for AVX2 + FMA.

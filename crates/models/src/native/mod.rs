@@ -27,4 +27,5 @@ mod unet;
 
 pub use act::Act;
 pub use denoiser::NativeEpsDenoiser;
+pub use kernels::has_avx2_fma;
 pub use unet::NativeAdm;

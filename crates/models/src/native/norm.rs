@@ -149,16 +149,17 @@ impl GroupNorm {
             .collect()
     }
 
-    /// `silu?(film?(GroupNorm(x)))`; with `keep`, also what the backward needs.
+    /// `silu?(film?(GroupNorm(x)))`; with `keep`, also what the backward needs (a copy of
+    /// `x`).
     pub fn forward(
         &self,
-        x: Act,
+        x: &Act,
         film: Option<Film>,
         silu: bool,
         keep: bool,
     ) -> (Act, Option<NormCache>) {
         assert_eq!(x.c, self.c, "group norm channels");
-        let (mean, rstd) = self.stats(&x);
+        let (mean, rstd) = self.stats(x);
         let coef = self.coefficients(x.b, &mean, &rstd, film.as_ref());
         let c = self.c;
         let pixels = x.pixels();
@@ -175,8 +176,8 @@ impl GroupNorm {
             .for_each(|(b, (dst, src))| {
                 kernels::affine_act(dst, src, &coef[b].a, &coef[b].d, silu);
             });
-        let cache = keep.then_some(NormCache {
-            x,
+        let cache = keep.then(|| NormCache {
+            x: x.clone(),
             mean,
             rstd,
             film,

@@ -149,7 +149,7 @@ impl Res {
 
     fn forward(&self, x: Act, emb: &[f32], keep: bool) -> (Act, Option<ResCache>) {
         let in_hw = (x.h, x.w);
-        let (h, in_cache) = self.in_norm.forward(x.clone(), None, true, keep);
+        let (h, in_cache) = self.in_norm.forward(&x, None, true, keep);
         let h = resample(h, self.resample);
         let x = resample(x, self.resample);
         let conv_hw = (h.h, h.w);
@@ -174,7 +174,7 @@ impl Res {
             None
         };
         let mid_hw = (h.h, h.w);
-        let (h, out_cache) = self.out_norm.forward(h, film, true, keep);
+        let (h, out_cache) = self.out_norm.forward(&h, film, true, keep);
         let mut out = self.out_conv.forward(&h);
         match &self.skip {
             Some(s) => out.add_assign(&s.forward(&x)),
@@ -373,7 +373,7 @@ impl NativeAdm {
             h = y;
         }
         let head_hw = (h.h, h.w);
-        let (h, head_norm) = self.out_norm.forward(h, None, true, keep);
+        let (h, head_norm) = self.out_norm.forward(&h, None, true, keep);
         let out = self.out_conv.forward(&h);
         let tape = head_norm.map(|head_norm| Tape {
             input,
