@@ -1,7 +1,6 @@
 """vmlmap against PyTorch on the same CPU, threads, networks and inputs: the table of
 docs/performance.md. vmlmap runs on each of its engines (`--engine native`, the default, and
-`--engine burn`, burn's autodiff: the reference it replaced); the training step is burn's
-on both. Each round runs every case on all sides one after the other
+`--engine burn`, burn's autodiff: the reference it replaced), the training step too. Each round runs every case on all sides one after the other
 (interleaved, so that a noisy neighbour hits both alike); the table gives the median over
 rounds of each side's median time, the ratio vmlmap / PyTorch (below 1: vmlmap faster),
 peak RSS, and GFLOP/s against this machine's fp32 matmul peak, measured by PyTorch in the
@@ -63,11 +62,8 @@ def main():
             if mode == "train":
                 ours.append("--train-step")
                 ref.append("--train-step")
-            if mode == "train":
-                raw[label]["vmlmap-burn"].append(run_json(ours, env))
-            else:
-                for e in engines:
-                    raw[label][f"vmlmap-{e}"].append(run_json(ours + ["--engine", e], env))
+            for e in engines:
+                raw[label][f"vmlmap-{e}"].append(run_json(ours + ["--engine", e], env))
             raw[label]["pytorch"].append(run_json(ref, env))
             print(f"round {r + 1}/{a.rounds}: {label} done ({time.time() - started:.0f} s)", file=sys.stderr)
             if a.out:

@@ -163,3 +163,123 @@ fn engine_choice_and_repeatability() {
         assert!(e < 1e-6, "image {i}: batch vs single {e:.1e}");
     }
 }
+
+/// Every parameter's gradient of `<model(x, t), g>` from the native backward (training
+/// mode) against burn autodiff, by state-dict name; and the input gradient with it.
+#[test]
+fn parameter_gradients_match_burn() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::{Gradients, Tensor, TensorData};
+    use vmlmap_models::adm::config::parameter_shapes;
+    use vmlmap_models::native::{Act, Mode, NativeAdm, ParamGrads};
+
+    struct Collect<'a>(&'a Gradients, Vec<Vec<f64>>);
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let g = param
+                .val()
+                .grad(self.0)
+                .expect("every parameter has a gradient");
+            self.1.push(
+                g.into_data()
+                    .convert::<f64>()
+                    .try_into_vec::<f64>()
+                    .unwrap(),
+            );
+        }
+    }
+    let base = AdmConfig {
+        image_size: 16,
+        in_channels: 3,
+        model_channels: 32,
+        out_channels: 6,
+        num_res_blocks: 1,
+        attention_ds: vec![2],
+        channel_mult: vec![1, 2],
+        num_heads: 2,
+        num_head_channels: None,
+        num_heads_upsample: None,
+        use_scale_shift_norm: true,
+        resblock_updown: true,
+        use_new_attention_order: false,
+        conv_resample: true,
+    };
+    let variants = [
+        base.clone(),
+        AdmConfig {
+            use_scale_shift_norm: false,
+            resblock_updown: false,
+            use_new_attention_order: true,
+            ..base.clone()
+        },
+        AdmConfig {
+            resblock_updown: false,
+            conv_resample: false,
+            ..base.clone()
+        },
+    ];
+    for (i, cfg) in variants.into_iter().enumerate() {
+        let ad = Device::flex().autodiff();
+        let net = random_unet(&cfg, 11 + i as u64, false, &ad, DType::F32).unwrap();
+        let (b, c, s) = (2, cfg.in_channels, cfg.image_size);
+        let x = inputs(b * c * s * s, 3);
+        let out_c = cfg.out_channels;
+        let g = inputs(b * out_c * s * s, 4);
+        let ts = [37.0, 810.0];
+        let f32v = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+        let xt: Tensor<4> =
+            Tensor::<4>::from_data(TensorData::new(f32v(&x), [b, c, s, s]), &ad).require_grad();
+        let gt: Tensor<4> = Tensor::from_data(TensorData::new(f32v(&g), [b, out_c, s, s]), &ad);
+        let grads = (net.forward(xt.clone(), &ts) * gt).sum().backward();
+        let mut burn = Collect(&grads, Vec::new());
+        net.visit(&mut burn);
+        let dx_burn: Vec<f64> = xt
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .convert::<f64>()
+            .try_into_vec()
+            .unwrap();
+
+        let native = NativeAdm::from_burn(&net);
+        let (_, tape) = native.forward_mode(Act::from_nchw(&x, b, c, s, s), &ts, Mode::Train);
+        let mut pg = ParamGrads::default();
+        let dx = native
+            .backward_params(
+                tape.unwrap(),
+                &Act::from_nchw(&g, b, out_c, s, s),
+                Some(&mut pg),
+            )
+            .to_nchw(c);
+        let e = rel_err(&dx, &dx_burn);
+        assert!(e < 1e-4, "variant {i}: input gradient differs by {e:.1e}");
+        let names = parameter_shapes(&cfg).unwrap();
+        assert_eq!(names.len(), burn.1.len());
+        assert_eq!(
+            pg.map.len(),
+            names.len(),
+            "variant {i}: one gradient per parameter"
+        );
+        // Relative to 1e-3, with an absolute floor of 1e-5: the bias of a convolution that
+        // feeds a GroupNorm of one channel per group has an exactly zero gradient (the norm
+        // removes any per-channel shift), which both sides give as round-off of 1e-7.
+        let mut bad = Vec::new();
+        let n = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        for ((name, _), want) in names.iter().zip(&burn.1) {
+            let got: Vec<f64> = pg.map[name].iter().map(|&v| v as f64).collect();
+            let diff: Vec<f64> = got.iter().zip(want).map(|(a, b)| a - b).collect();
+            if n(&diff) > 1e-3 * n(want) + 1e-5 {
+                bad.push(format!(
+                    "{name}: |diff| {:.1e}, |want| {:.1e}",
+                    n(&diff),
+                    n(want)
+                ));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "variant {i}: gradients differ: {}",
+            bad.join(", ")
+        );
+    }
+}

@@ -46,6 +46,63 @@ impl AdamW {
     }
 }
 
+impl AdamW {
+    /// One update of parameter `i` (visiting order) with gradient `g`, at the current
+    /// `step` (already counted).
+    fn update_param(&mut self, i: usize, w: &mut [f32], g: &[f32], lr: f64) {
+        if self.m.len() <= i {
+            self.m.resize(i + 1, Vec::new());
+            self.v.resize(i + 1, Vec::new());
+        }
+        if self.m[i].len() != w.len() {
+            self.m[i] = vec![0.0; w.len()];
+            self.v[i] = vec![0.0; w.len()];
+        }
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        let c1 = 1.0 - self.beta1.powi(self.step as i32);
+        let c2 = 1.0 - self.beta2.powi(self.step as i32);
+        let (m, v) = (&mut self.m[i], &mut self.v[i]);
+        for k in 0..w.len() {
+            m[k] = b1 * m[k] + (1.0 - b1) * g[k];
+            v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
+            let mhat = m[k] as f64 / c1;
+            let vhat = v[k] as f64 / c2;
+            w[k] -=
+                (lr * (mhat / (vhat.sqrt() + self.eps) + self.weight_decay * w[k] as f64)) as f32;
+        }
+    }
+
+    /// [`AdamW::update`] on plain vectors: every parameter (visiting order) with its
+    /// gradient, the same arithmetic.
+    pub fn update_flat(&mut self, params: &mut [Vec<f32>], grads: &[&[f32]], lr: f64) {
+        assert_eq!(params.len(), grads.len(), "one gradient per parameter");
+        self.step += 1;
+        for (i, (w, g)) in params.iter_mut().zip(grads).enumerate() {
+            self.update_param(i, w, g, lr);
+        }
+    }
+}
+
+/// `model` with every float parameter replaced by `values` (visiting order, flattened),
+/// on its device and dtype, still requiring gradients.
+pub fn set_parameters<M: Module>(model: M, values: &[Vec<f32>]) -> M {
+    struct Set<'a>(&'a [Vec<f32>], usize);
+    impl ModuleMapper for Set<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let v = self.0[self.1].clone();
+            self.1 += 1;
+            param.map(|t| {
+                let dims = t.dims();
+                let inner = t.inner();
+                let (dev, dtype) = (inner.device(), inner.dtype());
+                let new: Tensor<D> = Tensor::from_data(TensorData::new(v, dims), (&dev, dtype));
+                Tensor::from_inner(new).require_grad()
+            })
+        }
+    }
+    model.map(&mut Set(values, 0))
+}
+
 struct Mapper<'a> {
     opt: &'a mut AdamW,
     grads: &'a Gradients,
@@ -75,26 +132,7 @@ impl ModuleMapper for Mapper<'_> {
                 .convert::<f32>()
                 .try_into_vec()
                 .expect("f32 weights");
-            if opt.m.len() <= i {
-                opt.m.resize(i + 1, Vec::new());
-                opt.v.resize(i + 1, Vec::new());
-            }
-            if opt.m[i].len() != w.len() {
-                opt.m[i] = vec![0.0; w.len()];
-                opt.v[i] = vec![0.0; w.len()];
-            }
-            let (b1, b2) = (opt.beta1 as f32, opt.beta2 as f32);
-            let c1 = 1.0 - opt.beta1.powi(opt.step as i32);
-            let c2 = 1.0 - opt.beta2.powi(opt.step as i32);
-            let (m, v) = (&mut opt.m[i], &mut opt.v[i]);
-            for k in 0..w.len() {
-                m[k] = b1 * m[k] + (1.0 - b1) * g[k];
-                v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
-                let mhat = m[k] as f64 / c1;
-                let vhat = v[k] as f64 / c2;
-                w[k] -=
-                    (lr * (mhat / (vhat.sqrt() + opt.eps) + opt.weight_decay * w[k] as f64)) as f32;
-            }
+            opt.update_param(i, &mut w, &g, lr);
             let inner: Tensor<D> = Tensor::from_data(TensorData::new(w, dims), (&dev, dtype));
             Tensor::from_inner(inner).require_grad()
         })

@@ -63,6 +63,9 @@ pub struct TrainState {
     pub losses: Vec<(u64, f32)>,
     /// Held-out denoising losses `(step, [(sigma, mse)])` measured during training.
     pub held_out: Vec<(u64, Vec<(f64, f64)>)>,
+    /// Steps run on the native engine (CPU, unless `VMLMAP_ENGINE=burn`) instead of burn's
+    /// autodiff.
+    pub native: bool,
 }
 
 /// The files an export writes: the weights, `NAME.loss.png` and `NAME.json`.
@@ -105,6 +108,12 @@ impl TrainState {
         device: &Device,
     ) -> Result<Self, TrainError> {
         let ad = device.clone().autodiff();
+        let native = Self::cpu(device)
+            && vmlmap_models::registry::Engine::from_env().map_err(|e| TrainError::Config {
+                field: "VMLMAP_ENGINE",
+                value: std::env::var("VMLMAP_ENGINE").unwrap_or_default(),
+                reason: e.to_string(),
+            })? == vmlmap_models::registry::Engine::Native;
         if path.is_file() {
             let ck = Checkpoint::open(path).map_err(|e| match e {
                 // The path is in TrainError's message already.
@@ -172,6 +181,7 @@ impl TrainState {
                 config,
                 losses,
                 held_out,
+                native,
             })
         } else {
             let mut src = RandomInit::new(tc.seed, true);
@@ -195,6 +205,7 @@ impl TrainState {
                 config: config.clone(),
                 losses: Vec::new(),
                 held_out: Vec::new(),
+                native,
             })
         }
     }
@@ -331,6 +342,9 @@ impl TrainState {
                 xt.push((sa * x0 as f64 + sb * eps[k * n + j]) as f32);
             }
         }
+        if self.native {
+            return self.native_step(&xt, &eps, &ts, data, tc);
+        }
         let dims = [b, data.c, data.h, data.w];
         let ad = self.model.out_conv.weight.val().device();
         let x: Tensor<4> = Tensor::from_data(TensorData::new(xt, dims), &ad);
@@ -351,11 +365,80 @@ impl TrainState {
         let lr = tc.lr * ((step + 1) as f64 / tc.warmup.max(1) as f64).min(1.0);
         let model = std::mem::replace(&mut self.model, placeholder(&self.config));
         self.model = self.opt.update(model, &grads, lr);
-        // EMA with warm-up (decay min(ema_decay, (1 + n) / (10 + n))), so that early
-        // averages are not dominated by the random initialisation.
+        let params = parameters(&self.model);
+        self.finish_step(&params, tc, value)
+    }
+
+    fn cpu(device: &Device) -> bool {
+        *device == Device::flex()
+    }
+
+    /// Whether the native engine can run this state (the model lives on the CPU).
+    pub fn native_capable(&self) -> bool {
+        self.model.out_conv.weight.val().device() == Device::flex().autodiff()
+    }
+
+    /// The same step on the native engine: forward keeping the training tape, the
+    /// gradient of the mean squared error `2 (out − eps) / N` on the ε channels, every
+    /// parameter's gradient by the hand-written backward, then AdamW on plain vectors.
+    fn native_step(
+        &mut self,
+        xt: &[f32],
+        eps: &[f64],
+        ts: &[usize],
+        data: &ImageSet,
+        tc: &TrainConfig,
+    ) -> f32 {
+        use vmlmap_models::native::{Act, Mode, NativeAdm, ParamGrads};
+        let (b, c, h, w) = (ts.len(), data.c, data.h, data.w);
+        let net = NativeAdm::from_burn(&self.model);
+        let x: Vec<f64> = xt.iter().map(|&v| v as f64).collect();
+        let tsf: Vec<f64> = ts.iter().map(|&t| t as f64).collect();
+        let (out, tape) = net.forward_mode(Act::from_nchw(&x, b, c, h, w), &tsf, Mode::Train);
+        let n = (b * c * h * w) as f64;
+        let mut g = Act::zeros(b, h, w, out.c);
+        let mut sse = 0.0f64;
+        for bi in 0..b {
+            for ci in 0..c {
+                for p in 0..h * w {
+                    let i = (bi * h * w + p) * out.c + ci;
+                    let d = out.data[i] as f64 - eps[(bi * c + ci) * h * w + p];
+                    sse += d * d;
+                    g.data[i] = (2.0 * d / n) as f32;
+                }
+            }
+        }
+        let mut pg = ParamGrads::default();
+        net.backward_params(
+            tape.expect("a training forward keeps its tape"),
+            &g,
+            Some(&mut pg),
+        );
+        let mut params = parameters(&self.model);
+        let grads: Vec<&[f32]> = self
+            .names
+            .iter()
+            .map(|(name, _)| {
+                pg.map
+                    .get(name)
+                    .map(Vec::as_slice)
+                    .expect("the native backward gives every parameter a gradient")
+            })
+            .collect();
+        let step = self.opt.step;
+        let lr = tc.lr * ((step + 1) as f64 / tc.warmup.max(1) as f64).min(1.0);
+        self.opt.update_flat(&mut params, &grads, lr);
+        let model = std::mem::replace(&mut self.model, placeholder(&self.config));
+        self.model = crate::adamw::set_parameters(model, &params);
+        self.finish_step(&params, tc, (sse / n) as f32)
+    }
+
+    /// EMA with warm-up (decay `min(ema_decay, (1 + n) / (10 + n))`, so that early
+    /// averages are not dominated by the random initialisation) and the loss record.
+    fn finish_step(&mut self, params: &[Vec<f32>], tc: &TrainConfig, value: f32) -> f32 {
         let n = self.opt.step as f64;
         let d = tc.ema_decay.min((1.0 + n) / (10.0 + n)) as f32;
-        for (e, p) in self.ema.iter_mut().zip(parameters(&self.model)) {
+        for (e, p) in self.ema.iter_mut().zip(params) {
             for (a, b) in e.iter_mut().zip(p) {
                 *a = d * *a + (1.0 - d) * b;
             }

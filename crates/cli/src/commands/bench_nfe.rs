@@ -139,8 +139,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The median time of one training step of a guided-diffusion preset, printed like the
-/// forward and VJP medians.
+/// The median time of one training step of a guided-diffusion preset (on the engine
+/// `--engine` names), printed like the forward and VJP medians.
 fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCode> {
     use vmlmap_models::adm::AdmConfig;
     use vmlmap_train::data::ImageSet;
@@ -170,6 +170,10 @@ fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCod
         std::process::id()
     ));
     let mut state = TrainState::load_or_init(&fresh, &cfg, &tc, device)?;
+    if let Some(e) = &a.engine {
+        state.native = e.parse::<Engine>()? == Engine::Native && state.native_capable();
+    }
+    let engine = if state.native { "native" } else { "burn" };
     let images = 64.max(a.batch);
     let data = ImageSet {
         c: shape.c,
@@ -196,11 +200,11 @@ fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCod
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"train_step_ms_median": m, "peak_rss_mb": rss, "threads": threads, "size": shape.h, "batch": a.batch, "model": preset, "runs": a.runs})
+            serde_json::json!({"engine": engine, "train_step_ms_median": m, "peak_rss_mb": rss, "threads": threads, "size": shape.h, "batch": a.batch, "model": preset, "runs": a.runs})
         );
     } else {
         println!(
-            "model {preset}, {shape} batch {}, {threads} threads, {} runs after a warm-up",
+            "model {preset}, {shape} batch {}, {threads} threads, {} runs after a warm-up, engine {engine}",
             a.batch, a.runs
         );
         println!("training step   median {m:9.1} ms");

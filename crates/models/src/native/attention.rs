@@ -7,6 +7,7 @@
 use super::act::Act;
 use super::conv::Conv2d;
 use super::gemm::{matmul, MatRef};
+use super::grads::ParamGrads;
 use super::kernels;
 use super::norm::{GroupNorm, NormCache};
 use rayon::prelude::*;
@@ -28,6 +29,8 @@ pub struct AttnCache {
     qkv: Act,
     /// Softmax probabilities `[B·heads, T, T]`.
     probs: Vec<f32>,
+    /// For training: the inputs of `qkv` and `proj_out`.
+    inputs: Option<(Act, Act)>,
 }
 
 impl Attention {
@@ -41,7 +44,9 @@ impl Attention {
         }
     }
 
-    pub fn forward(&self, x: Act, keep: bool) -> (Act, Option<AttnCache>) {
+    /// With `keep`, the tape for the input VJP; with `train` too, what the parameter
+    /// gradients need.
+    pub fn forward(&self, x: Act, keep: bool, train: bool) -> (Act, Option<AttnCache>) {
         let (b, c, t) = (x.b, x.c, x.pixels());
         let heads = self.heads;
         let ch = c / heads;
@@ -82,12 +87,23 @@ impl Attention {
         }
         let mut out = self.proj.forward(&a);
         out.add_assign(&x);
-        let cache = norm.map(|norm| AttnCache { norm, qkv, probs });
+        let inputs = train.then_some((xn, a));
+        let cache = norm.map(|norm| AttnCache {
+            norm,
+            qkv,
+            probs,
+            inputs,
+        });
         (out, cache)
     }
 
-    pub fn backward(&self, cache: AttnCache, g: &Act) -> Act {
-        let AttnCache { norm, qkv, probs } = cache;
+    pub fn backward(&self, cache: AttnCache, g: &Act, mut grads: Option<&mut ParamGrads>) -> Act {
+        let AttnCache {
+            norm,
+            qkv,
+            probs,
+            inputs,
+        } = cache;
         let (b, c, t) = (g.b, g.c, g.pixels());
         let heads = self.heads;
         let ch = c / heads;
@@ -132,7 +148,11 @@ impl Attention {
             }
         }
         let gxn = self.qkv.input_vjp(&gqkv, g.h, g.w);
-        let mut gx = self.norm.backward(norm, &gxn);
+        if let (Some(grads), Some((xn, a))) = (grads.as_deref_mut(), &inputs) {
+            self.proj.weight_grad(a, g, grads);
+            self.qkv.weight_grad(xn, &gqkv, grads);
+        }
+        let (mut gx, _) = self.norm.backward(norm, &gxn, grads);
         gx.add_assign(g);
         gx
     }

@@ -6,6 +6,7 @@
 
 use super::act::Act;
 use super::gemm::{block_rows, matmul, MatRef};
+use super::grads::ParamGrads;
 use super::kernels;
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -28,6 +29,8 @@ pub struct Conv2d {
     /// `[cout, k·k·cin]`: the transpose, for the VJP.
     wmat_t: Vec<f32>,
     bias: Vec<f32>,
+    /// The state-dict prefix of its weights (`NAME.weight`, `NAME.bias`), for gradients.
+    pub name: String,
     /// For a stride-1 k x k convolution (k > 1): the adjoint as a convolution from `cout`
     /// to `cin` channels with the spatially flipped, transposed kernel, zero bias.
     adjoint: Option<Box<Conv2d>>,
@@ -95,6 +98,7 @@ impl Conv2d {
             ))
         });
         Self {
+            name: String::new(),
             cin,
             cout,
             k,
@@ -170,6 +174,72 @@ impl Conv2d {
                 }
             }
         }
+    }
+
+    /// Adds the gradients of the weights and bias to `grads`, given the layer's input `x`
+    /// and the gradient `g` of its output: `dW = im2col(x)ᵀ g`, `db = Σ g`, summed over
+    /// fixed blocks of rows in order.
+    pub fn weight_grad(&self, x: &Act, g: &Act, grads: &mut ParamGrads) {
+        let (k, cin, cout) = (self.k, self.cin, self.cout);
+        let kk = k * k * cin;
+        let rows = g.rows();
+        const BLOCK: usize = 1024;
+        let parts: Vec<(Vec<f32>, Vec<f32>)> = (0..rows.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|bi| {
+                let r0 = bi * BLOCK;
+                let n = BLOCK.min(rows - r0);
+                let gm = MatRef::row_major(&g.data[r0 * cout..], n, cout, cout);
+                let mut dw = vec![0.0f32; kk * cout];
+                if self.pointwise() {
+                    let xm = MatRef::row_major(&x.data[r0 * cin..], n, cin, cin);
+                    matmul(&mut dw, cout, xm.t(), gm, false);
+                } else {
+                    SCRATCH.with_borrow_mut(|cols| {
+                        cols.resize(n * kk, 0.0);
+                        self.im2col(x, g.h, g.w, r0, cols);
+                        matmul(
+                            &mut dw,
+                            cout,
+                            MatRef::row_major(cols, n, kk, kk).t(),
+                            gm,
+                            false,
+                        );
+                    });
+                }
+                let mut db = vec![0.0f32; cout];
+                for row in g.data[r0 * cout..(r0 + n) * cout].chunks_exact(cout) {
+                    kernels::add_into(&mut db, row);
+                }
+                (dw, db)
+            })
+            .collect();
+        let mut dwmat = vec![0.0f64; kk * cout];
+        let mut db = vec![0.0f64; cout];
+        for (dw, b) in &parts {
+            for (a, v) in dwmat.iter_mut().zip(dw) {
+                *a += *v as f64;
+            }
+            for (a, v) in db.iter_mut().zip(b) {
+                *a += *v as f64;
+            }
+        }
+        let mut w = vec![0.0f32; kk * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        w[((co * cin + ci) * k + ky) * k + kx] =
+                            dwmat[((ky * k + kx) * cin + ci) * cout + co] as f32;
+                    }
+                }
+            }
+        }
+        grads.add(&format!("{}.weight", self.name), &w);
+        grads.add(
+            &format!("{}.bias", self.name),
+            &db.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        );
     }
 
     /// `J^T g`: the gradient with respect to an input of `in_h x in_w` pixels, given the

@@ -102,8 +102,8 @@ dispatched! {
 }
 
 dispatched! {
-    /// GroupNorm backward, first pass: per channel, sums of `ĝ = g · silu'(x a + d) · f`
-    /// (no SiLU factor when `!silu`) and of `ĝ · x̂`, `x̂ = (x − mean) · rstd`.
+    /// GroupNorm backward, first pass: per channel, sums of `g_z = g · silu'(x a + d)` (no
+    /// SiLU factor when `!silu`) and of `g_z · x̂`, `x̂ = (x − mean) · rstd`.
     pub fn norm_grad_sums(
         x: &[f32],
         g: &[f32],
@@ -120,10 +120,9 @@ dispatched! {
                 if silu {
                     gz *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
                 }
-                let gh = gz * coef.f[ch];
                 let xh = (v - coef.mean[ch]) * coef.rstd[ch];
-                s1[ch] += gh;
-                s2[ch] = gh.mul_add(xh, s2[ch]);
+                s1[ch] += gz;
+                s2[ch] = gz.mul_add(xh, s2[ch]);
             }
         }
     }

@@ -20,6 +20,7 @@ mod attention;
 mod conv;
 mod denoiser;
 mod gemm;
+mod grads;
 mod kernels;
 mod math;
 mod norm;
@@ -27,5 +28,6 @@ mod unet;
 
 pub use act::Act;
 pub use denoiser::NativeEpsDenoiser;
+pub use grads::ParamGrads;
 pub use kernels::has_avx2_fma;
-pub use unet::NativeAdm;
+pub use unet::{Mode, NativeAdm};

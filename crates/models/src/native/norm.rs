@@ -6,6 +6,7 @@
 //! `r (g - mean(g) - x̂ mean(g x̂))` per group.
 
 use super::act::Act;
+use super::grads::ParamGrads;
 use super::kernels::{self, NormCoef};
 use rayon::prelude::*;
 
@@ -15,6 +16,8 @@ const BLOCK: usize = 256;
 /// GroupNorm's affine parameters.
 #[derive(Clone, Debug)]
 pub struct GroupNorm {
+    /// The state-dict prefix of `gamma` (`NAME.weight`) and `beta` (`NAME.bias`).
+    pub name: String,
     pub c: usize,
     pub groups: usize,
     pub eps: f64,
@@ -186,8 +189,15 @@ impl GroupNorm {
         (out, cache)
     }
 
-    /// The gradient with respect to the input, given the output's gradient `g`.
-    pub fn backward(&self, cache: NormCache, g: &Act) -> Act {
+    /// The gradient with respect to the input, given the output's gradient `g`; with
+    /// `grads`, also adds those of `gamma` and `beta` and returns those of the scale-shift
+    /// (per image and channel) when there is one.
+    pub fn backward(
+        &self,
+        cache: NormCache,
+        g: &Act,
+        grads: Option<&mut ParamGrads>,
+    ) -> (Act, Option<Film>) {
         let NormCache {
             x,
             mean,
@@ -202,6 +212,18 @@ impl GroupNorm {
             let (s1, s2) = acc.split_at_mut(c);
             kernels::norm_grad_sums(&x.data[r.clone()], &g.data[r], &coef[b], silu, s1, s2)
         });
+        // sums: per image, [Σ g_z | Σ g_z x̂] per channel; the GroupNorm gradient wants them
+        // times f = gamma (1 + scale).
+        let mut fsums = sums.clone();
+        for b in 0..x.b {
+            for ch in 0..c {
+                let f = coef[b].f[ch] as f64;
+                fsums[(2 * b) * c + ch] *= f;
+                fsums[(2 * b + 1) * c + ch] *= f;
+            }
+        }
+        let dfilm = grads.map(|grads| self.param_grads(&sums, film.as_ref(), x.b, grads));
+        let sums = fsums;
         let n = (pixels * (c / self.groups)) as f64;
         let m1 = self.group_sums(&sums, x.b, 2, 0);
         let m2 = self.group_sums(&sums, x.b, 2, 1);
@@ -231,6 +253,39 @@ impl GroupNorm {
                 let (m1, m2) = (&m1[b * c..(b + 1) * c], &m2[b * c..(b + 1) * c]);
                 kernels::norm_grad_apply(dst, xs, gs, &coef[b], silu, m1, m2);
             });
-        out
+        (out, dfilm.flatten())
+    }
+
+    /// From `S1 = Σ g_z`, `S2 = Σ g_z x̂` per image and channel: `dγ = Σ_b (1 + s) S2`,
+    /// `dβ = Σ_b (1 + s) S1`, and the scale-shift's `d scale = γ S2 + β S1`, `d shift = S1`.
+    fn param_grads(
+        &self,
+        sums: &[f64],
+        film: Option<&Film>,
+        b: usize,
+        grads: &mut ParamGrads,
+    ) -> Option<Film> {
+        let c = self.c;
+        let mut dgamma = vec![0.0f64; c];
+        let mut dbeta = vec![0.0f64; c];
+        let mut dfilm = Film {
+            scale: vec![0.0; b * c],
+            shift: vec![0.0; b * c],
+        };
+        for bi in 0..b {
+            for ch in 0..c {
+                let (s1, s2) = (sums[(2 * bi) * c + ch], sums[(2 * bi + 1) * c + ch]);
+                let k = 1.0 + film.map_or(0.0, |f| f.scale[bi * c + ch] as f64);
+                dgamma[ch] += k * s2;
+                dbeta[ch] += k * s1;
+                dfilm.scale[bi * c + ch] =
+                    (self.gamma[ch] as f64 * s2 + self.beta[ch] as f64 * s1) as f32;
+                dfilm.shift[bi * c + ch] = s1 as f32;
+            }
+        }
+        let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<_>>();
+        grads.add(&format!("{}.weight", self.name), &f32s(dgamma));
+        grads.add(&format!("{}.bias", self.name), &f32s(dbeta));
+        film.map(|_| dfilm)
     }
 }
