@@ -102,54 +102,44 @@ dispatched! {
 }
 
 dispatched! {
-    /// GroupNorm backward, first pass: per channel, sums of `g_z = g · silu'(x a + d)` (no
-    /// SiLU factor when `!silu`) and of `g_z · x̂`, `x̂ = (x − mean) · rstd`.
+    /// GroupNorm backward, first pass: writes `g_z = g · silu'(x a + d)` (just `g` when
+    /// `!silu`) to `gz`, and adds per channel `Σ g_z` to `s1` and `Σ g_z x̂` to `s2`,
+    /// `x̂ = (x − mean) · rstd`.
     pub fn norm_grad_sums(
         x: &[f32],
         g: &[f32],
         coef: &NormCoef,
         silu: bool,
+        gz: &mut [f32],
         s1: &mut [f32],
         s2: &mut [f32],
     ) {
         let c = s1.len();
-        for (xr, gr) in x.chunks_exact(c).zip(g.chunks_exact(c)) {
+        for ((xr, gr), zr) in x.chunks_exact(c).zip(g.chunks_exact(c)).zip(gz.chunks_exact_mut(c)) {
             for ch in 0..c {
                 let v = xr[ch];
-                let mut gz = gr[ch];
+                let mut d = gr[ch];
                 if silu {
-                    gz *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
+                    d *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
                 }
+                zr[ch] = d;
                 let xh = (v - coef.mean[ch]) * coef.rstd[ch];
-                s1[ch] += gz;
-                s2[ch] = gz.mul_add(xh, s2[ch]);
+                s1[ch] += d;
+                s2[ch] = d.mul_add(xh, s2[ch]);
             }
         }
     }
 }
 
 dispatched! {
-    /// GroupNorm backward, second pass: `dx = rstd (ĝ − m1 − x̂ m2)` per channel.
-    pub fn norm_grad_apply(
-        dst: &mut [f32],
-        x: &[f32],
-        g: &[f32],
-        coef: &NormCoef,
-        silu: bool,
-        m1: &[f32],
-        m2: &[f32],
-    ) {
+    /// GroupNorm backward, second pass, in place on the first pass's `g_z`:
+    /// `dx = rstd (g_z f − m1 − x̂ m2)` per channel.
+    pub fn norm_grad_apply(dst: &mut [f32], x: &[f32], coef: &NormCoef, m1: &[f32], m2: &[f32]) {
         let c = m1.len();
-        for ((dr, xr), gr) in dst.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(g.chunks_exact(c)) {
+        for (dr, xr) in dst.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
             for ch in 0..c {
-                let v = xr[ch];
-                let mut gz = gr[ch];
-                if silu {
-                    gz *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
-                }
-                let gh = gz * coef.f[ch];
-                let xh = (v - coef.mean[ch]) * coef.rstd[ch];
-                dr[ch] = coef.rstd[ch] * (gh - m1[ch] - xh * m2[ch]);
+                let xh = (xr[ch] - coef.mean[ch]) * coef.rstd[ch];
+                dr[ch] = coef.rstd[ch] * (dr[ch] * coef.f[ch] - m1[ch] - xh * m2[ch]);
             }
         }
     }

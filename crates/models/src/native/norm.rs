@@ -208,10 +208,34 @@ impl GroupNorm {
         let c = self.c;
         let pixels = x.pixels();
         let coef = self.coefficients(x.b, &mean, &rstd, film.as_ref());
-        let sums = channel_sums(&x, 2, |b, r, acc| {
-            let (s1, s2) = acc.split_at_mut(c);
-            kernels::norm_grad_sums(&x.data[r.clone()], &g.data[r], &coef[b], silu, s1, s2)
-        });
+        // First pass: g_z into `out`, and its per-channel sums in fixed blocks of one
+        // image, reduced in order (as `channel_sums`).
+        let mut out = Act::zeros(x.b, x.h, x.w, c);
+        let parts: Vec<(usize, Vec<f32>)> = out
+            .data
+            .par_chunks_mut(pixels * c)
+            .zip(x.data.par_chunks(pixels * c))
+            .zip(g.data.par_chunks(pixels * c))
+            .enumerate()
+            .flat_map(|(b, ((dst, xs), gs))| {
+                dst.par_chunks_mut(BLOCK * c)
+                    .zip(xs.par_chunks(BLOCK * c))
+                    .zip(gs.par_chunks(BLOCK * c))
+                    .map(move |t| (b, t))
+            })
+            .map(|(b, ((dst, xs), gs))| {
+                let mut acc = vec![0.0f32; 2 * c];
+                let (s1, s2) = acc.split_at_mut(c);
+                kernels::norm_grad_sums(xs, gs, &coef[b], silu, dst, s1, s2);
+                (b, acc)
+            })
+            .collect();
+        let mut sums = vec![0.0f64; x.b * 2 * c];
+        for (b, acc) in &parts {
+            for (o, v) in sums[b * 2 * c..(b + 1) * 2 * c].iter_mut().zip(acc) {
+                *o += *v as f64;
+            }
+        }
         // sums: per image, [Σ g_z | Σ g_z x̂] per channel; the GroupNorm gradient wants them
         // times f = gamma (1 + scale).
         let mut fsums = sums.clone();
@@ -237,21 +261,18 @@ impl GroupNorm {
             .iter()
             .map(|v| (v / n) as f32)
             .collect();
-        let mut out = Act::zeros(x.b, x.h, x.w, c);
         out.data
             .par_chunks_mut(pixels * c)
             .zip(x.data.par_chunks(pixels * c))
-            .zip(g.data.par_chunks(pixels * c))
             .enumerate()
-            .flat_map(|(b, ((dst, xs), gs))| {
+            .flat_map(|(b, (dst, xs))| {
                 dst.par_chunks_mut(BLOCK * c)
                     .zip(xs.par_chunks(BLOCK * c))
-                    .zip(gs.par_chunks(BLOCK * c))
                     .map(move |t| (b, t))
             })
-            .for_each(|(b, ((dst, xs), gs))| {
+            .for_each(|(b, (dst, xs))| {
                 let (m1, m2) = (&m1[b * c..(b + 1) * c], &m2[b * c..(b + 1) * c]);
-                kernels::norm_grad_apply(dst, xs, gs, &coef[b], silu, m1, m2);
+                kernels::norm_grad_apply(dst, xs, &coef[b], m1, m2);
             });
         (out, dfilm.flatten())
     }
