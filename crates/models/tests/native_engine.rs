@@ -74,9 +74,10 @@ fn random(cfg: AdmConfig, seed: u64) -> (NetworkDenoiser, NetworkDenoiser) {
     (make(Engine::Native), make(Engine::Burn))
 }
 
-#[test]
-fn every_block_variant_matches_burn() {
-    let base = AdmConfig {
+/// A 16×16 RGB network with learned sigma: scale-shift norm, res-block up/down sampling,
+/// legacy attention with 2 heads at 8×8; the tests vary it.
+fn small_config() -> AdmConfig {
+    AdmConfig {
         image_size: 16,
         in_channels: 3,
         model_channels: 32,
@@ -91,7 +92,12 @@ fn every_block_variant_matches_burn() {
         resblock_updown: true,
         use_new_attention_order: false,
         conv_resample: true,
-    };
+    }
+}
+
+#[test]
+fn every_block_variant_matches_burn() {
+    let base = small_config();
     let variants = [
         (
             "scale-shift, res-block up/down, legacy attention, 2 heads, learned sigma",
@@ -188,22 +194,7 @@ fn parameter_gradients_match_burn() {
             );
         }
     }
-    let base = AdmConfig {
-        image_size: 16,
-        in_channels: 3,
-        model_channels: 32,
-        out_channels: 6,
-        num_res_blocks: 1,
-        attention_ds: vec![2],
-        channel_mult: vec![1, 2],
-        num_heads: 2,
-        num_head_channels: None,
-        num_heads_upsample: None,
-        use_scale_shift_norm: true,
-        resblock_updown: true,
-        use_new_attention_order: false,
-        conv_resample: true,
-    };
+    let base = small_config();
     let variants = [
         base.clone(),
         AdmConfig {

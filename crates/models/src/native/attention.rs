@@ -46,6 +46,15 @@ impl Attention {
 
     /// With `keep`, the tape for the input VJP; with `train` too, what the parameter
     /// gradients need.
+    /// Image `bi`, head `h`: its q, k and v as `[T, ch]` views into the qkv activation.
+    fn views<'a>(&self, qkv: &'a Act, bi: usize, h: usize) -> [MatRef<'a>; 3] {
+        let (t, c3) = (qkv.pixels(), qkv.c);
+        let (c, ch) = (c3 / 3, c3 / 3 / self.heads);
+        let base = &qkv.data[bi * t * c3..(bi + 1) * t * c3];
+        self.offsets(c, h)
+            .map(|o| MatRef::row_major(&base[o..], t, ch, c3))
+    }
+
     pub fn forward(&self, x: Act, keep: bool, train: bool) -> (Act, Option<AttnCache>) {
         let (b, c, t) = (x.b, x.c, x.pixels());
         let heads = self.heads;
@@ -59,11 +68,7 @@ impl Attention {
             .into_par_iter()
             .map(|i| {
                 let (bi, h) = (i / heads, i % heads);
-                let base = &qkv.data[bi * t * c3..(bi + 1) * t * c3];
-                let [qo, ko, vo] = self.offsets(c, h);
-                let q = MatRef::row_major(&base[qo..], t, ch, c3);
-                let k = MatRef::row_major(&base[ko..], t, ch, c3);
-                let v = MatRef::row_major(&base[vo..], t, ch, c3);
+                let [q, k, v] = self.views(&qkv, bi, h);
                 let mut p = vec![0.0f32; t * t];
                 matmul(&mut p, t, q, k.t(), false);
                 for row in p.chunks_exact_mut(t) {
@@ -115,11 +120,7 @@ impl Attention {
             .into_par_iter()
             .map(|i| {
                 let (bi, h) = (i / heads, i % heads);
-                let base = &qkv.data[bi * t * c3..(bi + 1) * t * c3];
-                let [qo, ko, vo] = self.offsets(c, h);
-                let q = MatRef::row_major(&base[qo..], t, ch, c3);
-                let k = MatRef::row_major(&base[ko..], t, ch, c3);
-                let v = MatRef::row_major(&base[vo..], t, ch, c3);
+                let [q, k, v] = self.views(&qkv, bi, h);
                 let p = &probs[i * t * t..(i + 1) * t * t];
                 let pm = MatRef::row_major(p, t, t, t);
                 let go = MatRef::row_major(&ga.data[bi * t * c + h * ch..], t, ch, c);
