@@ -62,7 +62,6 @@ impl Attention {
         let scale = 1.0 / (ch as f32).sqrt();
         let (xn, norm) = self.norm.forward(&x, None, false, keep);
         let qkv = self.qkv.forward(&xn);
-        let c3 = 3 * c;
         // Per (image, head): probabilities [T, T] and output [T, ch].
         let parts: Vec<(Vec<f32>, Vec<f32>)> = (0..b * heads)
             .into_par_iter()
