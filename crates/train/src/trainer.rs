@@ -396,18 +396,9 @@ impl TrainState {
         let tsf: Vec<f64> = ts.iter().map(|&t| t as f64).collect();
         let (out, tape) = net.forward_mode(Act::from_nchw(&x, b, c, h, w), &tsf, Mode::Train);
         let n = (b * c * h * w) as f64;
-        let mut g = Act::zeros(b, h, w, out.c);
-        let mut sse = 0.0f64;
-        for bi in 0..b {
-            for ci in 0..c {
-                for p in 0..h * w {
-                    let i = (bi * h * w + p) * out.c + ci;
-                    let d = out.data[i] as f64 - eps[(bi * c + ci) * h * w + p];
-                    sse += d * d;
-                    g.data[i] = (2.0 * d / n) as f32;
-                }
-            }
-        }
+        let resid: Vec<f64> = out.to_nchw(c).iter().zip(eps).map(|(o, e)| o - e).collect();
+        let sse: f64 = resid.iter().map(|d| d * d).sum();
+        let g = Act::from_nchw_scaled(&resid, b, c, h, w, out.c, |_| 2.0 / n);
         let mut pg = ParamGrads::default();
         net.backward_params(
             tape.expect("a training forward keeps its tape"),

@@ -31,14 +31,31 @@ impl Act {
         self.b * self.h * self.w
     }
 
-    /// From `[B, C, H, W]` values (any float type that converts to f32).
+    /// From `[B, C, H, W]` values.
     pub fn from_nchw(x: &[f64], b: usize, c: usize, h: usize, w: usize) -> Self {
-        let mut a = Self::zeros(b, h, w, c);
+        Self::from_nchw_scaled(x, b, c, h, w, c, |_| 1.0)
+    }
+
+    /// `[B, C, H, W]` values times `scale(image)`, as the first `C` of `channels` channels
+    /// (the rest zero): a cotangent for a network with more outputs than the image has
+    /// channels (learned sigma).
+    pub fn from_nchw_scaled(
+        x: &[f64],
+        b: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+        channels: usize,
+        scale: impl Fn(usize) -> f64,
+    ) -> Self {
+        assert!(channels >= c, "{channels} channels cannot hold {c}");
+        let mut a = Self::zeros(b, h, w, channels);
         for bi in 0..b {
+            let k = scale(bi);
             for ci in 0..c {
                 let src = &x[(bi * c + ci) * h * w..][..h * w];
                 for (p, &v) in src.iter().enumerate() {
-                    a.data[(bi * h * w + p) * c + ci] = v as f32;
+                    a.data[(bi * h * w + p) * channels + ci] = (k * v) as f32;
                 }
             }
         }

@@ -76,15 +76,7 @@ impl Linearization for NativeLinearization<'_> {
         let n = s.numel();
         let b = self.sigmas.len();
         // g_eps = −σ v in the first C channels (the learned-sigma half gets no gradient).
-        let mut g = Act::zeros(b, s.h, s.w, self.out_c);
-        for (bi, sigma) in self.sigmas.iter().enumerate() {
-            for ci in 0..s.c {
-                for p in 0..s.h * s.w {
-                    g.data[(bi * s.h * s.w + p) * self.out_c + ci] =
-                        (-sigma * v[bi * n + ci * s.h * s.w + p]) as f32;
-                }
-            }
-        }
+        let g = Act::from_nchw_scaled(v, b, s.c, s.h, s.w, self.out_c, |i| -self.sigmas[i]);
         let gx = self.den.net.backward(self.tape, &g).to_nchw(s.c);
         Ok(v.chunks(n)
             .zip(gx.chunks(n))
