@@ -548,6 +548,44 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
         r.status.success() && err.contains("resuming from") && err.contains("at step 3"),
         "{err}"
     );
+    // The resumed run names the settings that changed (here the cosine's end, --steps).
+    assert!(
+        err.contains("note: the checkpoint was trained with: batch 2, lr 2e-4 (200 warm-up steps, then cosine to 2e-5 at step 3)")
+            && err.contains("continuing with:           batch 2, lr 2e-4 (200 warm-up steps, then cosine to 2e-5 at step 4)"),
+        "{err}"
+    );
+    // Schedules that do not exist, or a cosine that would rise, are refused by name.
+    for (flag, value, says) in [
+        (
+            "--lr-decay",
+            "linear",
+            "--lr-decay \"linear\": expected `cosine` or `constant`",
+        ),
+        (
+            "--lr-final",
+            "1e-3",
+            "invalid training setting lr_final = 0.001: must be in [0, lr]",
+        ),
+    ] {
+        let r = vmlmap(&[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--arch",
+            arch.to_str().unwrap(),
+            "--steps",
+            "5",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            !r.status.success() && err.contains(says),
+            "{flag} {value}: {err}"
+        );
+    }
     // Images that do not fit the architecture are refused with both shapes.
     clear();
     std::fs::write(

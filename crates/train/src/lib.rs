@@ -5,6 +5,7 @@
 pub mod adamw;
 pub mod data;
 pub mod eval;
+pub mod lr;
 pub mod plot;
 pub mod trainer;
 

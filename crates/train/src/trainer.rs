@@ -6,6 +6,7 @@
 
 use crate::adamw::{parameters, AdamW};
 use crate::data::ImageSet;
+use crate::lr::{lr_at, LrDecay};
 use crate::TrainError;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::HashMap;
@@ -23,12 +24,31 @@ pub struct TrainConfig {
     pub batch: usize,
     pub lr: f64,
     pub warmup: u64,
+    /// What the rate does after the warm-up.
+    pub decay: LrDecay,
     pub ema_decay: f64,
     pub seed: u64,
     pub save_every: u64,
 }
 
 impl TrainConfig {
+    /// The settings that shape the weights, as one line for the checkpoint and model card.
+    pub fn recipe(&self) -> String {
+        let decay = match self.decay {
+            LrDecay::Constant => "constant".to_string(),
+            LrDecay::Cosine { final_lr } => format!("cosine to {final_lr:e}"),
+        };
+        format!(
+            "batch {}, lr {:e} ({} warm-up steps, then {decay} at step {}), EMA {}, seed {}",
+            self.batch, self.lr, self.warmup, self.steps, self.ema_decay, self.seed
+        )
+    }
+
+    /// The learning rate of the update at 0-based `step`.
+    pub fn lr_at(&self, step: u64) -> f64 {
+        lr_at(step, self.steps, self.lr, self.warmup, self.decay)
+    }
+
     pub fn check(&self) -> Result<(), TrainError> {
         let bad = |field, value: String, reason: &str| {
             Err(TrainError::Config {
@@ -45,6 +65,15 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad("ema_decay", self.ema_decay.to_string(), "must be in [0, 1)");
+        }
+        if let LrDecay::Cosine { final_lr } = self.decay {
+            if !(final_lr >= 0.0 && final_lr <= self.lr) {
+                return bad(
+                    "lr_final",
+                    final_lr.to_string(),
+                    "must be in [0, lr] (the cosine decays from lr to it)",
+                );
+            }
         }
         if self.save_every == 0 {
             return bad("save_every", "0".into(), "must be at least 1");
@@ -63,6 +92,9 @@ pub struct TrainState {
     pub losses: Vec<(u64, f32)>,
     /// Held-out denoising losses `(step, [(sigma, mse)])` measured during training.
     pub held_out: Vec<(u64, Vec<(f64, f64)>)>,
+    /// The settings of the run that last saved this state (`TrainConfig::recipe`); empty
+    /// for checkpoints written before it was recorded.
+    pub recipe: String,
     /// Steps run on the native engine (CPU, unless `VMLMAP_ENGINE=burn`) instead of burn's
     /// autodiff.
     pub native: bool,
@@ -169,6 +201,7 @@ impl TrainState {
                     })
                     .collect()
             };
+            let recipe = meta.get("recipe").cloned().unwrap_or_default();
             let mut opt = AdamW::new(tc.lr);
             opt.step = step;
             opt.m = take("adam_m.")?;
@@ -181,6 +214,7 @@ impl TrainState {
                 config,
                 losses,
                 held_out,
+                recipe,
                 native,
             })
         } else {
@@ -205,6 +239,7 @@ impl TrainState {
                 config: config.clone(),
                 losses: Vec::new(),
                 held_out: Vec::new(),
+                recipe: tc.recipe(),
                 native,
             })
         }
@@ -244,6 +279,7 @@ impl TrainState {
             "losses".to_string(),
             serde_json::to_string(&self.losses).expect("serialisable"),
         );
+        meta.insert("recipe".to_string(), self.recipe.clone());
         meta.insert(
             "held_out".to_string(),
             serde_json::to_string(&self.held_out).expect("serialisable"),
@@ -362,7 +398,7 @@ impl TrainState {
             .try_into_vec::<f32>()
             .expect("scalar")[0];
         let grads = loss.backward();
-        let lr = tc.lr * ((step + 1) as f64 / tc.warmup.max(1) as f64).min(1.0);
+        let lr = tc.lr_at(step);
         let model = std::mem::replace(&mut self.model, placeholder(&self.config));
         self.model = self.opt.update(model, &grads, lr);
         let params = parameters(&self.model);
@@ -417,7 +453,7 @@ impl TrainState {
             })
             .collect();
         let step = self.opt.step;
-        let lr = tc.lr * ((step + 1) as f64 / tc.warmup.max(1) as f64).min(1.0);
+        let lr = tc.lr_at(step);
         self.opt.update_flat(&mut params, &grads, lr);
         let model = std::mem::replace(&mut self.model, placeholder(&self.config));
         self.model = crate::adamw::set_parameters(model, &params);

@@ -31,6 +31,7 @@ fn native_steps_match_burn_steps() {
         batch: 4,
         lr: 1e-3,
         warmup: 1,
+        decay: vmlmap_train::lr::LrDecay::Constant,
         ema_decay: 0.9,
         seed: 3,
         save_every: 10,

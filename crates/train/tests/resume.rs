@@ -31,6 +31,7 @@ fn resumed_training_equals_uninterrupted_training() {
         batch: 3,
         lr: 1e-3,
         warmup: 2,
+        decay: vmlmap_train::lr::LrDecay::Constant,
         ema_decay: 0.9,
         seed: 5,
         save_every: 2,

@@ -160,6 +160,7 @@ fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCod
         batch: a.batch,
         lr: 1e-4,
         warmup: 1,
+        decay: vmlmap_train::lr::LrDecay::Constant,
         ema_decay: 0.9999,
         seed: 0,
         save_every: u64::MAX,

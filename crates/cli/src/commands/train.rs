@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use vmlmap_models::adm::AdmConfig;
 use vmlmap_train::data::{fashion_mnist, image_folder, FASHION_MNIST_DIR};
+use vmlmap_train::lr::LrDecay;
 use vmlmap_train::trainer::{TrainConfig, TrainState};
 
 #[derive(clap::Args)]
@@ -29,6 +30,14 @@ pub struct Args {
     /// Linear warm-up steps.
     #[arg(long, default_value_t = 200)]
     warmup: u64,
+    /// After the warm-up: `cosine` (a half-cosine from --lr down to --lr-final at --steps)
+    /// or `constant` (--lr to the end). The cosine follows --steps, so resume with the same
+    /// --steps to keep the schedule.
+    #[arg(long, default_value = "cosine")]
+    lr_decay: String,
+    /// The cosine's final learning rate (default: --lr / 10).
+    #[arg(long, allow_negative_numbers = true)]
+    lr_final: Option<f64>,
     /// Decay of the exponential moving average of the weights (the exported weights).
     #[arg(long, default_value_t = 0.999)]
     ema: f64,
@@ -66,6 +75,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         batch: a.batch,
         lr: a.lr,
         warmup: a.warmup,
+        decay: LrDecay::parse(&a.lr_decay, a.lr_final.unwrap_or(a.lr / 10.0)).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--lr-decay {:?}: expected `cosine` or `constant`",
+                a.lr_decay
+            )
+        })?,
         ema_decay: a.ema,
         seed: a.seed,
         save_every: a.save_every,
@@ -137,6 +152,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         format!("a fresh start, checkpoint {}", ckpt.display())
     };
     eprintln!("{} images; {params} parameters; {start}", data.len());
+    if resuming && state.recipe != tc.recipe() {
+        eprintln!(
+            "note: the checkpoint was trained with: {}\n      continuing with:           {}",
+            if state.recipe.is_empty() {
+                "(not recorded)"
+            } else {
+                &state.recipe
+            },
+            tc.recipe()
+        );
+    }
+    state.recipe = tc.recipe();
     let table = vmlmap_core::schedule::VpTable::ddpm_linear();
     let bar = ProgressBar::new(tc.steps);
     bar.set_style(
@@ -163,8 +190,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         if log_lines && state.opt.step % 10 == 0 {
             let rate = started.elapsed().as_secs_f64() / (state.opt.step - first) as f64;
             eprintln!(
-                "step {}/{} loss {loss:.4} (avg {a:.4}) {rate:.2} s/step",
-                state.opt.step, tc.steps
+                "step {}/{} loss {loss:.4} (avg {a:.4}) lr {:.2e} {rate:.2} s/step",
+                state.opt.step,
+                tc.steps,
+                tc.lr_at(state.opt.step - 1)
             );
         }
         let stopping = stop.load(std::sync::atomic::Ordering::SeqCst);
