@@ -1201,6 +1201,9 @@ fn held_out_loss_during_training_and_from_models_eval_agree() {
         })
         .collect();
     assert_eq!(at_end.len(), 6);
+    // The export draws the held-out curve beside the training loss.
+    let curve = image::open(dir.join("tiny.held-out.png")).expect("the held-out plot");
+    assert_eq!((curve.width(), curve.height()), (720, 360));
     // The exported EMA weights score the same on the same images and noise.
     let r = vmlmap(&[
         "models",

@@ -1,6 +1,7 @@
 //! The loss-curve PNG of the model card: the per-step training loss (light) and its
 //! running mean (dark) against the step, on a log10 loss axis with labelled axes, tick
-//! values and a legend (drawn by `vmlmap-plot`).
+//! values and a legend (drawn by `vmlmap-plot`); and the held-out denoising loss, one line
+//! per noise level, against the step.
 
 use vmlmap_plot::{LineChart, PlotError, Series, Style};
 
@@ -29,6 +30,53 @@ pub fn loss_curve(losses: &[(u64, f32)], w: u32, h: u32) -> Result<image::RgbIma
     chart.draw()
 }
 
+/// One colour per held-out noise level, light (small σ) to dark (large σ).
+const SIGMA_COLOURS: [(u8, u8, u8); 6] = [
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (204, 121, 167),
+    (213, 94, 0),
+    (0, 114, 178),
+];
+
+/// Draws the held-out MSE of D against the clean image, `(step, [(sigma, mse)])` as
+/// measured during training, one line with markers per σ, on a log10 axis.
+pub fn held_out_curve(
+    held_out: &[(u64, Vec<(f64, f64)>)],
+    w: u32,
+    h: u32,
+) -> Result<image::RgbImage, PlotError> {
+    let mut sigmas: Vec<f64> = held_out
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .collect();
+    sigmas.sort_by(f64::total_cmp);
+    sigmas.dedup();
+    let mut chart = LineChart::new(
+        "held-out denoising loss (MSE of D against the clean image)",
+        "step",
+        "MSE",
+    );
+    for (k, &sigma) in sigmas.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = held_out
+            .iter()
+            .filter_map(|(step, v)| {
+                v.iter()
+                    .find(|p| p.0 == sigma && p.1 > 0.0 && p.1.is_finite())
+                    .map(|p| (*step as f64, p.1))
+            })
+            .collect();
+        let colour = SIGMA_COLOURS[k % SIGMA_COLOURS.len()];
+        chart =
+            chart.with(Series::new(&format!("σ = {sigma}"), pts, Style::LineMarkers).color(colour));
+    }
+    chart.log_y = true;
+    chart.width = w;
+    chart.height = h;
+    chart.draw()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +89,27 @@ mod tests {
         let light = img.pixels().filter(|p| p.0 == [170, 190, 235]).count();
         assert!(dark > 100 && light > 100, "{dark} {light}");
         assert!(loss_curve(&[], 640, 280).is_err());
+    }
+
+    #[test]
+    fn draws_one_line_per_sigma() {
+        let held: Vec<(u64, Vec<(f64, f64)>)> = (1..6)
+            .map(|k| {
+                let v = [0.05, 0.2, 5.0]
+                    .iter()
+                    .map(|&s| (s, s / (k as f64 * 10.0)))
+                    .collect();
+                (k * 1000, v)
+            })
+            .collect();
+        let img = held_out_curve(&held, 640, 320).unwrap();
+        for c in &SIGMA_COLOURS[..3] {
+            let n = img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();
+            assert!(n > 50, "{c:?}: {n}");
+        }
+        // The fourth colour is not drawn: three noise levels, three lines.
+        let c = SIGMA_COLOURS[3];
+        assert_eq!(img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count(), 0);
+        assert!(held_out_curve(&[], 640, 320).is_err());
     }
 }

@@ -100,12 +100,14 @@ pub struct TrainState {
     pub native: bool,
 }
 
-/// The files an export writes: the weights, `NAME.loss.png` and `NAME.json`.
-pub fn export_paths(path: &Path) -> [std::path::PathBuf; 3] {
+/// The files an export writes: the weights, `NAME.loss.png`, `NAME.json` and, when the
+/// held-out loss was measured, `NAME.held-out.png`.
+pub fn export_paths(path: &Path) -> [std::path::PathBuf; 4] {
     [
         path.to_path_buf(),
         path.with_extension("loss.png"),
         path.with_extension("json"),
+        path.with_extension("held-out.png"),
     ]
 }
 
@@ -327,7 +329,7 @@ impl TrainState {
     /// `UNetModel` constructor arguments) and `NAME.loss.png` (the loss curve) beside them.
     /// Without `force`, nothing is written if any of the three exists.
     pub fn export_ema(&self, path: &Path, force: bool) -> Result<(), TrainError> {
-        let [_, curve, json] = export_paths(path);
+        let [_, curve, json, held] = export_paths(path);
         check_export_free(path, force)?;
         let ex_err = |p: &Path, e: String| TrainError::Export {
             path: p.display().to_string(),
@@ -353,6 +355,15 @@ impl TrainState {
                     .map_err(|e| e.to_string())
             })
             .map_err(|e| ex_err(&curve, e.to_string()))?;
+        }
+        if !self.held_out.is_empty() {
+            let plot = crate::plot::held_out_curve(&self.held_out, 720, 360)
+                .map_err(|e| ex_err(&held, e.to_string()))?;
+            vmlmap_io::write_atomic(held.to_str().unwrap_or("held-out.png"), force, |tmp| {
+                plot.save_with_format(tmp, image::ImageFormat::Png)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| ex_err(&held, e.to_string()))?;
         }
         vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))
