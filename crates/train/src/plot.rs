@@ -69,7 +69,7 @@ pub fn held_out_curve(
             .collect();
         let colour = SIGMA_COLOURS[k % SIGMA_COLOURS.len()];
         chart =
-            chart.with(Series::new(&format!("σ = {sigma}"), pts, Style::LineMarkers).color(colour));
+            chart.with(Series::new(format!("σ = {sigma}"), pts, Style::LineMarkers).color(colour));
     }
     chart.log_y = true;
     chart.width = w;
