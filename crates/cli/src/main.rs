@@ -4,6 +4,7 @@
 
 mod assets;
 mod commands;
+mod heap;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +43,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    heap::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
