@@ -1,4 +1,24 @@
 //! An activation: a batch of feature maps stored channels-last (`[B, H, W, C]`, f32).
+//! Its buffers are filled and copied on the rayon pool: the per-pixel copies (channel
+//! concatenation, resampling) and zero-fills were serial and left a core idle.
+
+use rayon::prelude::*;
+
+/// Values below which a buffer is filled on the calling thread (a task costs more).
+const PAR_MIN: usize = 1 << 15;
+
+/// Pixels per rayon task in the per-pixel copies.
+const PIXELS_PER_TASK: usize = 256;
+
+/// `n` zeros, written in parallel when `n` is large.
+pub fn zeros(n: usize) -> Vec<f32> {
+    if n < PAR_MIN {
+        return vec![0.0; n];
+    }
+    let mut v = Vec::with_capacity(n);
+    v.par_extend(rayon::iter::repeat_n(0.0f32, n));
+    v
+}
 
 /// A `[B, H, W, C]` f32 buffer.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,8 +37,20 @@ impl Act {
             h,
             w,
             c,
-            data: vec![0.0; b * h * w * c],
+            data: zeros(b * h * w * c),
         }
+    }
+
+    /// A copy, made on the rayon pool when it is large (a tape keeping its input).
+    pub fn par_clone(&self) -> Act {
+        let data = if self.data.len() < PAR_MIN {
+            self.data.clone()
+        } else {
+            let mut v = Vec::with_capacity(self.data.len());
+            v.par_extend(self.data.par_iter().copied());
+            v
+        };
+        Act { data, ..*self }
     }
 
     /// Pixels per image.
@@ -84,22 +116,30 @@ impl Act {
             other.data.len(),
             "adding activations of different sizes"
         );
-        super::kernels::add_into(&mut self.data, &other.data);
+        self.data
+            .par_chunks_mut(PAR_MIN)
+            .zip(other.data.par_chunks(PAR_MIN))
+            .for_each(|(d, s)| super::kernels::add_into(d, s));
     }
 
     /// Channels `[self | other]` (same batch and size).
     pub fn concat_channels(&self, other: &Act) -> Act {
         let c = self.c + other.c;
         let mut out = Act::zeros(self.b, self.h, self.w, c);
-        for ((dst, a), b) in out
-            .data
-            .chunks_exact_mut(c)
-            .zip(self.data.chunks_exact(self.c))
-            .zip(other.data.chunks_exact(other.c))
-        {
-            dst[..self.c].copy_from_slice(a);
-            dst[self.c..].copy_from_slice(b);
-        }
+        out.data
+            .par_chunks_mut(c * PIXELS_PER_TASK)
+            .zip(self.data.par_chunks(self.c * PIXELS_PER_TASK))
+            .zip(other.data.par_chunks(other.c * PIXELS_PER_TASK))
+            .for_each(|((dst, a), b)| {
+                for ((dst, a), b) in dst
+                    .chunks_exact_mut(c)
+                    .zip(a.chunks_exact(self.c))
+                    .zip(b.chunks_exact(other.c))
+                {
+                    dst[..self.c].copy_from_slice(a);
+                    dst[self.c..].copy_from_slice(b);
+                }
+            });
         out
     }
 
@@ -108,15 +148,20 @@ impl Act {
         let c2 = self.c - c1;
         let mut a = Act::zeros(self.b, self.h, self.w, c1);
         let mut b = Act::zeros(self.b, self.h, self.w, c2);
-        for ((src, da), db) in self
-            .data
-            .chunks_exact(self.c)
-            .zip(a.data.chunks_exact_mut(c1))
-            .zip(b.data.chunks_exact_mut(c2))
-        {
-            da.copy_from_slice(&src[..c1]);
-            db.copy_from_slice(&src[c1..]);
-        }
+        a.data
+            .par_chunks_mut(c1 * PIXELS_PER_TASK)
+            .zip(b.data.par_chunks_mut(c2 * PIXELS_PER_TASK))
+            .zip(self.data.par_chunks(self.c * PIXELS_PER_TASK))
+            .for_each(|((da, db), src)| {
+                for ((src, da), db) in src
+                    .chunks_exact(self.c)
+                    .zip(da.chunks_exact_mut(c1))
+                    .zip(db.chunks_exact_mut(c2))
+                {
+                    da.copy_from_slice(&src[..c1]);
+                    db.copy_from_slice(&src[c1..]);
+                }
+            });
         (a, b)
     }
 
@@ -124,15 +169,17 @@ impl Act {
     pub fn upsample2(&self) -> Act {
         let (h2, w2, c) = (2 * self.h, 2 * self.w, self.c);
         let mut out = Act::zeros(self.b, h2, w2, c);
-        for bi in 0..self.b {
-            for y in 0..h2 {
-                for x in 0..w2 {
-                    let src = ((bi * self.h + y / 2) * self.w + x / 2) * c;
-                    let dst = ((bi * h2 + y) * w2 + x) * c;
-                    out.data[dst..dst + c].copy_from_slice(&self.data[src..src + c]);
+        // One output row per task: row `y` of image `bi` reads input row `y / 2`.
+        out.data
+            .par_chunks_mut(w2 * c)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let (bi, y) = (row / h2, row % h2);
+                let src = &self.data[(bi * self.h + y / 2) * self.w * c..][..self.w * c];
+                for (x, d) in dst.chunks_exact_mut(c).enumerate() {
+                    d.copy_from_slice(&src[(x / 2) * c..][..c]);
                 }
-            }
-        }
+            });
         out
     }
 
@@ -156,20 +203,22 @@ impl Act {
     fn pool2(&self, scale: f32) -> Act {
         let (h2, w2, c) = (self.h / 2, self.w / 2, self.c);
         let mut out = Act::zeros(self.b, h2, w2, c);
-        for bi in 0..self.b {
-            for y in 0..h2 {
-                for x in 0..w2 {
-                    let dst = ((bi * h2 + y) * w2 + x) * c;
+        // One output row per task, each value summed in the same order as before.
+        out.data
+            .par_chunks_mut(w2 * c)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let (bi, y) = (row / h2, row % h2);
+                for (x, d) in dst.chunks_exact_mut(c).enumerate() {
                     for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                         let src = ((bi * self.h + 2 * y + dy) * self.w + 2 * x + dx) * c;
-                        for k in 0..c {
-                            out.data[dst + k] += self.data[src + k];
+                        for (o, v) in d.iter_mut().zip(&self.data[src..src + c]) {
+                            *o += *v;
                         }
                     }
-                    out.data[dst..dst + c].iter_mut().for_each(|v| *v *= scale);
+                    d.iter_mut().for_each(|v| *v *= scale);
                 }
-            }
-        }
+            });
         out
     }
 }

@@ -180,7 +180,7 @@ impl GroupNorm {
                 kernels::affine_act(dst, src, &coef[b].a, &coef[b].d, silu);
             });
         let cache = keep.then(|| NormCache {
-            x: x.clone(),
+            x: x.par_clone(),
             mean,
             rstd,
             film,

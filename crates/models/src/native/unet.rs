@@ -327,7 +327,7 @@ impl Res {
                 }
                 s.input_vjp(g, cache.conv_hw.0, cache.conv_hw.1)
             }
-            None => g.clone(),
+            None => g.par_clone(),
         };
         let mut gx = resample_adjoint(gx, self.resample);
         debug_assert_eq!((gx.h, gx.w), cache.in_hw);
@@ -545,7 +545,7 @@ impl NativeAdm {
         for blk in &self.input_blocks {
             let (y, c) = block_forward(blk, h, &emb, mode);
             input.push(c);
-            hs.push(y.clone());
+            hs.push(y.par_clone());
             h = y;
         }
         let (mut h, middle) = block_forward(&self.middle_block, h, &emb, mode);
