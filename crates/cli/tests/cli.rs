@@ -488,8 +488,8 @@ fn tiny_training_setup(
 fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
     let (dir, data, arch) = tiny_training_setup("train", 3);
     let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
-    let train = |steps: &str| {
-        vmlmap(&[
+    let train_with = |steps: &str, extra: &[&str]| {
+        let mut args = vec![
             "train",
             "--data",
             data.to_str().unwrap(),
@@ -505,8 +505,11 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
             ck.to_str().unwrap(),
             "--export",
             out.to_str().unwrap(),
-        ])
+        ];
+        args.extend_from_slice(extra);
+        vmlmap(&args)
     };
+    let train = |steps: &str| train_with(steps, &[]);
     let r = train("3");
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let err = String::from_utf8_lossy(&r.stderr);
@@ -567,19 +570,7 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
             "invalid training setting lr_final = 0.001: must be in [0, lr]",
         ),
     ] {
-        let r = vmlmap(&[
-            "train",
-            "--data",
-            data.to_str().unwrap(),
-            "--arch",
-            arch.to_str().unwrap(),
-            "--steps",
-            "5",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-            flag,
-            value,
-        ]);
+        let r = train_with("5", &[flag, value]);
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(
             !r.status.success() && err.contains(says),

@@ -346,24 +346,20 @@ impl TrainState {
             "use_scale_shift_norm": c.use_scale_shift_norm, "resblock_updown": c.resblock_updown,
             "use_new_attention_order": c.use_new_attention_order, "conv_resample": c.conv_resample,
         });
-        // No curve without a training step to draw.
-        if !self.losses.is_empty() {
-            let plot = crate::plot::loss_curve(&self.losses, 720, 360)
-                .map_err(|e| ex_err(&curve, e.to_string()))?;
-            vmlmap_io::write_atomic(curve.to_str().unwrap_or("loss.png"), force, |tmp| {
+        let write_png = |path: &Path, plot: Result<image::RgbImage, vmlmap_plot::PlotError>| {
+            let plot = plot.map_err(|e| ex_err(path, e.to_string()))?;
+            vmlmap_io::write_atomic(path.to_str().unwrap_or("plot.png"), force, |tmp| {
                 plot.save_with_format(tmp, image::ImageFormat::Png)
                     .map_err(|e| e.to_string())
             })
-            .map_err(|e| ex_err(&curve, e.to_string()))?;
+            .map_err(|e| ex_err(path, e.to_string()))
+        };
+        // No curve without a training step (or a held-out measurement) to draw.
+        if !self.losses.is_empty() {
+            write_png(&curve, crate::plot::loss_curve(&self.losses, 720, 360))?;
         }
         if !self.held_out.is_empty() {
-            let plot = crate::plot::held_out_curve(&self.held_out, 720, 360)
-                .map_err(|e| ex_err(&held, e.to_string()))?;
-            vmlmap_io::write_atomic(held.to_str().unwrap_or("held-out.png"), force, |tmp| {
-                plot.save_with_format(tmp, image::ImageFormat::Png)
-                    .map_err(|e| e.to_string())
-            })
-            .map_err(|e| ex_err(&held, e.to_string()))?;
+            write_png(&held, crate::plot::held_out_curve(&self.held_out, 720, 360))?;
         }
         vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))
