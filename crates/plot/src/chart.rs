@@ -113,7 +113,7 @@ fn tick(v: f64) -> String {
 }
 
 /// A palette that stays distinguishable in print (Tableau 10).
-pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
+pub const PALETTE: [(u8, u8, u8); 10] = [
     (31, 119, 180),
     (255, 127, 14),
     (44, 160, 44),

@@ -30,18 +30,9 @@ pub fn loss_curve(losses: &[(u64, f32)], w: u32, h: u32) -> Result<image::RgbIma
     chart.draw()
 }
 
-/// One colour per held-out noise level, light (small σ) to dark (large σ).
-const SIGMA_COLOURS: [(u8, u8, u8); 6] = [
-    (230, 159, 0),
-    (86, 180, 233),
-    (0, 158, 115),
-    (204, 121, 167),
-    (213, 94, 0),
-    (0, 114, 178),
-];
-
 /// Draws the held-out MSE of D against the clean image, `(step, [(sigma, mse)])` as
-/// measured during training, one line with markers per σ, on a log10 axis.
+/// measured during training, one line with markers per σ (the chart's palette, in
+/// increasing σ), on a log10 axis.
 pub fn held_out_curve(
     held_out: &[(u64, Vec<(f64, f64)>)],
     w: u32,
@@ -58,7 +49,7 @@ pub fn held_out_curve(
         "step",
         "MSE",
     );
-    for (k, &sigma) in sigmas.iter().enumerate() {
+    for &sigma in &sigmas {
         let pts: Vec<(f64, f64)> = held_out
             .iter()
             .filter_map(|(step, v)| {
@@ -67,9 +58,7 @@ pub fn held_out_curve(
                     .map(|p| (*step as f64, p.1))
             })
             .collect();
-        let colour = SIGMA_COLOURS[k % SIGMA_COLOURS.len()];
-        chart =
-            chart.with(Series::new(format!("σ = {sigma}"), pts, Style::LineMarkers).color(colour));
+        chart = chart.with(Series::new(format!("σ = {sigma}"), pts, Style::LineMarkers));
     }
     chart.log_y = true;
     chart.width = w;
@@ -103,12 +92,13 @@ mod tests {
             })
             .collect();
         let img = held_out_curve(&held, 640, 320).unwrap();
-        for c in &SIGMA_COLOURS[..3] {
+        use vmlmap_plot::chart::PALETTE;
+        for c in &PALETTE[..3] {
             let n = img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();
             assert!(n > 50, "{c:?}: {n}");
         }
         // The fourth colour is not drawn: three noise levels, three lines.
-        let c = SIGMA_COLOURS[3];
+        let c = PALETTE[3];
         assert_eq!(img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count(), 0);
         assert!(held_out_curve(&[], 640, 320).is_err());
     }
