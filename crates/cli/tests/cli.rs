@@ -562,7 +562,7 @@ fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
         (
             "--lr-decay",
             "linear",
-            "--lr-decay \"linear\": expected `cosine` or `constant`",
+            "invalid value 'linear' for '--lr-decay <LR_DECAY>'\n  [possible values: cosine, constant]",
         ),
         (
             "--lr-final",

@@ -326,8 +326,9 @@ impl TrainState {
     }
 
     /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the
-    /// `UNetModel` constructor arguments) and `NAME.loss.png` (the loss curve) beside them.
-    /// Without `force`, nothing is written if any of the three exists.
+    /// `UNetModel` constructor arguments), `NAME.loss.png` (the loss curve) and, when the
+    /// held-out loss was measured, `NAME.held-out.png` beside them. Without `force`,
+    /// nothing is written if any of them exists ([`export_paths`]).
     pub fn export_ema(&self, path: &Path, force: bool) -> Result<(), TrainError> {
         let [_, curve, json, held] = export_paths(path);
         check_export_free(path, force)?;

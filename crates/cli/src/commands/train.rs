@@ -33,7 +33,7 @@ pub struct Args {
     /// After the warm-up: `cosine` (a half-cosine from --lr down to --lr-final at --steps)
     /// or `constant` (--lr to the end). The cosine follows --steps, so resume with the same
     /// --steps to keep the schedule.
-    #[arg(long, default_value = "cosine")]
+    #[arg(long, default_value = "cosine", value_parser = ["cosine", "constant"])]
     lr_decay: String,
     /// The cosine's final learning rate (default: --lr / 10).
     #[arg(long, allow_negative_numbers = true)]
@@ -75,12 +75,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         batch: a.batch,
         lr: a.lr,
         warmup: a.warmup,
-        decay: LrDecay::parse(&a.lr_decay, a.lr_final.unwrap_or(a.lr / 10.0)).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--lr-decay {:?}: expected `cosine` or `constant`",
-                a.lr_decay
-            )
-        })?,
+        decay: LrDecay::parse(&a.lr_decay, a.lr_final.unwrap_or(a.lr / 10.0))
+            .expect("clap admits only the names LrDecay::parse knows"),
         ema_decay: a.ema,
         seed: a.seed,
         save_every: a.save_every,
