@@ -100,7 +100,9 @@ def load_prior():
             t = int(np.argmin(np.abs(np.log(sigmas) - np.log(max(s, 1e-12)))))
             s = sigmas[t]
             x = 2.0 * x01.double() - 1.0
-            with torch.no_grad():
+            # The graph is kept when the caller differentiates (DPS's guidance goes
+            # through the network's Jacobian); DDRM and DiffPIR do not need it.
+            with torch.set_grad_enabled(x01.requires_grad):
                 eps = model((x / np.sqrt(1 + s * s)).float(), torch.full((x.shape[0],), t)).double()
             return ((x - s * eps[:, :1]) + 1.0) / 2.0
 

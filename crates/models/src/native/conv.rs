@@ -151,27 +151,33 @@ impl Conv2d {
         out
     }
 
-    /// Output rows `r0..` (as many as `cols` holds) of the im2col matrix.
+    /// Output rows `r0..` (as many as `cols` holds) of the im2col matrix. The taps of one
+    /// kernel row read consecutive input pixels, which are contiguous channels-last: each
+    /// kernel row is one copy of its in-bounds span and zero fills at the borders.
     fn im2col(&self, x: &Act, oh: usize, ow: usize, r0: usize, cols: &mut [f32]) {
         let (k, cin) = (self.k, self.cin);
         let kk = k * k * cin;
+        let (p, w) = (self.pad as isize, x.w as isize);
         for (i, col) in cols.chunks_exact_mut(kk).enumerate() {
             let r = r0 + i;
             let b = r / (oh * ow);
             let oy = (r / ow) % oh;
             let ox = r % ow;
-            for ky in 0..k {
-                let iy = (oy * self.stride + ky) as isize - self.pad as isize;
-                for kx in 0..k {
-                    let ix = (ox * self.stride + kx) as isize - self.pad as isize;
-                    let dst = &mut col[(ky * k + kx) * cin..][..cin];
-                    if iy < 0 || ix < 0 || iy >= x.h as isize || ix >= x.w as isize {
-                        dst.fill(0.0);
-                    } else {
-                        let src = ((b * x.h + iy as usize) * x.w + ix as usize) * cin;
-                        dst.copy_from_slice(&x.data[src..src + cin]);
-                    }
+            let ix0 = (ox * self.stride) as isize - p;
+            // Taps `lo..hi` of a kernel row fall inside the image.
+            let lo = (-ix0).clamp(0, k as isize) as usize;
+            let hi = (w - ix0).clamp(lo as isize, k as isize) as usize;
+            for (ky, dst) in col.chunks_exact_mut(k * cin).enumerate() {
+                let iy = (oy * self.stride + ky) as isize - p;
+                if iy < 0 || iy >= x.h as isize || lo == hi {
+                    dst.fill(0.0);
+                    continue;
                 }
+                dst[..lo * cin].fill(0.0);
+                dst[hi * cin..].fill(0.0);
+                let src = ((b * x.h + iy as usize) * x.w) as isize + ix0 + lo as isize;
+                let src = src as usize * cin;
+                dst[lo * cin..hi * cin].copy_from_slice(&x.data[src..src + (hi - lo) * cin]);
             }
         }
     }
@@ -367,7 +373,17 @@ mod tests {
 
     #[test]
     fn forward_matches_definition_and_vjp_is_its_adjoint() {
-        for (k, s, h, w) in [(3, 1, 5, 7), (3, 2, 6, 5), (1, 1, 4, 3), (3, 2, 7, 7)] {
+        for (k, s, h, w) in [
+            (3, 1, 5, 7),
+            (3, 2, 6, 5),
+            (1, 1, 4, 3),
+            (3, 2, 7, 7),
+            (3, 1, 1, 1),
+            (3, 1, 2, 1),
+            (3, 2, 1, 2),
+            (5, 1, 3, 4),
+            (5, 2, 2, 5),
+        ] {
             let (cin, cout, b) = (3, 4, 2);
             let weight = pseudo(cout * cin * k * k, 1);
             let bias = pseudo(cout, 2);
