@@ -134,9 +134,7 @@ impl Conv2d {
             .for_each(|(bi, dst)| {
                 let r0 = bi * block;
                 let n = dst.len() / self.cout;
-                for row in dst.chunks_exact_mut(self.cout) {
-                    row.copy_from_slice(&self.bias);
-                }
+                fill_rows(dst, &self.bias);
                 if self.pointwise() {
                     let a = MatRef::row_major(&x.data[r0 * self.cin..], n, self.cin, self.cin);
                     matmul(dst, self.cout, a, w, true);
@@ -323,6 +321,22 @@ impl Conv2d {
     }
 }
 
+/// Every row of `dst` (whole rows of `row.len()` values) set to `row`, by doubling the
+/// filled prefix: a few large copies instead of one small copy per row.
+fn fill_rows(dst: &mut [f32], row: &[f32]) {
+    let n = row.len();
+    if dst.is_empty() || n == 0 {
+        return;
+    }
+    dst[..n].copy_from_slice(row);
+    let mut done = n;
+    while done < dst.len() {
+        let len = done.min(dst.len() - done);
+        dst.copy_within(..len, done);
+        done += len;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +383,15 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn fill_rows_sets_every_row() {
+        for rows in [1, 2, 3, 7, 16, 33] {
+            let mut dst = vec![0.0; rows * 3];
+            fill_rows(&mut dst, &[1.0, 2.0, 3.0]);
+            assert!(dst.chunks_exact(3).all(|r| r == [1.0, 2.0, 3.0]), "{rows} rows");
+        }
     }
 
     #[test]
