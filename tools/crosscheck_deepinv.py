@@ -135,7 +135,7 @@ def physics_of(h, sigma01):
     )
 
 
-def dps_deepinv(den, phys, y01, task, seed, steps=1000):
+def dps_deepinv(den, phys, y01, task, seed, steps=1000, clip=(-1.0, 1.0)):
     """deepinv's DPS with the paper's step (see the module doc), on a batch of measurements."""
     import deepinv as dinv
 
@@ -156,7 +156,7 @@ def dps_deepinv(den, phys, y01, task, seed, steps=1000):
             self.weight = table[i][1]
             return super().forward(x, y, physics, sigma, *args, **kwargs)
 
-    model.data_fidelity = PaperStep(denoiser=den, clip=[-1.0, 1.0])
+    model.data_fidelity = PaperStep(denoiser=den, clip=None if clip is None else list(clip))
     return model(y01, phys)
 
 

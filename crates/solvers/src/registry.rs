@@ -51,7 +51,7 @@ pub fn solver_keys(name: &str) -> &'static [&'static str] {
         "ddnm" | "pigdm" => &["steps", "eta"],
         "ddrm" => &["steps", "eta", "eta_b", "sv_threshold"],
         "diffpir" => &["steps", "lambda", "zeta", "clip"],
-        "dps" => &["steps", "zeta"],
+        "dps" => &["steps", "zeta", "clip"],
         "daps" => &[
             "steps",
             "ode_steps",
@@ -236,6 +236,7 @@ pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, So
                 Dps {
                     steps: x.get("steps", o.steps, d.steps)?,
                     zeta: x.parse("zeta")?,
+                    clip: x.get("clip", None, d.clip)?,
                 }
                 .check()?,
             ))

@@ -390,7 +390,10 @@ mod tests {
         for rows in [1, 2, 3, 7, 16, 33] {
             let mut dst = vec![0.0; rows * 3];
             fill_rows(&mut dst, &[1.0, 2.0, 3.0]);
-            assert!(dst.chunks_exact(3).all(|r| r == [1.0, 2.0, 3.0]), "{rows} rows");
+            assert!(
+                dst.chunks_exact(3).all(|r| r == [1.0, 2.0, 3.0]),
+                "{rows} rows"
+            );
         }
     }
 
