@@ -64,6 +64,13 @@ pub fn fresh_noise_std(sigma: f64, next: f64, eta: f64) -> f64 {
     eta * next * (1.0 - (next / sigma).powi(2)).max(0.0).sqrt()
 }
 
+/// Clamps values to the data range `[-1, 1]` (guided-diffusion's `clip_denoised`, which
+/// DPS's official code, deepinv's DiffPIR and the plain samplers apply to each denoised
+/// estimate).
+pub fn clamp_to_data_range(v: &mut [f64]) {
+    v.iter_mut().for_each(|x| *x = x.clamp(-1.0, 1.0));
+}
+
 /// `eps_hat = (x - D) / sigma`.
 pub fn eps_hat(x: &[f64], d: &[f64], sigma: f64) -> Vec<f64> {
     x.iter().zip(d).map(|(x, d)| (x - d) / sigma).collect()

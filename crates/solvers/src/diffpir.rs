@@ -17,7 +17,8 @@
 //! deblurring of the shipped prior (`docs/results/crosscheck-deepinv.md`).
 
 use crate::common::{
-    check_finite, ddpm_levels, ddpm_sigmas, flat, positive, solutions, split, start, unit,
+    check_finite, clamp_to_data_range, ddpm_levels, ddpm_sigmas, flat, positive, solutions, split,
+    start, unit,
 };
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::rng::normal_vec;
@@ -92,7 +93,7 @@ impl Solver for DiffPir {
                 n,
             );
             if self.clip {
-                d.iter_mut().flatten().for_each(|v| *v = v.clamp(-1.0, 1.0));
+                d.iter_mut().for_each(|db| clamp_to_data_range(db));
             }
             for (b, p) in problems.iter().enumerate() {
                 let rho = self.lambda * (p.sigma_y / sigma).powi(2);

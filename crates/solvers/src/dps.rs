@@ -18,8 +18,8 @@
 //! Algorithm 1 has no clamp; `clip=false` gives it.
 
 use crate::common::{
-    check_finite, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat, positive, solutions, split,
-    start,
+    check_finite, clamp_to_data_range, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat,
+    positive, solutions, split, start,
 };
 use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::vector::{axpy, norm, sub};
@@ -87,7 +87,7 @@ impl Solver for Dps {
             let lin = denoiser.linearize_batch(&flat(&xs), &vec![sigma; problems.len()])?;
             let mut d = split(lin.output(), n);
             if self.clip {
-                d.iter_mut().flatten().for_each(|v| *v = v.clamp(-1.0, 1.0));
+                d.iter_mut().for_each(|db| clamp_to_data_range(db));
             }
             let w: Vec<f64> = problems
                 .iter()

@@ -5,6 +5,7 @@
 //! With `clip_denoised` each denoised estimate is clamped to the data range `[-1, 1]` before
 //! the step, as guided-diffusion's samplers do by default (`clip_denoised=True`).
 
+use crate::common::clamp_to_data_range;
 use crate::vml_map::ddim_step;
 use crate::SolverError;
 use vmlmap_core::rng::{normal_vec, seeded};
@@ -39,7 +40,7 @@ pub fn ddim_sample(
     for (i, &s) in sigmas.iter().enumerate() {
         let mut d = denoiser.denoise(&x, s)?;
         if clip_denoised {
-            d.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+            clamp_to_data_range(&mut d);
         }
         let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
         x = ddim_step(&x, &d, s, next, eta, &mut rng);
