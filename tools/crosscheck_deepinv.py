@@ -22,7 +22,9 @@ configurations), which deepinv cannot take as a constant: its DPS is a Posterior
 whose ancestral step adds s0 s1 sigma0^2 (1 - r^2) times the score, and whose score
 subtracts weight/2 times the gradient of that norm (the data term lives in [0, 1]); so the
 script gives each step the weight 2 zeta / (s0 s1 sigma0^2 (1 - r^2)), r = sigma1 / sigma0,
-through a DPSDataFidelity subclass. deepinv's DPS runs the 20 images as one batch (one
+through a DPSDataFidelity subclass. Both tools clamp DPS's denoised estimate to [-1, 1]
+(the official code's clip_denoised, deepinv's and vmlmap's default), and the guidance goes
+through the network's Jacobian. deepinv's DPS runs the 20 images as one batch (one
 seed per case). Left as deepinv has them, and reported: deepinv's DDRM scales its
 injected noise by 1/sqrt(2), and its DiffPIR returns the last noisy iterate rather than the
 final denoised estimate.
