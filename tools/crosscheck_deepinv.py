@@ -81,6 +81,19 @@ def measurement_shape(task, m):
     return {"sr4": (1, 8, 8), "deblur-gaussian": (1, 32, 32)}.get(task, (1, 1, m))
 
 
+def shipped_images(n):
+    """The first n shipped test images, name -> flat [-1, 1] pixels."""
+    from PIL import Image
+
+    files = sorted(glob.glob(os.path.join(ROOT, "assets/fashion-test/*.png")))[:n]
+    return {os.path.basename(f)[:-4]: np.asarray(Image.open(f).convert("L"), np.float64).reshape(-1) / 127.5 - 1 for f in files}
+
+
+def measure(h, x, sigma_y, k):
+    """y = H x + sigma_y * noise, the noise seeded by the image's index k."""
+    return h @ x + sigma_y * np.random.default_rng(1000 + k).standard_normal(h.shape[0])
+
+
 def load_prior():
     from guided_diffusion.unet import UNetModel
     from safetensors.torch import load_file
@@ -183,8 +196,7 @@ def main():
     import deepinv as dinv
     from PIL import Image
 
-    files = sorted(glob.glob(os.path.join(ROOT, "assets/fashion-test/*.png")))[: a.images]
-    xs = {os.path.basename(f)[:-4]: np.asarray(Image.open(f).convert("L"), np.float64).reshape(-1) / 127.5 - 1 for f in files}
+    xs = shipped_images(a.images)
     den, ddpm_sigmas = load_prior()
     rows = []
     for task in TASKS:
@@ -195,8 +207,7 @@ def main():
             os.makedirs(os.path.join(d, "gt"), exist_ok=True)
             ys = {}
             for k, (name, x) in enumerate(xs.items()):
-                rng = np.random.default_rng(1000 + k)
-                y = h @ x + sy * rng.standard_normal(h.shape[0])
+                y = measure(h, x, sy, k)
                 ys[name] = y
                 np.save(os.path.join(d, "y", f"{name}.npy"), y.reshape(measurement_shape(task, h.shape[0])))
                 Image.fromarray(np.round((x + 1) * 127.5).astype(np.uint8).reshape(SIDE, SIDE)).save(os.path.join(d, "gt", f"{name}.png"))

@@ -22,7 +22,6 @@ table; a rerun with the same OUT skips the combinations already there.
 """
 
 import argparse
-import glob
 import json
 import os
 import statistics
@@ -47,18 +46,15 @@ def run_vmlmap(binary, out, n, reps, task, clip):
 
 
 def run_deepinv(n, reps, task, clip):
-    files = sorted(glob.glob(os.path.join(cc.ROOT, "assets/fashion-test/*.png")))[:n]
-    from PIL import Image
-
-    xs = [np.asarray(Image.open(f).convert("L"), np.float64).reshape(-1) / 127.5 - 1 for f in files]
+    images = cc.shipped_images(n)
+    names, xs = list(images), list(images.values())
     h = cc.operator(task)
     sy = 1e-9
-    ys = [h @ x + sy * np.random.default_rng(1000 + k).standard_normal(h.shape[0]) for k, x in enumerate(xs)]
+    ys = [cc.measure(h, x, sy, k) for k, x in enumerate(xs)]
     den, _ = cc.load_prior()
     phys = cc.physics_of(h, sy / 2)
     y01 = torch.tensor(np.stack([(y + 1) / 2 for y in ys] * reps)).reshape(n * reps, 1, 1, -1)
     out = cc.dps_deepinv(den, phys, y01, task, seed=11, clip=(-1.0, 1.0) if clip else None)
-    names = [os.path.basename(f)[:-4] for f in files]
     return [{"image": names[k % n], "seed": k // n,
              "psnr": cc.psnr(2 * out[k].double().reshape(-1).numpy() - 1, xs[k % n])}
             for k in range(n * reps)]
