@@ -1,10 +1,14 @@
 //! 2-D convolution (square kernel, zero padding `k / 2`, stride 1 or 2) on channels-last
-//! activations: the forward as im2col + GEMM per block of output pixels, the input VJP as
-//! one GEMM with the transposed weights into columns and a col2im that *gathers* (each
-//! input pixel sums the columns that read it), so that threads never write to the same
-//! place. Weights are frozen: the VJP needs no saved activation.
+//! activations. The forward and the weight gradient run on the direct kernel
+//! (`direct_conv.rs`) where the CPU and the sizes allow, else as im2col + GEMM per block
+//! of output pixels. The input VJP of a stride-1 convolution is the convolution with the
+//! flipped, transposed kernel (so it takes the same two paths); of a stride-2 one, one
+//! GEMM with the transposed weights into columns and a col2im that *gathers* (each input
+//! pixel sums the columns that read it), so that threads never write to the same place.
+//! Weights are frozen: the VJP needs no saved activation.
 
 use super::act::Act;
+use super::direct_conv::DirectConv;
 use super::gemm::{block_rows, matmul, MatRef};
 use super::grads::ParamGrads;
 use super::kernels;
@@ -34,6 +38,8 @@ pub struct Conv2d {
     /// For a stride-1 k x k convolution (k > 1): the adjoint as a convolution from `cout`
     /// to `cin` channels with the spatially flipped, transposed kernel, zero bias.
     adjoint: Option<Box<Conv2d>>,
+    /// The direct kernel's packed weights, where this CPU and these sizes take it.
+    direct: Option<DirectConv>,
 }
 
 impl Conv2d {
@@ -46,9 +52,15 @@ impl Conv2d {
         k: usize,
         stride: usize,
     ) -> Self {
-        Self::build(weight, bias, cout, cin, k, stride, true)
+        Self::build(weight, bias, cout, cin, k, stride, true, true)
     }
 
+    /// Builds the layer (`with_adjoint`: it is differentiated, so it keeps what its VJP
+    /// needs) or the adjoint of one (`!with_adjoint`: only ever run forward). Keeps only
+    /// the weight layouts that its paths read: the GEMM weights where the direct kernel
+    /// does not run (or `allow_direct` is false: the reference path of the tests), their
+    /// transpose where the VJP is not the flipped convolution.
+    #[allow(clippy::too_many_arguments)]
     fn build(
         weight: &[f32],
         bias: &[f32],
@@ -57,6 +69,7 @@ impl Conv2d {
         k: usize,
         stride: usize,
         with_adjoint: bool,
+        allow_direct: bool,
     ) -> Self {
         assert_eq!(weight.len(), cout * cin * k * k, "conv weight size");
         assert_eq!(bias.len(), cout, "conv bias size");
@@ -95,9 +108,20 @@ impl Conv2d {
                 k,
                 1,
                 false,
+                allow_direct,
             ))
         });
+        let direct = allow_direct
+            .then(|| DirectConv::new(&wmat, cin, cout, k, stride, k / 2))
+            .flatten();
+        if direct.is_some() {
+            wmat = Vec::new();
+        }
+        if !with_adjoint || adjoint.is_some() {
+            wmat_t = Vec::new();
+        }
         Self {
+            direct,
             name: String::new(),
             cin,
             cout,
@@ -124,6 +148,14 @@ impl Conv2d {
         assert_eq!(x.c, self.cin, "conv input channels");
         let (oh, ow) = (self.out_size(x.h), self.out_size(x.w));
         let mut out = Act::zeros(x.b, oh, ow, self.cout);
+        if let Some(direct) = &self.direct {
+            let block = block_rows(out.rows(), self.cout);
+            out.data
+                .par_chunks_mut(block * self.cout)
+                .for_each(|dst| fill_rows(dst, &self.bias));
+            direct.accumulate(x, &mut out);
+            return out;
+        }
         let kk = self.k * self.k * self.cin;
         let rows = out.rows();
         let block = block_rows(rows, kk.max(self.cout));
@@ -188,6 +220,9 @@ impl Conv2d {
         let kk = k * k * cin;
         let rows = g.rows();
         const BLOCK: usize = 1024;
+        // The direct kernel indexes with u32 offsets.
+        let small = x.data.len() < u32::MAX as usize && g.data.len() < u32::MAX as usize;
+        let direct = self.direct.as_ref().filter(|_| small);
         let parts: Vec<(Vec<f32>, Vec<f32>)> = (0..rows.div_ceil(BLOCK))
             .into_par_iter()
             .map(|bi| {
@@ -198,6 +233,8 @@ impl Conv2d {
                 if self.pointwise() {
                     let xm = MatRef::row_major(&x.data[r0 * cin..], n, cin, cin);
                     matmul(&mut dw, cout, xm.t(), gm, false);
+                } else if let Some(direct) = direct {
+                    direct.weight_grad(x, g, r0, n, &mut dw);
                 } else {
                     SCRATCH.with_borrow_mut(|cols| {
                         cols.resize(n * kk, 0.0);
@@ -398,6 +435,47 @@ mod tests {
     }
 
     #[test]
+    fn weight_gradient_of_the_direct_kernel_matches_im2col() {
+        if !crate::native::has_avx2_fma() {
+            return; // the direct kernel does not exist on this CPU: nothing to compare
+        }
+        for (k, s, h, w, cin, cout, b) in [
+            (3, 1, 5, 7, 9, 32, 3),
+            (3, 2, 6, 5, 16, 16, 2),
+            (5, 1, 3, 4, 8, 16, 1),
+            (3, 1, 40, 40, 12, 16, 1), // more than one 1,024-pixel block and sub-blocks
+        ] {
+            let weight = pseudo(cout * cin * k * k, 5);
+            let mut conv = Conv2d::new(&weight, &pseudo(cout, 6), cout, cin, k, s);
+            conv.name = "c".into();
+            assert!(conv.direct.is_some(), "k {k} cin {cin} cout {cout}");
+            let mut x = Act::zeros(b, h, w, cin);
+            x.data = pseudo(x.data.len(), 7);
+            let y = conv.forward(&x);
+            let mut g = Act::zeros(b, y.h, y.w, cout);
+            g.data = pseudo(g.data.len(), 8);
+            let mut direct = ParamGrads::default();
+            conv.weight_grad(&x, &g, &mut direct);
+            let mut gemm_path =
+                Conv2d::build(&weight, &pseudo(cout, 6), cout, cin, k, s, true, false);
+            gemm_path.name = "c".into();
+            let mut want = ParamGrads::default();
+            gemm_path.weight_grad(&x, &g, &mut want);
+            for name in ["c.weight", "c.bias"] {
+                let (a, b) = (&direct.map[name], &want.map[name]);
+                assert_eq!(a.len(), b.len());
+                let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                for (u, v) in a.iter().zip(b) {
+                    assert!(
+                        (u - v).abs() < 1e-5 * scale,
+                        "{name} k {k} s {s}: {u} vs {v}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn forward_matches_definition_and_vjp_is_its_adjoint() {
         for (k, s, h, w) in [
             (3, 1, 5, 7),
@@ -410,40 +488,53 @@ mod tests {
             (5, 1, 3, 4),
             (5, 2, 2, 5),
         ] {
-            let (cin, cout, b) = (3, 4, 2);
-            let weight = pseudo(cout * cin * k * k, 1);
-            let bias = pseudo(cout, 2);
-            let conv = Conv2d::new(&weight, &bias, cout, cin, k, s);
-            let mut x = Act::zeros(b, h, w, cin);
-            x.data = pseudo(x.data.len(), 3);
-            let y = conv.forward(&x);
-            let want = reference(&weight, &bias, &x, cout, k, s);
-            assert_eq!((y.h, y.w), (want.h, want.w));
-            for (a, b) in y.data.iter().zip(&want.data) {
-                assert!((a - b).abs() < 1e-4, "k {k} s {s}: {a} vs {b}");
+            for (cin, cout, b) in [(3, 4, 2), (9, 32, 3), (16, 16, 1)] {
+                let weight = pseudo(cout * cin * k * k, 1);
+                let bias = pseudo(cout, 2);
+                let conv = Conv2d::new(&weight, &bias, cout, cin, k, s);
+                let mut x = Act::zeros(b, h, w, cin);
+                x.data = pseudo(x.data.len(), 3);
+                let y = conv.forward(&x);
+                let want = reference(&weight, &bias, &x, cout, k, s);
+                assert_eq!((y.h, y.w), (want.h, want.w));
+                for (a, b) in y.data.iter().zip(&want.data) {
+                    assert!((a - b).abs() < 1e-4, "k {k} s {s}: {a} vs {b}");
+                }
+                // <conv(x) - bias, g> = <x, J^T g>
+                let mut g = Act::zeros(b, y.h, y.w, cout);
+                g.data = pseudo(g.data.len(), 4);
+                let zero_bias = Conv2d::new(&weight, &vec![0.0; cout], cout, cin, k, s);
+                let lhs: f64 = zero_bias
+                    .forward(&x)
+                    .data
+                    .iter()
+                    .zip(&g.data)
+                    .map(|(a, b)| (a * b) as f64)
+                    .sum();
+                let gin = conv.input_vjp(&g, h, w);
+                let rhs: f64 = x
+                    .data
+                    .iter()
+                    .zip(&gin.data)
+                    .map(|(a, b)| (a * b) as f64)
+                    .sum();
+                assert!(
+                    (lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()),
+                    "k {k} s {s}: {lhs} vs {rhs}"
+                );
+                // The direct kernel where this CPU takes it, and the im2col + GEMM path.
+                let direct_expected =
+                    cout % 16 == 0 && cin >= 8 && k > 1 && crate::native::has_avx2_fma();
+                assert_eq!(
+                    conv.direct.is_some(),
+                    direct_expected,
+                    "cin {cin} cout {cout}"
+                );
+                let gemm_path = Conv2d::build(&weight, &bias, cout, cin, k, s, true, false);
+                for (a, b) in y.data.iter().zip(&gemm_path.forward(&x).data) {
+                    assert!((a - b).abs() < 1e-5, "k {k} s {s} cin {cin}: {a} vs {b}");
+                }
             }
-            // <conv(x) - bias, g> = <x, J^T g>
-            let mut g = Act::zeros(b, y.h, y.w, cout);
-            g.data = pseudo(g.data.len(), 4);
-            let zero_bias = Conv2d::new(&weight, &vec![0.0; cout], cout, cin, k, s);
-            let lhs: f64 = zero_bias
-                .forward(&x)
-                .data
-                .iter()
-                .zip(&g.data)
-                .map(|(a, b)| (a * b) as f64)
-                .sum();
-            let gin = conv.input_vjp(&g, h, w);
-            let rhs: f64 = x
-                .data
-                .iter()
-                .zip(&gin.data)
-                .map(|(a, b)| (a * b) as f64)
-                .sum();
-            assert!(
-                (lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()),
-                "k {k} s {s}: {lhs} vs {rhs}"
-            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A CPU engine for a *frozen* guided-diffusion UNet (Dhariwal & Nichol 2021): the forward
 //! pass and the input VJP `J(x)^T v` written by hand on channels-last (NHWC) f32 buffers,
-//! with the convolutions as GEMMs (the `gemm` crate, the kernels burn's CPU backend uses),
+//! with the 3×3 convolutions on a direct AVX2 + FMA kernel (no im2col; `direct_conv.rs`)
+//! and the rest as GEMMs (the `gemm` crate, the kernels burn's CPU backend uses),
 //! GroupNorm fused with its scale-shift and SiLU, a vectorisable `exp`, and rayon over row
 //! blocks, images and heads.
 //!
@@ -19,6 +20,7 @@ mod act;
 mod attention;
 mod conv;
 mod denoiser;
+mod direct_conv;
 mod gemm;
 mod grads;
 mod kernels;
