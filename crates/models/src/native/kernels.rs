@@ -115,17 +115,21 @@ dispatched! {
         s2: &mut [f32],
     ) {
         let c = s1.len();
+        // Every per-channel slice cut to `c` first, so that the loop has no bounds checks
+        // and vectorises across channels (indexing left a scalar loop hot).
+        let s2 = &mut s2[..c];
+        let (a, d, mean, rstd) = (&coef.a[..c], &coef.d[..c], &coef.mean[..c], &coef.rstd[..c]);
         for ((xr, gr), zr) in x.chunks_exact(c).zip(g.chunks_exact(c)).zip(gz.chunks_exact_mut(c)) {
             for ch in 0..c {
                 let v = xr[ch];
-                let mut d = gr[ch];
+                let mut dv = gr[ch];
                 if silu {
-                    d *= math::silu_grad(v.mul_add(coef.a[ch], coef.d[ch]));
+                    dv *= math::silu_grad(v.mul_add(a[ch], d[ch]));
                 }
-                zr[ch] = d;
-                let xh = (v - coef.mean[ch]) * coef.rstd[ch];
-                s1[ch] += d;
-                s2[ch] = d.mul_add(xh, s2[ch]);
+                zr[ch] = dv;
+                let xh = (v - mean[ch]) * rstd[ch];
+                s1[ch] += dv;
+                s2[ch] = dv.mul_add(xh, s2[ch]);
             }
         }
     }
@@ -136,10 +140,12 @@ dispatched! {
     /// `dx = rstd (g_z f − m1 − x̂ m2)` per channel.
     pub fn norm_grad_apply(dst: &mut [f32], x: &[f32], coef: &NormCoef, m1: &[f32], m2: &[f32]) {
         let c = m1.len();
+        let m2 = &m2[..c];
+        let (f, mean, rstd) = (&coef.f[..c], &coef.mean[..c], &coef.rstd[..c]);
         for (dr, xr) in dst.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
             for ch in 0..c {
-                let xh = (xr[ch] - coef.mean[ch]) * coef.rstd[ch];
-                dr[ch] = coef.rstd[ch] * (dr[ch] * coef.f[ch] - m1[ch] - xh * m2[ch]);
+                let xh = (xr[ch] - mean[ch]) * rstd[ch];
+                dr[ch] = rstd[ch] * (dr[ch] * f[ch] - m1[ch] - xh * m2[ch]);
             }
         }
     }
