@@ -20,6 +20,29 @@ pub fn zeros(n: usize) -> Vec<f32> {
     v
 }
 
+/// `rows` copies of `row`, written once on the rayon pool: a convolution's output
+/// initialised to its bias without a zero-fill pass first.
+pub fn repeated_rows(row: &[f32], rows: usize) -> Vec<f32> {
+    let c = row.len();
+    let n = rows * c;
+    let mut v = Vec::with_capacity(n);
+    if c > 0 {
+        v.spare_capacity_mut()[..n]
+            .par_chunks_mut(PIXELS_PER_TASK * c)
+            .for_each(|chunk| {
+                for dst in chunk.chunks_exact_mut(c) {
+                    for (d, &s) in dst.iter_mut().zip(row) {
+                        d.write(s);
+                    }
+                }
+            });
+    }
+    // SAFETY: the loop above wrote all `n` values (`n` is a whole number of rows, and
+    // every chunk a whole number of rows).
+    unsafe { v.set_len(n) };
+    v
+}
+
 /// A `[B, H, W, C]` f32 buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Act {

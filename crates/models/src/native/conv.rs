@@ -7,7 +7,7 @@
 //! pixel sums the columns that read it), so that threads never write to the same place.
 //! Weights are frozen: the VJP needs no saved activation.
 
-use super::act::Act;
+use super::act::{self, Act};
 use super::direct_conv::DirectConv;
 use super::gemm::{block_rows, matmul, MatRef};
 use super::grads::ParamGrads;
@@ -147,15 +147,18 @@ impl Conv2d {
     pub fn forward(&self, x: &Act) -> Act {
         assert_eq!(x.c, self.cin, "conv input channels");
         let (oh, ow) = (self.out_size(x.h), self.out_size(x.w));
-        let mut out = Act::zeros(x.b, oh, ow, self.cout);
         if let Some(direct) = &self.direct {
-            let block = block_rows(out.rows(), self.cout);
-            out.data
-                .par_chunks_mut(block * self.cout)
-                .for_each(|dst| fill_rows(dst, &self.bias));
+            let mut out = Act {
+                b: x.b,
+                h: oh,
+                w: ow,
+                c: self.cout,
+                data: act::repeated_rows(&self.bias, x.b * oh * ow),
+            };
             direct.accumulate(x, &mut out);
             return out;
         }
+        let mut out = Act::zeros(x.b, oh, ow, self.cout);
         let kk = self.k * self.k * self.cin;
         let rows = out.rows();
         let block = block_rows(rows, kk.max(self.cout));
