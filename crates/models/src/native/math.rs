@@ -11,7 +11,8 @@ pub fn exp(x: f32) -> f32 {
     // x = n ln2 + r, |r| <= ln2/2; n by round-to-nearest through the magic constant.
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
-    let n = (x * LOG2E + MAGIC) - MAGIC;
+    let t = x * LOG2E + MAGIC;
+    let n = t - MAGIC;
     let r = n.mul_add(-0.693_145_75, x);
     let r = n.mul_add(-1.428_606_8e-6, r);
     let p = 1.0 / 720.0;
@@ -21,7 +22,10 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from the bits of `t` (1.5 · 2^23 + n: its low bits hold n, two's complement),
+    // exactly `(n as i32 + 127) << 23` for the clamped range (n in [-126, 127]) without a
+    // float-to-int conversion, whose saturating semantics kept the loop scalar.
+    let scale = f32::from_bits(t.to_bits().wrapping_add(127) << 23);
     p * scale
 }
 
@@ -61,6 +65,30 @@ mod tests {
         assert!(worst < 5e-7, "worst relative error {worst}");
         assert_eq!(exp(-200.0), exp(-87.3));
         assert!(exp(100.0).is_finite());
+    }
+
+    /// The scale from the bits of `t` equals the one from a float-to-int conversion (the
+    /// earlier code) over the whole clamped range, so `exp` is the same bit for bit.
+    #[test]
+    fn exp_scale_from_bits_equals_the_conversion() {
+        let earlier = |x: f32| {
+            let x = x.clamp(-87.3, 88.0);
+            let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+            let r = n.mul_add(-1.428_606_8e-6, n.mul_add(-0.693_145_75, x));
+            let mut p = 1.0f32 / 720.0;
+            for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+                p = p * r + c;
+            }
+            p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        };
+        let mut x = -90.0f32;
+        while x < 90.0 {
+            assert_eq!(exp(x).to_bits(), earlier(x).to_bits(), "x {x}");
+            x += 0.000_37;
+        }
+        for x in [-87.3f32, 88.0, -1e9, 1e9, 0.0, -0.0] {
+            assert_eq!(exp(x).to_bits(), earlier(x).to_bits(), "x {x}");
+        }
     }
 
     #[test]
