@@ -1216,6 +1216,52 @@ fn held_out_loss_during_training_and_from_models_eval_agree() {
     for (a, b) in at_end.iter().zip(&mse) {
         assert!((a / b - 1.0).abs() < 1e-3, "{a} vs {b}");
     }
+    // That file as the reference of a re-export: a second panel (the ratio) below.
+    let reference = dir.join("reference.json");
+    std::fs::write(&reference, &r.stdout).unwrap();
+    let export_with = |reference: &std::path::Path| {
+        vmlmap(&[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--arch",
+            arch.to_str().unwrap(),
+            "--steps",
+            "3",
+            "--eval-images",
+            "3",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--export",
+            dir.join("again.safetensors").to_str().unwrap(),
+            "--held-out-reference",
+            reference.to_str().unwrap(),
+            "--held-out-reference-name",
+            "itself",
+        ])
+    };
+    let r2 = export_with(&reference);
+    assert!(
+        r2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&r2.stderr)
+    );
+    let both = image::open(dir.join("again.held-out.png")).expect("the held-out plot");
+    assert_eq!((both.width(), both.height()), (720, 720));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(dir.join("again.safetensors")).unwrap()
+    );
+    // A reference that is not `models eval --json` output is refused before anything is
+    // written, naming the file and what is missing.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"images": 3}"#).unwrap();
+    std::fs::remove_file(dir.join("again.safetensors")).unwrap();
+    let r2 = export_with(&bad);
+    assert_eq!(r2.status.code(), Some(2));
+    let err2 = String::from_utf8_lossy(&r2.stderr);
+    assert!(err2.contains("bad.json") && err2.contains("mse"), "{err2}");
+    assert!(!dir.join("again.safetensors").exists());
     // A model of another image size is refused, naming both sizes.
     let r = vmlmap(&[
         "models",

@@ -328,8 +328,15 @@ impl TrainState {
     /// Writes the EMA weights under their guided-diffusion names, with `NAME.json` (the
     /// `UNetModel` constructor arguments), `NAME.loss.png` (the loss curve) and, when the
     /// held-out loss was measured, `NAME.held-out.png` beside them. Without `force`,
-    /// nothing is written if any of them exists ([`export_paths`]).
-    pub fn export_ema(&self, path: &Path, force: bool) -> Result<(), TrainError> {
+    /// nothing is written if any of them exists ([`export_paths`]). With a `reference`
+    /// (another model's held-out loss on the same images), the held-out figure has a
+    /// second panel: the ratio to it.
+    pub fn export_ema(
+        &self,
+        path: &Path,
+        force: bool,
+        reference: Option<&crate::plot::HeldOutReference>,
+    ) -> Result<(), TrainError> {
         let [_, curve, json, held] = export_paths(path);
         check_export_free(path, force)?;
         let ex_err = |p: &Path, e: String| TrainError::Export {
@@ -360,7 +367,10 @@ impl TrainState {
             write_png(&curve, crate::plot::loss_curve(&self.losses, 720, 360))?;
         }
         if !self.held_out.is_empty() {
-            write_png(&held, crate::plot::held_out_curve(&self.held_out, 720, 360))?;
+            write_png(
+                &held,
+                crate::plot::held_out_figure(&self.held_out, reference, 720, 360),
+            )?;
         }
         vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))

@@ -69,7 +69,7 @@ fn resumed_training_equals_uninterrupted_training() {
 
     // The exported EMA loads as an ordinary model.
     let out = dir.join("ema.safetensors");
-    c.export_ema(&out, false).unwrap();
+    c.export_ema(&out, false, None).unwrap();
     let info = vmlmap_models::registry::inspect(out.to_str().unwrap()).unwrap();
     assert_eq!(info.image, [1, 8, 8]);
     std::fs::remove_dir_all(&dir).unwrap();

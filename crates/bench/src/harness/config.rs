@@ -314,6 +314,25 @@ impl BenchConfig {
 mod tests {
     use super::*;
 
+    /// Every configuration in the repository's `benches/` reads and resolves: no unknown
+    /// key, solver, task or option (the images and model are checked when a bench runs).
+    #[test]
+    fn the_shipped_bench_configurations_resolve() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let cfg = BenchConfig::from_toml_file(path.to_str().unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                cfg.resolve()
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "only {n} configurations in {}", dir.display());
+    }
+
     #[test]
     fn flags_override_the_file_and_variants_resolve() {
         let file: BenchConfig = toml::from_str(

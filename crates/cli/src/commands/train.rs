@@ -67,6 +67,54 @@ pub struct Args {
     /// Overwrite an existing export.
     #[arg(long)]
     force: bool,
+    /// Another model's held-out loss on the same images, as `vmlmap models eval MODEL
+    /// --images N --json` writes it (N = --eval-images): the export's held-out figure gets
+    /// a second panel, the ratio of each noise level's MSE to this model's.
+    #[arg(long, value_name = "JSON")]
+    held_out_reference: Option<String>,
+    /// What the figure calls the reference model.
+    #[arg(long, default_value = "reference model")]
+    held_out_reference_name: String,
+}
+
+/// Reads a `vmlmap models eval --json` file; warns when it covers a different number of
+/// images than the held-out loss of the run.
+fn read_reference(
+    path: &str,
+    name: &str,
+    eval_images: usize,
+) -> anyhow::Result<vmlmap_train::plot::HeldOutReference> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the held-out reference {path}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!("{path}: not JSON (expected the output of `vmlmap models eval --json`)")
+    })?;
+    let entries = v["mse"].as_array().ok_or_else(|| {
+        anyhow::anyhow!("{path}: no \"mse\" list (expected `vmlmap models eval --json` output)")
+    })?;
+    let mut mse = Vec::new();
+    for (k, e) in entries.iter().enumerate() {
+        match (e["sigma"].as_f64(), e["mse"].as_f64()) {
+            (Some(s), Some(m)) if s > 0.0 && m > 0.0 && m.is_finite() => mse.push((s, m)),
+            _ => anyhow::bail!(
+                "{path}: mse[{k}] is not a {{\"sigma\", \"mse\"}} pair of positive numbers"
+            ),
+        }
+    }
+    if mse.is_empty() {
+        anyhow::bail!("{path}: the \"mse\" list is empty");
+    }
+    if let Some(n) = v["images"].as_u64() {
+        if n as usize != eval_images {
+            eprintln!(
+                "note: {path} measured {n} images, the run's held-out loss {eval_images}: the ratio compares different image sets"
+            );
+        }
+    }
+    Ok(vmlmap_train::plot::HeldOutReference {
+        name: name.to_string(),
+        mse,
+    })
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -82,6 +130,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         save_every: a.save_every,
     };
     tc.check()?;
+    let reference = match &a.held_out_reference {
+        Some(p) => Some(read_reference(
+            p,
+            &a.held_out_reference_name,
+            a.eval_images,
+        )?),
+        None => None,
+    };
     // Refuse an export that would overwrite files before spending hours training.
     if let Some(out) = &a.export {
         vmlmap_train::trainer::check_export_free(Path::new(out), a.force)?;
@@ -231,7 +287,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish();
     if let Some(out) = &a.export {
-        state.export_ema(Path::new(out), a.force)?;
+        state.export_ema(Path::new(out), a.force, reference.as_ref())?;
         eprintln!("EMA weights -> {out}");
     }
     Ok(ExitCode::SUCCESS)
