@@ -3,7 +3,10 @@
 #   held-out denoising loss on all 10,000 test images (vmlmap models eval),
 #   16 unconditional samples (vmlmap sample),
 #   VML-MAP and the pseudo-inverse on the 20 shipped images, 3 tasks x 2 noise levels
-#   (vmlmap demo --images 20; summary.md has the per-task means).
+#   (vmlmap demo --images 20; summary.md has the per-task means),
+#   and, with FASHION100=DIR (made by tools/make_fashion_test_images.py ... --per-class 10
+#   --offset 2), VML-MAP on those 100 further images (benches/prior100.toml -> OUT/prior100).
+# Compare two reports image by image with tools/compare_priors.py.
 # Run it for the old and the new prior to fill the card's side-by-side tables:
 #   tools/prior_report.sh assets/models/fashion32.safetensors prior-old
 #   tools/prior_report.sh /path/to/new.safetensors prior-new
@@ -34,4 +37,9 @@ if [ ! -f "$OUT/demo20/summary.md" ]; then
   log "VML-MAP and pinv on the 20 shipped images"
   "$VMLMAP" demo --model "$MODEL" --images 20 --solvers pinv,tikhonov,vml-map --out "$OUT/demo20" --force
 fi
-log "done: $OUT (heldout.json, samples.png, demo20/summary.md)"
+if [ -n "${FASHION100:-}" ] && [ ! -f "$OUT/prior100/report.md" ]; then
+  log "VML-MAP on the 100 further images in $FASHION100"
+  "$VMLMAP" bench --config benches/prior100.toml --images "$FASHION100" --model "$MODEL" \
+    --out "$OUT/prior100" --resume
+fi
+log "done: $OUT (heldout.json, samples.png, demo20/summary.md${FASHION100:+, prior100/report.md})"
