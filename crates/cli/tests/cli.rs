@@ -484,28 +484,49 @@ fn tiny_training_setup(
     (dir, data, arch)
 }
 
+/// `vmlmap train` on the tiny setup's images and architecture, to `steps`, with the
+/// checkpoint `ck`, then `extra`.
+fn train_args<'a>(
+    data: &'a std::path::Path,
+    arch: &'a std::path::Path,
+    steps: &'a str,
+    ck: &'a std::path::Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--arch",
+        arch.to_str().unwrap(),
+        "--steps",
+        steps,
+        "--checkpoint",
+        ck.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn train_on_an_image_folder_resumes_and_exports_a_loadable_prior() {
     let (dir, data, arch) = tiny_training_setup("train", 3);
     let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
     let train_with = |steps: &str, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--data",
-            data.to_str().unwrap(),
-            "--arch",
-            arch.to_str().unwrap(),
-            "--steps",
+        let mut args = train_args(
+            &data,
+            &arch,
             steps,
-            "--batch",
-            "2",
-            "--save-every",
-            "2",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-            "--export",
-            out.to_str().unwrap(),
-        ];
+            &ck,
+            &[
+                "--batch",
+                "2",
+                "--save-every",
+                "2",
+                "--export",
+                out.to_str().unwrap(),
+            ],
+        );
         args.extend_from_slice(extra);
         vmlmap(&args)
     };
@@ -601,21 +622,13 @@ fn interrupted_training_saves_its_checkpoint_and_exits_130() {
     let (dir, data, arch) = tiny_training_setup("sigterm", 1);
     let ck = dir.join("state.safetensors");
     let mut child = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
-        .args([
-            "train",
-            "--data",
-            data.to_str().unwrap(),
-            "--arch",
-            arch.to_str().unwrap(),
-            "--steps",
+        .args(train_args(
+            &data,
+            &arch,
             "100000000",
-            "--batch",
-            "1",
-            "--save-every",
-            "100000000",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-        ])
+            &ck,
+            &["--batch", "1", "--save-every", "100000000"],
+        ))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("runs");
@@ -1148,27 +1161,24 @@ fn bad_arguments_name_the_problem_before_any_work() {
 fn held_out_loss_during_training_and_from_models_eval_agree() {
     let (dir, data, arch) = tiny_training_setup("heldout", 3);
     let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
-    let r = vmlmap(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--arch",
-        arch.to_str().unwrap(),
-        "--steps",
+    let r = vmlmap(&train_args(
+        &data,
+        &arch,
         "3",
-        "--batch",
-        "2",
-        "--eval-every",
-        "2",
-        "--eval-images",
-        "3",
-        "--eval-data",
-        data.to_str().unwrap(),
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--export",
-        out.to_str().unwrap(),
-    ]);
+        &ck,
+        &[
+            "--batch",
+            "2",
+            "--eval-every",
+            "2",
+            "--eval-images",
+            "3",
+            "--eval-data",
+            data.to_str().unwrap(),
+            "--export",
+            out.to_str().unwrap(),
+        ],
+    ));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(r.status.success(), "{err}");
     // At step 2 (every 2) and at the end.
@@ -1219,26 +1229,24 @@ fn held_out_loss_during_training_and_from_models_eval_agree() {
     // That file as the reference of a re-export: a second panel (the ratio) below.
     let reference = dir.join("reference.json");
     std::fs::write(&reference, &r.stdout).unwrap();
+    let again = dir.join("again.safetensors");
     let export_with = |reference: &std::path::Path| {
-        vmlmap(&[
-            "train",
-            "--data",
-            data.to_str().unwrap(),
-            "--arch",
-            arch.to_str().unwrap(),
-            "--steps",
+        vmlmap(&train_args(
+            &data,
+            &arch,
             "3",
-            "--eval-images",
-            "3",
-            "--checkpoint",
-            ck.to_str().unwrap(),
-            "--export",
-            dir.join("again.safetensors").to_str().unwrap(),
-            "--held-out-reference",
-            reference.to_str().unwrap(),
-            "--held-out-reference-name",
-            "itself",
-        ])
+            &ck,
+            &[
+                "--eval-images",
+                "3",
+                "--export",
+                again.to_str().unwrap(),
+                "--held-out-reference",
+                reference.to_str().unwrap(),
+                "--held-out-reference-name",
+                "itself",
+            ],
+        ))
     };
     let r2 = export_with(&reference);
     assert!(
@@ -1248,20 +1256,17 @@ fn held_out_loss_during_training_and_from_models_eval_agree() {
     );
     let both = image::open(dir.join("again.held-out.png")).expect("the held-out plot");
     assert_eq!((both.width(), both.height()), (720, 720));
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        std::fs::read(dir.join("again.safetensors")).unwrap()
-    );
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
     // A reference that is not `models eval --json` output is refused before anything is
     // written, naming the file and what is missing.
     let bad = dir.join("bad.json");
     std::fs::write(&bad, r#"{"images": 3}"#).unwrap();
-    std::fs::remove_file(dir.join("again.safetensors")).unwrap();
+    std::fs::remove_file(&again).unwrap();
     let r2 = export_with(&bad);
     assert_eq!(r2.status.code(), Some(2));
     let err2 = String::from_utf8_lossy(&r2.stderr);
     assert!(err2.contains("bad.json") && err2.contains("mse"), "{err2}");
-    assert!(!dir.join("again.safetensors").exists());
+    assert!(!again.exists());
     // A model of another image size is refused, naming both sizes.
     let r = vmlmap(&[
         "models",
