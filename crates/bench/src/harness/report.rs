@@ -22,7 +22,10 @@ impl MeanSe {
         }
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
-        let se = if v.len() > 1 {
+        // Equal values (a batch's seconds, shared by its images) have no spread; their
+        // mean's round-off would otherwise print as a standard error of 1e-15.
+        let equal = v.iter().all(|x| *x == v[0]);
+        let se = if v.len() > 1 && !equal {
             (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt()
         } else {
             0.0
@@ -530,6 +533,11 @@ mod tests {
         // sample sd = sqrt(5/3); se = sd / 2
         assert!((m.se - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-15);
         assert_eq!(MeanSe::of(&[7.0]).unwrap().se, 0.0);
+        // 0.1 is not exact in binary: the mean of seven of them is not 0.1, but they have
+        // no spread.
+        let same = MeanSe::of(&[0.1; 7]).unwrap();
+        assert_ne!(same.mean, 0.1);
+        assert_eq!(same.se, 0.0);
         assert!(MeanSe::of(&[]).is_none());
         let v = [None, MeanSe::of(&[3.0]), MeanSe::of(&[1.0])];
         assert_eq!(best(&v, true), Some(1));
