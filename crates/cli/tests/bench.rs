@@ -138,6 +138,10 @@ fn a_killed_bench_resumes_to_the_same_results_and_shards_merge_to_them() {
         "{report}"
     );
     assert!(report.contains("## Where VML-MAP wins"), "{report}");
+    assert!(
+        report.contains("## Every baseline against vml-map (paired)"),
+        "{report}"
+    );
     assert!(report.contains("LPIPS: left out"), "{report}");
 
     // Killed after 11 lines, the 12th cut short: --resume drops the cut line, runs the

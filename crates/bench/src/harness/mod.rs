@@ -9,7 +9,7 @@
 //! - [`plan`]: the runs and their batches (fixed by the settings), shards.
 //! - [`runner`]: measurements, solving, scoring, appending.
 //! - [`record`]: the `results.jsonl` lines.
-//! - [`report`] and [`figures`]: what a reader sees.
+//! - [`report`], [`versus`] and [`figures`]: what a reader sees.
 //! - this module: the output folder (`bench.json`, resume, force) and merging shards.
 
 pub mod config;
@@ -18,6 +18,7 @@ pub mod plan;
 pub mod record;
 pub mod report;
 pub mod runner;
+pub mod versus;
 
 pub use config::{BenchConfig, BenchSettings, SeedsFor};
 pub use plan::{batches, runs, Batch, Run, Shard};

@@ -1,6 +1,6 @@
 //! `report.md`: per task and noise level, mean ± standard error of every score per solver
-//! (best in bold), a headline PSNR table, where VML-MAP wins and loses, failures, and the
-//! protocol written out.
+//! (best in bold), a headline PSNR table, where VML-MAP wins and loses (paired, from
+//! [`super::versus`]), failures, and the protocol written out.
 
 use super::config::BenchSettings;
 use super::record::RunRecord;
@@ -223,67 +223,8 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
             let _ = writeln!(md, "| {h} | {} |", cells.join(" | "));
         }
     }
-    // VML-MAP against the best of the others, case by case.
-    let vml: Vec<usize> = settings
-        .solvers
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.solver.starts_with("vml-map"))
-        .map(|(i, _)| i)
-        .collect();
-    if !vml.is_empty() && solvers.len() > vml.len() {
-        let names: Vec<&str> = vml.iter().map(|&v| solvers[v]).collect();
-        let _ = writeln!(md, "\n## Where VML-MAP wins and where it does not\n");
-        let _ = writeln!(
-            md,
-            "Mean PSNR of each VML-MAP setting and its difference to the best baseline of the case (every other solver; positive: VML-MAP is ahead).\n"
-        );
-        let _ = writeln!(md, "| case | best baseline | {} |", names.join(" | "));
-        let _ = writeln!(md, "|---|---|{}", "---|".repeat(names.len()));
-        let mut wins = vec![0; vml.len()];
-        for (c, h) in head.iter().enumerate() {
-            let others: Vec<Option<MeanSe>> = (0..solvers.len())
-                .map(|i| {
-                    if vml.contains(&i) {
-                        None
-                    } else {
-                        grid[i][c].psnr
-                    }
-                })
-                .collect();
-            let Some(o) = best(&others, true) else {
-                continue;
-            };
-            let base = grid[o][c].psnr.map_or(f64::NAN, |m| m.mean);
-            let cells: Vec<String> = vml
-                .iter()
-                .enumerate()
-                .map(|(j, &v)| match grid[v][c].psnr {
-                    Some(m) => {
-                        let d = m.mean - base;
-                        wins[j] += usize::from(d > 0.0);
-                        format!("{:.2} ({d:+.2})", m.mean)
-                    }
-                    None => "–".into(),
-                })
-                .collect();
-            let _ = writeln!(
-                md,
-                "| {h} | {} {base:.2} | {} |",
-                solvers[o],
-                cells.join(" | ")
-            );
-        }
-        let _ = writeln!(md);
-        for (j, n) in names.iter().enumerate() {
-            let _ = writeln!(
-                md,
-                "{n} is ahead of every baseline in {} of {} cases.",
-                wins[j],
-                cases.len()
-            );
-        }
-    }
+    super::versus::where_vml_wins(&mut md, settings, records, &cases, &head);
+    super::versus::versus_vml(&mut md, settings, records, &cases, &head);
     sweep_section(&mut md, settings, records, &head, &cases);
     let _ = writeln!(md, "\n## Per task and noise level\n");
     let _ = writeln!(md, "Mean ± standard error over the runs (images × seeds); best in bold (highest PSNR and SSIM, lowest LPIPS, NFE, VJP and seconds). NFE: network evaluations; VJP: vector-Jacobian products through the network; seconds: wall time per image, each batch's time divided by its size.\n");
@@ -597,6 +538,8 @@ mod tests {
             md.contains("| sr4, sigma_y = 0.05 | ddrm 20.00 | 19.00 (-1.00) | 21.85 (+1.85) | 22.00 (+2.00) |"),
             "{md}"
         );
-        assert!(md.contains("v-cheap is ahead of every baseline in 0 of 1 cases."));
+        assert!(md.contains(
+            "v-cheap is ahead of every baseline in 0 of 1 cases (0 clearly) and behind the best in 1 (0 clearly)."
+        ), "{md}");
     }
 }
