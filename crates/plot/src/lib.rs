@@ -16,7 +16,7 @@ pub mod grid;
 pub mod legend;
 pub mod text;
 
-pub use bar::{panels, BarChart};
+pub use bar::{bar_colour, panels, BarChart};
 pub use chart::{style_for, LineChart, Marker, Series, Style};
 pub use grid::{Block, LabelledGrid, Tile};
 pub use legend::{legend, LegendEntry};

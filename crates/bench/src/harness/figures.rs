@@ -266,10 +266,12 @@ pub fn write_figures(
             groups.clone(),
         );
         chart.y_floor = Some(0.0);
+        chart.show_legend = false;
         chart.width =
             160 + 120 * groups.len() as u32 + 20 * (settings.solvers.len() * groups.len()) as u32;
+        let mut any = false;
         for s in &settings.solvers {
-            let v = settings
+            let v: Vec<f64> = settings
                 .tasks
                 .iter()
                 .map(|t| {
@@ -278,11 +280,21 @@ pub fn write_figures(
                         .map_or(f64::NAN, |m| m.mean)
                 })
                 .collect();
+            any |= v.iter().any(|x| x.is_finite());
             chart = chart.with(s.label.clone(), v);
         }
-        bars.push(chart.draw().map_err(plot_err)?);
+        // A bench run in part (a shard, a sitting) may have no run yet at a noise level:
+        // its panel is left out rather than failing the report.
+        if any {
+            bars.push(chart.draw().map_err(plot_err)?);
+        }
     }
-    save(&panels(&bars, 1), &out.join("psnr-bars.png"))?;
+    if !bars.is_empty() {
+        save(
+            &with_bar_legend(panels(&bars, 1), settings),
+            &out.join("psnr-bars.png"),
+        )?;
+    }
     if let Some(shape) = shape {
         let dir = out.join("grids");
         std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Io {
@@ -296,6 +308,33 @@ pub fn write_figures(
         }
     }
     Ok(())
+}
+
+/// The bar panels over one legend of the solvers, in the bars' colours (a legend inside
+/// a panel would hide its tallest bars).
+fn with_bar_legend(bars: image::RgbImage, settings: &BenchSettings) -> image::RgbImage {
+    let entries: Vec<vmlmap_plot::LegendEntry> = settings
+        .solvers
+        .iter()
+        .enumerate()
+        .map(|(k, s)| vmlmap_plot::LegendEntry {
+            name: s.label.clone(),
+            color: vmlmap_plot::bar_colour(k),
+            marker: vmlmap_plot::Marker::Square,
+            line: false,
+        })
+        .collect();
+    let Ok(legend) = vmlmap_plot::legend(&entries, bars.width()) else {
+        return bars;
+    };
+    let mut out = image::RgbImage::from_pixel(
+        bars.width().max(legend.width()),
+        bars.height() + legend.height(),
+        image::Rgb([255, 255, 255]),
+    );
+    image::imageops::replace(&mut out, &bars, 0, 0);
+    image::imageops::replace(&mut out, &legend, 0, bars.height() as i64);
+    out
 }
 
 /// The task's grid: a block per noise level; rows ground truth, measurement, solvers;
@@ -367,4 +406,48 @@ fn grid(
         }
         .draw(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::config::BenchConfig;
+    use crate::harness::record::tests::record;
+
+    /// A bench run in part (one shard, or a sitting that has not reached the second noise
+    /// level) still gets its figures: the empty noise level's bar panel is left out.
+    #[test]
+    fn a_noise_level_without_runs_leaves_its_bar_panel_out() {
+        let cfg: BenchConfig = toml::from_str(
+            r#"
+            tasks = ["sr4"]
+            sigma_y = [1e-9, 0.05]
+            solvers = ["pinv", "tikhonov"]
+            "#,
+        )
+        .unwrap();
+        let settings = cfg.resolve().unwrap();
+        // `record` makes sr4 runs at sigma_y = 0.05 only.
+        let records: Vec<RunRecord> = ["pinv", "tikhonov"]
+            .iter()
+            .flat_map(|s| {
+                ["a", "b"].map(|img| {
+                    let mut r = record(img, 15.0);
+                    r.solver = (*s).into();
+                    r
+                })
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("vmlmap-figures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_figures(&settings, &records, None, &dir).unwrap();
+        let bars = image::open(dir.join("psnr-bars.png")).unwrap();
+        assert!(bars.width() > 0);
+        // With no run at all there is nothing to draw bars of, and no failure either.
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        write_figures(&settings, &[], None, &empty).unwrap();
+        assert!(!empty.join("psnr-bars.png").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
