@@ -333,9 +333,42 @@ pub fn write_safetensors(
         // Serialised in memory and written with std::fs (the file gets the mode the umask
         // gives its neighbours; serialize_to_file creates it 0600).
         let bytes = safetensors::serialize(views, metadata).map_err(|e| e.to_string())?;
-        std::fs::write(tmp, bytes).map_err(|e| e.to_string())
+        std::fs::write(tmp, sorted_header(bytes)?).map_err(|e| e.to_string())
     })
     .map_err(|e| write_err(e.to_string()))
+}
+
+/// The serialised file with its JSON header's keys (tensors and `__metadata__` entries) in
+/// sorted order. `safetensors` writes the metadata from a `HashMap`, whose order changes
+/// from run to run, so that the same state written twice differed in its header bytes;
+/// sorted, the same tensors and metadata give the same file, bit for bit. The tensors'
+/// data and offsets are untouched (an entry's offsets do not depend on its place in the
+/// header), and the header is padded with spaces to a multiple of 8 bytes as before.
+fn sorted_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    use std::collections::BTreeMap;
+    let bad = |r: &str| format!("serialised safetensors: {r}");
+    let n = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(|| bad("shorter than its header length"))? as usize;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or_else(|| bad("header longer than the file"))?;
+    let mut map: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
+    if let Some(meta) = map.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, serde_json::Value> =
+            serde_json::from_value(meta.take()).map_err(|e| bad(&e.to_string()))?;
+        *meta = serde_json::to_value(sorted).map_err(|e| bad(&e.to_string()))?;
+    }
+    let mut json = serde_json::to_vec(&map).map_err(|e| bad(&e.to_string()))?;
+    json.resize(json.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Hands out a checkpoint's tensors by name and shape, recording every problem.
@@ -397,5 +430,70 @@ impl<'a> WeightLoader<'a> {
                 report: self.report,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// The same tensors and metadata give the same bytes, whatever order the metadata's
+    /// `HashMap` iterates in, and the file reads back as written.
+    #[test]
+    fn a_state_written_twice_is_the_same_file() {
+        let dir = std::env::temp_dir().join(format!("vmlmap-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tensors = vec![
+            (
+                "b.weight".to_string(),
+                RawTensor {
+                    shape: vec![2, 3],
+                    data: (0..6).map(|v| v as f32 * 0.5).collect(),
+                    source_dtype: "f32".into(),
+                },
+            ),
+            (
+                "a.bias".to_string(),
+                RawTensor {
+                    shape: vec![3],
+                    data: vec![-1.0, 2.0, 7.5],
+                    source_dtype: "f32".into(),
+                },
+            ),
+        ];
+        let meta = || -> HashMap<String, String> {
+            // Each HashMap has its own random iteration order.
+            (0..12)
+                .map(|k| (format!("key{k}"), format!("v{}", k * k)))
+                .collect()
+        };
+        let files: Vec<Vec<u8>> = (0..4)
+            .map(|i| {
+                let p = dir.join(format!("s{i}.safetensors"));
+                write_safetensors(&p, &tensors, Some(meta()), false).unwrap();
+                std::fs::read(p).unwrap()
+            })
+            .collect();
+        for f in &files[1..] {
+            assert!(f == &files[0], "the same state gave different bytes");
+        }
+        assert_eq!(
+            (u64::from_le_bytes(files[0][..8].try_into().unwrap())) % 8,
+            0
+        );
+        let st = safetensors::SafeTensors::deserialize(&files[0]).unwrap();
+        let (_, m) = safetensors::SafeTensors::read_metadata(&files[0]).unwrap();
+        assert_eq!(m.metadata().clone().unwrap(), meta());
+        let a = st.tensor("a.bias").unwrap();
+        assert_eq!(a.shape(), &[3]);
+        let back: Vec<f32> = a
+            .data()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(back, vec![-1.0, 2.0, 7.5]);
+        assert_eq!(st.tensor("b.weight").unwrap().shape(), &[2, 3]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

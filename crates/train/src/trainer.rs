@@ -399,6 +399,10 @@ impl TrainState {
         if self.native {
             return self.native_step(&xt, &eps, &ts, data, tc);
         }
+        // After native steps (which leave the parameters untracked) the burn step needs
+        // them tracked again; tracked ones are left as they are.
+        let model = std::mem::replace(&mut self.model, placeholder(&self.config));
+        self.model = crate::adamw::track_parameters(model);
         let dims = [b, data.c, data.h, data.w];
         let ad = self.model.out_conv.weight.val().device();
         let x: Tensor<4> = Tensor::from_data(TensorData::new(xt, dims), &ad);
@@ -474,7 +478,7 @@ impl TrainState {
         let lr = tc.lr_at(step);
         self.opt.update_flat(&mut params, &grads, lr);
         let model = std::mem::replace(&mut self.model, placeholder(&self.config));
-        self.model = crate::adamw::set_parameters(model, &params);
+        self.model = crate::adamw::set_parameters(model, &params, false);
         self.finish_step(&params, tc, (sse / n) as f32)
     }
 
