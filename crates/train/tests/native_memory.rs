@@ -5,11 +5,12 @@
 //! alone in its binary so that no other test allocates beside it.
 
 #[cfg(target_os = "linux")]
+mod common;
+
+#[cfg(target_os = "linux")]
 #[test]
 fn native_steps_keep_the_resident_size_flat() {
     use vmlmap_core::schedule::VpTable;
-    use vmlmap_models::adm::AdmConfig;
-    use vmlmap_train::data::ImageSet;
     use vmlmap_train::trainer::{TrainConfig, TrainState};
 
     fn resident_mb() -> f64 {
@@ -18,20 +19,8 @@ fn native_steps_keep_the_resident_size_flat() {
         pages * 4096.0 / 1e6
     }
 
-    let cfg = AdmConfig {
-        image_size: 8,
-        channel_mult: vec![1, 2],
-        attention_ds: vec![2],
-        ..AdmConfig::fashion32()
-    };
-    let data = ImageSet {
-        c: 1,
-        h: 8,
-        w: 8,
-        data: (0..10 * 64)
-            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
-            .collect(),
-    };
+    let cfg = common::tiny_config(vec![1, 2]);
+    let data = common::ten_images();
     let steps = 900;
     let tc = TrainConfig {
         steps,

@@ -3,29 +3,17 @@
 //! over three steps. (The native step's gradients are checked parameter by parameter
 //! against burn in `crates/models/tests/native_engine.rs`.)
 
+mod common;
+
 use vmlmap_core::schedule::VpTable;
 use vmlmap_core::vector::rel_err;
-use vmlmap_models::adm::AdmConfig;
 use vmlmap_train::adamw::parameters;
-use vmlmap_train::data::ImageSet;
 use vmlmap_train::trainer::{TrainConfig, TrainState};
 
 #[test]
 fn native_steps_match_burn_steps() {
-    let cfg = AdmConfig {
-        image_size: 8,
-        channel_mult: vec![1, 2],
-        attention_ds: vec![2],
-        ..AdmConfig::fashion32()
-    };
-    let data = ImageSet {
-        c: 1,
-        h: 8,
-        w: 8,
-        data: (0..10 * 64)
-            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
-            .collect(),
-    };
+    let cfg = common::tiny_config(vec![1, 2]);
+    let data = common::ten_images();
     let tc = TrainConfig {
         steps: 3,
         batch: 4,

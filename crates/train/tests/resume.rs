@@ -1,31 +1,19 @@
 //! Training is deterministic and resumes exactly: 4 steps straight equal 2 steps, a
 //! checkpoint written to disk and read back, then 2 more steps — bit for bit.
 
+mod common;
+
 use vmlmap_core::schedule::VpTable;
-use vmlmap_models::adm::AdmConfig;
 use vmlmap_train::adamw::parameters;
-use vmlmap_train::data::ImageSet;
 use vmlmap_train::trainer::{TrainConfig, TrainState};
 
-fn tiny() -> AdmConfig {
-    AdmConfig {
-        image_size: 8,
-        channel_mult: vec![1, 1],
-        attention_ds: vec![2],
-        ..AdmConfig::fashion32()
-    }
+fn tiny() -> vmlmap_models::adm::AdmConfig {
+    common::tiny_config(vec![1, 1])
 }
 
 #[test]
 fn resumed_training_equals_uninterrupted_training() {
-    let data = ImageSet {
-        c: 1,
-        h: 8,
-        w: 8,
-        data: (0..10 * 64)
-            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
-            .collect(),
-    };
+    let data = common::ten_images();
     let tc = TrainConfig {
         steps: 4,
         batch: 3,
