@@ -143,13 +143,18 @@ fn shared_legend_panels(
         );
         legend = with_note;
     }
+    above(&grid, &legend)
+}
+
+/// `top` over `bottom` on white, left-aligned.
+fn above(top: &image::RgbImage, bottom: &image::RgbImage) -> image::RgbImage {
     let mut out = image::RgbImage::from_pixel(
-        grid.width().max(legend.width()),
-        grid.height() + legend.height(),
+        top.width().max(bottom.width()),
+        top.height() + bottom.height(),
         image::Rgb([255, 255, 255]),
     );
-    image::imageops::replace(&mut out, &grid, 0, 0);
-    image::imageops::replace(&mut out, &legend, 0, grid.height() as i64);
+    image::imageops::replace(&mut out, top, 0, 0);
+    image::imageops::replace(&mut out, bottom, 0, top.height() as i64);
     out
 }
 
@@ -327,14 +332,7 @@ fn with_bar_legend(bars: image::RgbImage, settings: &BenchSettings) -> image::Rg
     let Ok(legend) = vmlmap_plot::legend(&entries, bars.width()) else {
         return bars;
     };
-    let mut out = image::RgbImage::from_pixel(
-        bars.width().max(legend.width()),
-        bars.height() + legend.height(),
-        image::Rgb([255, 255, 255]),
-    );
-    image::imageops::replace(&mut out, &bars, 0, 0);
-    image::imageops::replace(&mut out, &legend, 0, bars.height() as i64);
-    out
+    above(&bars, &legend)
 }
 
 /// The task's grid: a block per noise level; rows ground truth, measurement, solvers;
