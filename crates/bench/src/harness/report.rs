@@ -127,7 +127,7 @@ fn fmt(m: Option<MeanSe>, digits: usize, bold: bool) -> String {
 }
 
 /// The index of the best mean among `v` (`higher`: larger is better).
-fn best(v: &[Option<MeanSe>], higher: bool) -> Option<usize> {
+pub(super) fn best(v: &[Option<MeanSe>], higher: bool) -> Option<usize> {
     let mut b: Option<(usize, f64)> = None;
     for (i, m) in v.iter().enumerate() {
         if let Some(m) = m.filter(|m| m.mean.is_finite()) {

@@ -11,7 +11,7 @@
 
 use super::config::BenchSettings;
 use super::record::RunRecord;
-use super::report::MeanSe;
+use super::report::{best, cell, MeanSe};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -88,16 +88,6 @@ fn vml_settings(settings: &BenchSettings) -> Vec<usize> {
         .collect()
 }
 
-/// Mean PSNR of `solver` on a case over its successful runs.
-fn mean_psnr(records: &[RunRecord], task: &str, sigma_y: f64, solver: &str) -> Option<f64> {
-    let v: Vec<f64> = records
-        .iter()
-        .filter(|r| r.ok() && r.task == task && r.sigma_y == sigma_y && r.solver == solver)
-        .filter_map(|r| r.psnr)
-        .collect();
-    MeanSe::of(&v).map(|m| m.mean).filter(|m| m.is_finite())
-}
-
 /// "Where VML-MAP wins and where it does not": per case, each VML-MAP setting's mean PSNR
 /// and its paired difference to the best baseline of the case (the best other solver).
 pub fn where_vml_wins(
@@ -123,24 +113,22 @@ pub fn where_vml_wins(
     // Per setting: cases ahead, clearly ahead, behind, clearly behind, compared.
     let mut tally = vec![[0usize; 5]; vml.len()];
     for ((t, s), h) in cases.iter().zip(head) {
-        let best = solvers
+        let psnr = |name: &str| cell(records, t, *s, name).psnr;
+        let others: Vec<Option<MeanSe>> = solvers
             .iter()
             .enumerate()
-            .filter(|(i, _)| !vml.contains(i))
-            .filter_map(|(_, name)| mean_psnr(records, t, *s, name).map(|m| (*name, m)))
-            .fold(None::<(&str, f64)>, |b, (n, m)| match b {
-                Some((_, bm)) if bm >= m => b,
-                _ => Some((n, m)),
-            });
-        let Some((other, base)) = best else {
+            .map(|(i, name)| if vml.contains(&i) { None } else { psnr(name) })
+            .collect();
+        let Some(o) = best(&others, true) else {
             continue;
         };
+        let (other, base) = (solvers[o], others[o].map_or(f64::NAN, |m| m.mean));
         let cells: Vec<String> = vml
             .iter()
             .enumerate()
             .map(|(j, &v)| {
                 let (Some(m), Some(d)) = (
-                    mean_psnr(records, t, *s, solvers[v]),
+                    psnr(solvers[v]),
                     paired_psnr(records, t, *s, solvers[v], other),
                 ) else {
                     return "–".into();
@@ -157,7 +145,7 @@ pub fn where_vml_wins(
                     Some(false) => k[3] += 1,
                     None => {}
                 }
-                format!("{m:.2} ({})", signed(&d))
+                format!("{:.2} ({})", m.mean, signed(&d))
             })
             .collect();
         let _ = writeln!(md, "| {h} | {other} {base:.2} | {} |", cells.join(" | "));
