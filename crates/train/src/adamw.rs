@@ -84,35 +84,29 @@ impl AdamW {
 }
 
 /// `model` with every float parameter replaced by `values` (visiting order, flattened),
-/// on its device and dtype; tracked by burn's autodiff when `tracked`.
+/// on its device and dtype, **not** tracked by burn's autodiff.
 ///
-/// The native engine's steps pass `tracked = false`: a tracked leaf registers a root in
-/// burn's autodiff graph, and only a burn `backward` frees it, which a native step never
-/// runs, so tracking every parameter at every step grew the process by about 200 KB a
-/// step (7 GB over the 37,500 steps of the default prior's run). [`track_parameters`]
-/// tracks them again before a burn step.
-pub fn set_parameters<M: Module>(model: M, values: &[Vec<f32>], tracked: bool) -> M {
-    struct Set<'a>(&'a [Vec<f32>], usize, bool);
+/// The native engine's steps use it: a tracked leaf registers a root in burn's autodiff
+/// graph, and only a burn `backward` frees it, which a native step never runs, so
+/// tracking every parameter at every step grew the process by about 200 KB a step (7 GB
+/// over the 37,500 steps of the default prior's run). [`track_parameters`] tracks them
+/// again before a burn step.
+pub fn set_parameters<M: Module>(model: M, values: &[Vec<f32>]) -> M {
+    struct Set<'a>(&'a [Vec<f32>], usize);
     impl ModuleMapper for Set<'_> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let v = self.0[self.1].clone();
             self.1 += 1;
-            let tracked = self.2;
             param.map(|t| {
                 let dims = t.dims();
                 let inner = t.inner();
                 let (dev, dtype) = (inner.device(), inner.dtype());
                 let new: Tensor<D> = Tensor::from_data(TensorData::new(v, dims), (&dev, dtype));
-                let t = Tensor::from_inner(new);
-                if tracked {
-                    t.require_grad()
-                } else {
-                    t
-                }
+                Tensor::from_inner(new)
             })
         }
     }
-    model.map(&mut Set(values, 0, tracked))
+    model.map(&mut Set(values, 0))
 }
 
 /// `model` with every float parameter tracked by burn's autodiff (those already tracked

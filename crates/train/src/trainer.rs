@@ -478,7 +478,7 @@ impl TrainState {
         let lr = tc.lr_at(step);
         self.opt.update_flat(&mut params, &grads, lr);
         let model = std::mem::replace(&mut self.model, placeholder(&self.config));
-        self.model = crate::adamw::set_parameters(model, &params, false);
+        self.model = crate::adamw::set_parameters(model, &params);
         self.finish_step(&params, tc, (sse / n) as f32)
     }
 
