@@ -127,6 +127,7 @@ fn a_killed_bench_resumes_to_the_same_results_and_shards_merge_to_them() {
         "psnr-vs-seconds.png",
         "psnr-vs-nfe.png",
         "psnr-bars.png",
+        "paired-differences.png",
         "grids/sr4.png",
         "grids/inpaint-box.png",
     ] {

@@ -8,17 +8,21 @@
 //!   and the reports' restorations).
 //! - [`BarChart`]: grouped bars (PSNR per solver and task); [`panels`]: figures side by side;
 //!   [`legend`]: one legend shared by several panels.
+//! - [`Heatmap`]: a table of signed values as coloured, labelled cells (paired
+//!   differences per case and solver).
 //! - [`text`]: a label drawn onto an existing image.
 
 pub mod bar;
 pub mod chart;
 pub mod grid;
+pub mod heatmap;
 pub mod legend;
 pub mod text;
 
 pub use bar::{bar_colour, panels, BarChart};
 pub use chart::{style_for, LineChart, Marker, Series, Style};
 pub use grid::{Block, LabelledGrid, Tile};
+pub use heatmap::{diverging, Heatmap};
 pub use legend::{legend, LegendEntry};
 pub use plotters::chart::SeriesLabelPosition as LegendPosition;
 pub use text::{draw_text, text_width};

@@ -1,6 +1,7 @@
 //! The report's figures: PSNR against seconds and against network evaluations (a panel
-//! per task and noise level, a point per solver), PSNR bars per solver and task, and the
-//! restorations of the first images as labelled grids.
+//! per task and noise level, a point per solver), PSNR bars per solver and task, every
+//! baseline's paired PSNR difference to VML-MAP as a coloured table, and the restorations
+//! of the first images as labelled grids.
 
 use super::config::BenchSettings;
 use super::record::RunRecord;
@@ -9,7 +10,7 @@ use super::runner::outputs_dir;
 use super::HarnessError;
 use std::path::Path;
 use vmlmap_core::Shape;
-use vmlmap_plot::{panels, BarChart, Block, LabelledGrid, LineChart, Series, Style, Tile};
+use vmlmap_plot::{panels, BarChart, Block, Heatmap, LabelledGrid, LineChart, Series, Style, Tile};
 
 fn save(img: &image::RgbImage, path: &Path) -> Result<(), HarnessError> {
     vmlmap_io::write_atomic(&path.to_string_lossy(), true, |tmp| {
@@ -126,22 +127,10 @@ fn shared_legend_panels(
         return grid;
     };
     if cut {
-        let mut with_note = image::RgbImage::from_pixel(
-            legend.width(),
-            legend.height() + 22,
-            image::Rgb([255, 255, 255]),
+        let text = format!(
+            "Points more than {PANEL_DEPTH_DB} dB below the best of their panel are left out (report.md has every number)."
         );
-        image::imageops::replace(&mut with_note, &legend, 0, 0);
-        vmlmap_plot::draw_text(
-            &mut with_note,
-            &format!(
-                "Points more than {PANEL_DEPTH_DB} dB below the best of their panel are left out (report.md has every number)."
-            ),
-            10,
-            legend.height() as i32,
-            13,
-        );
-        legend = with_note;
+        legend = above(&legend, &note(&text, legend.width()));
     }
     above(&grid, &legend)
 }
@@ -238,7 +227,82 @@ fn passes(settings: &BenchSettings, records: &[RunRecord]) -> Option<image::RgbI
     ))
 }
 
+/// At most this many tasks share a bar chart (more are split over several, one under
+/// the other: 13 tasks of 11 solvers side by side would be 4,500 pixels wide).
+const BAR_GROUPS_PER_CHART: usize = 4;
+
+/// Bars are cut at this PSNR: 8-bit quantisation alone limits an image file to 58.9 dB,
+/// and a noise-free problem the pseudo-inverse solves exactly scores hundreds.
+const BAR_CEILING_DB: f64 = 60.0;
+
+/// The colour of a paired difference saturates at this many dB.
+const PAIRED_LIMIT_DB: f64 = 3.0;
+
+/// Every baseline against the first VML-MAP setting (the table "Every baseline against
+/// ... (paired)" of the report, drawn): a row per case, a column per baseline, each cell
+/// the paired PSNR difference baseline − VML-MAP, coloured (orange: the baseline ahead,
+/// blue: VML-MAP ahead), framed where clear. `None` without a VML-MAP setting, another
+/// solver, or a single difference to draw.
+fn paired_differences(settings: &BenchSettings, records: &[RunRecord]) -> Option<image::RgbImage> {
+    let vml = super::versus::vml_settings(settings);
+    let reference = settings.solvers.get(*vml.first()?)?.label.as_str();
+    let others: Vec<&str> = settings
+        .solvers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !vml.contains(i))
+        .map(|(_, s)| s.label.as_str())
+        .collect();
+    let (mut rows, mut values, mut text, mut framed) = (vec![], vec![], vec![], vec![]);
+    for t in &settings.tasks {
+        for &sy in &settings.sigma_y {
+            let d: Vec<Option<super::report::MeanSe>> = others
+                .iter()
+                .map(|o| super::versus::paired_psnr(records, &t.label, sy, o, reference))
+                .collect();
+            if d.iter().all(Option::is_none) {
+                continue;
+            }
+            rows.push(format!("{}, {}", t.label, noise_label(sy)));
+            values.push(d.iter().map(|x| x.map_or(f64::NAN, |m| m.mean)).collect());
+            text.push(
+                d.iter()
+                    .map(|x| x.map_or("–".to_string(), |m| format!("{:+.2}", m.mean)))
+                    .collect(),
+            );
+            framed.push(
+                d.iter()
+                    .map(|x| x.is_some_and(|m| super::versus::clear(&m).is_some()))
+                    .collect(),
+            );
+        }
+    }
+    if rows.is_empty() || others.is_empty() {
+        return None;
+    }
+    Heatmap {
+        title: format!("PSNR of each baseline minus {reference}'s (dB), paired over the same images"),
+        row_labels: rows,
+        col_labels: others.iter().map(|s| s.to_string()).collect(),
+        values,
+        text,
+        framed,
+        limit: PAIRED_LIMIT_DB,
+        scale_labels: (format!("{reference} ahead"), "baseline ahead".into()),
+        notes: vec![
+            "Each cell: the mean over the images of the per-image difference (each image's seeds averaged first).".into(),
+            format!(
+                "Framed: more than {} standard errors from zero. The colour saturates at ±{PAIRED_LIMIT_DB} dB; report.md has the standard errors.",
+                super::versus::CLEAR_SE
+            ),
+        ],
+    }
+    .draw()
+    .ok()
+}
+
 /// Writes `psnr-vs-seconds.png`, `psnr-vs-nfe.png`, `psnr-bars.png`,
+/// `paired-differences.png` (when the bench has VML-MAP and a baseline),
 /// `psnr-vs-passes.png` (when variants have families) and
 /// `grids/<task>.png` into `out`.
 pub fn write_figures(
@@ -262,41 +326,49 @@ pub fn write_figures(
     if let Some(img) = passes(settings, records) {
         save(&img, &out.join("psnr-vs-passes.png"))?;
     }
-    let groups: Vec<String> = settings.tasks.iter().map(|t| t.label.clone()).collect();
+    if let Some(img) = paired_differences(settings, records) {
+        save(&img, &out.join("paired-differences.png"))?;
+    }
     let mut bars = Vec::new();
+    let mut cut = false;
     for &sy in &settings.sigma_y {
-        let mut chart = BarChart::new(
-            format!("Mean PSNR, {}", noise_label(sy)),
-            "PSNR (dB)",
-            groups.clone(),
-        );
-        chart.y_floor = Some(0.0);
-        chart.show_legend = false;
-        chart.width =
-            160 + 120 * groups.len() as u32 + 20 * (settings.solvers.len() * groups.len()) as u32;
-        let mut any = false;
-        for s in &settings.solvers {
-            let v: Vec<f64> = settings
-                .tasks
-                .iter()
-                .map(|t| {
-                    cell(records, &t.label, sy, &s.label)
-                        .psnr
-                        .map_or(f64::NAN, |m| m.mean)
-                })
-                .collect();
-            any |= v.iter().any(|x| x.is_finite());
-            chart = chart.with(s.label.clone(), v);
-        }
-        // A bench run in part (a shard, a sitting) may have no run yet at a noise level:
-        // its panel is left out rather than failing the report.
-        if any {
-            bars.push(chart.draw().map_err(plot_err)?);
+        for tasks in balanced_chunks(&settings.tasks, BAR_GROUPS_PER_CHART) {
+            let groups: Vec<String> = tasks.iter().map(|t| t.label.clone()).collect();
+            let mut chart = BarChart::new(
+                format!("Mean PSNR, {}", noise_label(sy)),
+                "PSNR (dB)",
+                groups.clone(),
+            );
+            chart.y_floor = Some(0.0);
+            chart.y_ceiling = Some(BAR_CEILING_DB);
+            chart.show_legend = false;
+            chart.width = 160
+                + 120 * groups.len() as u32
+                + 20 * (settings.solvers.len() * groups.len()) as u32;
+            let mut any = false;
+            for s in &settings.solvers {
+                let v: Vec<f64> = tasks
+                    .iter()
+                    .map(|t| {
+                        cell(records, &t.label, sy, &s.label)
+                            .psnr
+                            .map_or(f64::NAN, |m| m.mean)
+                    })
+                    .collect();
+                any |= v.iter().any(|x| x.is_finite());
+                cut |= v.iter().any(|x| *x > BAR_CEILING_DB || *x <= 0.0);
+                chart = chart.with(s.label.clone(), v);
+            }
+            // A bench run in part (a shard, a sitting) may have no run yet at a noise
+            // level: its panels are left out rather than failing the report.
+            if any {
+                bars.push(chart.draw().map_err(plot_err)?);
+            }
         }
     }
     if !bars.is_empty() {
         save(
-            &with_bar_legend(panels(&bars, 1), settings),
+            &with_bar_legend(panels(&bars, 1), settings, cut),
             &out.join("psnr-bars.png"),
         )?;
     }
@@ -316,8 +388,8 @@ pub fn write_figures(
 }
 
 /// The bar panels over one legend of the solvers, in the bars' colours (a legend inside
-/// a panel would hide its tallest bars).
-fn with_bar_legend(bars: image::RgbImage, settings: &BenchSettings) -> image::RgbImage {
+/// a panel would hide its tallest bars), and a line on the cut bars when there are any.
+fn with_bar_legend(bars: image::RgbImage, settings: &BenchSettings, cut: bool) -> image::RgbImage {
     let entries: Vec<vmlmap_plot::LegendEntry> = settings
         .solvers
         .iter()
@@ -329,10 +401,41 @@ fn with_bar_legend(bars: image::RgbImage, settings: &BenchSettings) -> image::Rg
             line: false,
         })
         .collect();
-    let Ok(legend) = vmlmap_plot::legend(&entries, bars.width()) else {
+    let Ok(mut legend) = vmlmap_plot::legend(&entries, bars.width()) else {
         return bars;
     };
+    if cut {
+        legend = above(
+            &legend,
+            &note(&format!(
+                "Bars above {BAR_CEILING_DB} dB (past what an 8-bit image holds, 58.9 dB) or at 0 dB and below are cut; their value is written on them."
+            ), legend.width()),
+        );
+    }
     above(&bars, &legend)
+}
+
+/// `items` split in order into the fewest chunks of at most `max` items, their sizes
+/// differing by at most one (13 tasks by 4: 4, 3, 3, 3, not 4, 4, 4, 1).
+fn balanced_chunks<T>(items: &[T], max: usize) -> Vec<&[T]> {
+    let k = items.len().div_ceil(max.max(1));
+    let mut out = Vec::with_capacity(k);
+    let mut rest = items;
+    for i in 0..k {
+        let size = rest.len().div_ceil(k - i);
+        let (head, tail) = rest.split_at(size);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// A line of text on white, `width` pixels wide.
+fn note(text: &str, width: u32) -> image::RgbImage {
+    let w = width.max(vmlmap_plot::text_width(text, 13) + 20);
+    let mut img = image::RgbImage::from_pixel(w, 22, image::Rgb([255, 255, 255]));
+    vmlmap_plot::draw_text(&mut img, text, 10, 3, 13);
+    img
 }
 
 /// The task's grid: a block per noise level; rows ground truth, measurement, solvers;
@@ -411,6 +514,59 @@ mod tests {
     use super::*;
     use crate::harness::config::BenchConfig;
     use crate::harness::record::tests::record;
+
+    /// The paired table is drawn when the bench has VML-MAP and a baseline with runs on
+    /// the same images, with a row per case that has a difference: only sr4 at 0.05 here.
+    #[test]
+    fn paired_differences_need_vml_map_and_a_baseline() {
+        let settings = |solvers: &str| {
+            let cfg: BenchConfig = toml::from_str(&format!(
+                "tasks = [\"sr4\", \"inpaint-box\"]\nsigma_y = [1e-9, 0.05]\nsolvers = [{solvers}]"
+            ))
+            .unwrap();
+            cfg.resolve().unwrap()
+        };
+        let records: Vec<RunRecord> = [("pinv", 15.0), ("vml-map", 18.0)]
+            .iter()
+            .flat_map(|(s, p)| {
+                ["a", "b", "c"].map(|img| {
+                    let mut r = record(img, *p + img.len() as f64);
+                    r.solver = (*s).into();
+                    r
+                })
+            })
+            .collect();
+        let both = settings("\"pinv\", \"vml-map\"");
+        let img = paired_differences(&both, &records).unwrap();
+        // One row (sr4 at 0.05): the -3 dB cell in the saturated blue, framed (the same
+        // difference on each image: standard error 0).
+        let blue = vmlmap_plot::heatmap::NEGATIVE;
+        let cells = img
+            .pixels()
+            .filter(|p| p.0 == [blue.0, blue.1, blue.2])
+            .count();
+        assert!(cells > 300, "{cells}");
+        assert!(paired_differences(&settings("\"pinv\", \"tikhonov\""), &records).is_none());
+        assert!(paired_differences(&settings("\"vml-map\""), &records).is_none());
+        // No run on a shared image: nothing to draw.
+        assert!(paired_differences(&both, &records[..3]).is_none());
+    }
+
+    #[test]
+    fn tasks_are_split_into_charts_of_even_size() {
+        let sizes = |n: usize, max: usize| -> Vec<usize> {
+            let v: Vec<usize> = (0..n).collect();
+            let c = balanced_chunks(&v, max);
+            // In order, every item once.
+            assert_eq!(c.concat(), v);
+            c.iter().map(|c| c.len()).collect()
+        };
+        assert_eq!(sizes(13, 4), [4, 3, 3, 3]);
+        assert_eq!(sizes(3, 4), [3]);
+        assert_eq!(sizes(8, 4), [4, 4]);
+        assert_eq!(sizes(9, 4), [3, 3, 3]);
+        assert_eq!(sizes(0, 4), Vec::<usize>::new());
+    }
 
     /// A bench run in part (one shard, or a sitting that has not reached the second noise
     /// level) still gets its figures: the empty noise level's bar panel is left out.

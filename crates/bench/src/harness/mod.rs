@@ -173,6 +173,7 @@ const REPORT_FILES: &[&str] = &[
     "psnr-vs-seconds.png",
     "psnr-vs-nfe.png",
     "psnr-bars.png",
+    "paired-differences.png",
 ];
 
 /// Prepares `out` for `state`: a fresh folder, a resumed one (`resume`: the same settings,

@@ -395,7 +395,7 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
     if let Some(n) = &p.lpips_note {
         let _ = writeln!(md, "- LPIPS: {n}");
     }
-    let _ = writeln!(md, "\nFigures: `psnr-vs-seconds.png`, `psnr-vs-nfe.png` (solvers without network evaluations are left off its log axis), `psnr-bars.png`, and `grids/<task>.png` (ground truth, measurement and each solver's output, seed 0, for the first {} images).", settings.grid_images);
+    let _ = writeln!(md, "\nFigures: `psnr-vs-seconds.png`, `psnr-vs-nfe.png` (solvers without network evaluations are left off its log axis), `psnr-bars.png`, `paired-differences.png` (the paired table above, drawn; when the bench has VML-MAP), and `grids/<task>.png` (ground truth, measurement and each solver's output, seed 0, for the first {} images).", settings.grid_images);
     md
 }
 

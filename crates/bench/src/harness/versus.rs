@@ -77,8 +77,8 @@ fn signed(d: &MeanSe) -> String {
     }
 }
 
-/// The labels of the VML-MAP settings among the bench's solvers.
-fn vml_settings(settings: &BenchSettings) -> Vec<usize> {
+/// The indices of the VML-MAP settings among the bench's solvers.
+pub(super) fn vml_settings(settings: &BenchSettings) -> Vec<usize> {
     settings
         .solvers
         .iter()
