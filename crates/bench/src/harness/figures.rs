@@ -244,15 +244,7 @@ const PAIRED_LIMIT_DB: f64 = 3.0;
 /// blue: VML-MAP ahead), framed where clear. `None` without a VML-MAP setting, another
 /// solver, or a single difference to draw.
 fn paired_differences(settings: &BenchSettings, records: &[RunRecord]) -> Option<image::RgbImage> {
-    let vml = super::versus::vml_settings(settings);
-    let reference = settings.solvers.get(*vml.first()?)?.label.as_str();
-    let others: Vec<&str> = settings
-        .solvers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !vml.contains(i))
-        .map(|(_, s)| s.label.as_str())
-        .collect();
+    let (reference, others) = super::versus::reference_and_baselines(settings)?;
     let (mut rows, mut values, mut text, mut framed) = (vec![], vec![], vec![], vec![]);
     for t in &settings.tasks {
         for &sy in &settings.sigma_y {
@@ -277,7 +269,7 @@ fn paired_differences(settings: &BenchSettings, records: &[RunRecord]) -> Option
             );
         }
     }
-    if rows.is_empty() || others.is_empty() {
+    if rows.is_empty() {
         return None;
     }
     Heatmap {

@@ -78,7 +78,7 @@ fn signed(d: &MeanSe) -> String {
 }
 
 /// The indices of the VML-MAP settings among the bench's solvers.
-pub(super) fn vml_settings(settings: &BenchSettings) -> Vec<usize> {
+fn vml_settings(settings: &BenchSettings) -> Vec<usize> {
     settings
         .solvers
         .iter()
@@ -160,6 +160,22 @@ pub fn where_vml_wins(
     }
 }
 
+/// The reference of the paired comparisons, the bench's first VML-MAP setting, and the
+/// baselines compared with it (every solver that is not a VML-MAP setting). `None`
+/// without a VML-MAP setting or without a baseline.
+pub(super) fn reference_and_baselines(settings: &BenchSettings) -> Option<(&str, Vec<&str>)> {
+    let vml = vml_settings(settings);
+    let reference = settings.solvers.get(*vml.first()?)?.label.as_str();
+    let others: Vec<&str> = settings
+        .solvers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !vml.contains(i))
+        .map(|(_, s)| s.label.as_str())
+        .collect();
+    (!others.is_empty()).then_some((reference, others))
+}
+
 /// "Every baseline against VML-MAP": a row per case and a column per baseline (every solver
 /// that is not a VML-MAP setting), each cell the paired PSNR difference baseline − VML-MAP
 /// (the first VML-MAP setting of the bench),
@@ -172,21 +188,9 @@ pub fn versus_vml(
     cases: &[(&str, f64)],
     head: &[String],
 ) {
-    let vml = vml_settings(settings);
-    let Some(&v) = vml.first() else {
+    let Some((reference, others)) = reference_and_baselines(settings) else {
         return;
     };
-    let reference = settings.solvers[v].label.as_str();
-    let others: Vec<&str> = settings
-        .solvers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !vml.contains(i))
-        .map(|(_, s)| s.label.as_str())
-        .collect();
-    if others.is_empty() {
-        return;
-    }
     let _ = writeln!(md, "\n## Every baseline against {reference} (paired)\n");
     let _ = writeln!(
         md,
