@@ -56,6 +56,16 @@ impl BarChart {
         self
     }
 
+    /// Whether any bar is cut: above `y_ceiling`, or at or below `y_floor`.
+    pub fn cuts_any(&self) -> bool {
+        let floor = self.y_floor.unwrap_or(f64::NEG_INFINITY);
+        let ceiling = self.y_ceiling.unwrap_or(f64::INFINITY);
+        self.values
+            .iter()
+            .flatten()
+            .any(|v| v.is_finite() && (*v > ceiling || *v <= floor))
+    }
+
     /// The y range: from a little below the smallest value (bars of PSNR differ by a few
     /// dB, which a zero baseline would hide) to a little above the largest.
     fn y_range(&self) -> Option<(f64, f64)> {
@@ -232,6 +242,7 @@ mod tests {
         )
         .with("pinv", vec![18.0, 12.0])
         .with("vml-map", vec![20.0, 17.5]);
+        assert!(!chart.cuts_any());
         let img = chart.draw().unwrap();
         let count = |rgb: [u8; 3]| img.pixels().filter(|p| p.0 == rgb).count();
         // Two bars each (plus a legend swatch), the taller series with more ink.
@@ -260,6 +271,7 @@ mod tests {
             c
         };
         let cut = chart(Some(60.0));
+        assert!(cut.cuts_any());
         assert_eq!(cut.y_range().unwrap().1, 60.0);
         let img = cut.draw().unwrap();
         let blue = |img: &RgbImage| img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
@@ -268,6 +280,8 @@ mod tests {
         // ink of the two orange ones (40 and 24). Cut at 60 dB, the axis runs from about
         // 16 dB to 60: blue 44 dB of bar against orange 24 + 8, about 1.4 times.
         let whole = chart(None);
+        // (Still cut: the -84 dB bar under the floor.)
+        assert!(whole.cuts_any());
         assert!(whole.y_range().unwrap().1 > 160.0);
         let whole = whole.draw().unwrap();
         assert!(

@@ -325,18 +325,16 @@ pub fn write_figures(
     let mut cut = false;
     for &sy in &settings.sigma_y {
         for tasks in balanced_chunks(&settings.tasks, BAR_GROUPS_PER_CHART) {
-            let groups: Vec<String> = tasks.iter().map(|t| t.label.clone()).collect();
             let mut chart = BarChart::new(
                 format!("Mean PSNR, {}", noise_label(sy)),
                 "PSNR (dB)",
-                groups.clone(),
+                tasks.iter().map(|t| t.label.clone()).collect(),
             );
             chart.y_floor = Some(0.0);
             chart.y_ceiling = Some(BAR_CEILING_DB);
             chart.show_legend = false;
-            chart.width = 160
-                + 120 * groups.len() as u32
-                + 20 * (settings.solvers.len() * groups.len()) as u32;
+            chart.width =
+                160 + 120 * tasks.len() as u32 + 20 * (settings.solvers.len() * tasks.len()) as u32;
             let mut any = false;
             for s in &settings.solvers {
                 let v: Vec<f64> = tasks
@@ -348,9 +346,9 @@ pub fn write_figures(
                     })
                     .collect();
                 any |= v.iter().any(|x| x.is_finite());
-                cut |= v.iter().any(|x| *x > BAR_CEILING_DB || *x <= 0.0);
                 chart = chart.with(s.label.clone(), v);
             }
+            cut |= chart.cuts_any();
             // A bench run in part (a shard, a sitting) may have no run yet at a noise
             // level: its panels are left out rather than failing the report.
             if any {
