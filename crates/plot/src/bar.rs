@@ -130,6 +130,9 @@ impl BarChart {
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
             let bar = 0.8 / s;
+            // Series k's bar in group i: its left edge and its width.
+            let left = |i: usize, k: usize| i as f64 + 0.1 + k as f64 * bar;
+            let width = bar * 0.92;
             let cut_label = ("sans-serif", CUT_LABEL_PX)
                 .into_font()
                 .transform(FontTransform::Rotate270)
@@ -143,8 +146,8 @@ impl BarChart {
                     .enumerate()
                     .filter(|(_, v)| v.is_finite() && **v > y0)
                     .map(|(i, &v)| {
-                        let x = i as f64 + 0.1 + k as f64 * bar;
-                        Rectangle::new([(x, y0), (x + bar * 0.92, v.min(y1))], color.filled())
+                        let x = left(i, k);
+                        Rectangle::new([(x, y0), (x + width, v.min(y1))], color.filled())
                     });
                 chart
                     .draw_series(rects)
@@ -154,16 +157,15 @@ impl BarChart {
                         Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled())
                     });
                 for (i, &v) in vals.iter().enumerate() {
-                    let x = i as f64 + 0.1 + k as f64 * bar;
                     if v.is_finite() && (v > y1 || v <= y0) {
-                        cuts.push((x, bar * 0.92, v));
+                        cuts.push((left(i, k), v));
                     }
                 }
             }
             // Bars past the axis: a white gap under the top of a cut tall bar, and each
             // one's value written upwards from near its foot.
             let span = y1 - y0;
-            for &(x, width, v) in &cuts {
+            for &(x, v) in &cuts {
                 if v > y1 {
                     let gap = [(x, y1 - 0.05 * span), (x + width, y1 - 0.035 * span)];
                     chart
