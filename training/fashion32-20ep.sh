@@ -4,9 +4,8 @@
 # from the checkpoint. See training/README.md.
 #
 # Usage: training/fashion32-20ep.sh [CHECKPOINT] [more vmlmap train arguments, e.g. --export F]
-#   CHECKPOINT  the training state (default ~/.cache/vmlmap/fashion32-20ep.state.safetensors).
-#               When it does not exist yet and the repository carries an intermediate state
-#               (training/fashion32-20ep.state.safetensors), the run starts from a copy of it.
+#   CHECKPOINT  the training state (default ~/.cache/vmlmap/fashion32-20ep.state.safetensors);
+#               a fresh start when it does not exist yet.
 #   VMLMAP      the binary (default target/release/vmlmap).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,17 +14,11 @@ shift || true
 vmlmap="${VMLMAP:-$here/../target/release/vmlmap}"
 
 # The recipe. The checkpoint records it (a resume under another one goes on with a note);
-# crates/train/tests/committed_state.rs checks the committed state against these lines.
+# crates/train/tests/training_script.rs checks these lines against the model card's recipe.
 ARGS=(
   --steps 37500 --batch 32 --lr 5e-4 --warmup 500 --lr-decay cosine --lr-final 5e-5
   --ema 0.9999 --seed 0
   --save-every 200 --eval-every 1000 --eval-images 1000
 )
 
-if [ ! -e "$state" ] && [ -f "$here/fashion32-20ep.state.safetensors" ]; then
-  mkdir -p "$(dirname "$state")"
-  cp "$here/fashion32-20ep.state.safetensors" "$state.tmp"
-  mv "$state.tmp" "$state"
-  echo "starting from the repository's intermediate state (copied to $state)" >&2
-fi
 exec "$vmlmap" train "${ARGS[@]}" --checkpoint "$state" "$@"
