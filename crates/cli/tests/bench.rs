@@ -520,6 +520,12 @@ fn a_failing_run_is_recorded_and_does_not_take_its_batch_with_it() {
         report.contains("## Failed runs") && report.contains("has none"),
         "{report}"
     );
+    // Grouped: one line for the two runs (two images, one seed) that share the error.
+    assert!(
+        report.contains("2 runs failed, in 1 group ")
+            && report.contains("| ddnm | deblur-motion | 5e-2 | 2 | 2 | 1 | ddnm"),
+        "{report}"
+    );
     assert!(
         report.contains("| ddnm | – | – | – | – | – | 0 (2 failed) |"),
         "{report}"

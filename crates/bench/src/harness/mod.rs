@@ -9,10 +9,11 @@
 //! - [`plan`]: the runs and their batches (fixed by the settings), shards.
 //! - [`runner`]: measurements, solving, scoring, appending.
 //! - [`record`]: the `results.jsonl` lines.
-//! - [`report`], [`versus`] and [`figures`]: what a reader sees.
+//! - [`report`], [`versus`], [`failures`] and [`figures`]: what a reader sees.
 //! - this module: the output folder (`bench.json`, resume, force) and merging shards.
 
 pub mod config;
+pub mod failures;
 pub mod figures;
 pub mod plan;
 pub mod record;

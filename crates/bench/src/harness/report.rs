@@ -276,25 +276,7 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         }
         let _ = writeln!(md);
     }
-    let failed: Vec<&RunRecord> = records.iter().filter(|r| !r.ok()).collect();
-    if !failed.is_empty() {
-        let _ = writeln!(md, "## Failed runs\n");
-        let _ = writeln!(md, "| image | task | sigma_y | solver | seed | error |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|");
-        for r in failed {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {:e} | {} | {} | {} |",
-                r.image,
-                r.task,
-                r.sigma_y,
-                r.solver,
-                r.seed,
-                r.error.as_deref().unwrap_or("").replace('|', "/")
-            );
-        }
-        let _ = writeln!(md);
-    }
+    md.push_str(&super::failures::failures_section(records));
     let _ = writeln!(md, "## Protocol\n");
     let _ = writeln!(
         md,
