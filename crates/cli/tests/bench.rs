@@ -163,7 +163,28 @@ fn a_killed_bench_resumes_to_the_same_results_and_shards_merge_to_them() {
     let err = String::from_utf8_lossy(&resumed.stderr);
     assert!(err.contains("cut short"), "{err}");
     assert!(err.contains("11 already recorded"), "{err}");
+    assert!(
+        err.contains("21 runs made; the report has all 32 recorded"),
+        "{err}"
+    );
     assert_eq!(normalised(&killed), full);
+    // The committed records alone (no output images) re-make the same report, say why
+    // there are no grids, and leave no empty `grids/`.
+    let copied = dir.join("copied");
+    std::fs::create_dir_all(&copied).unwrap();
+    for f in ["bench.json", "results.jsonl"] {
+        std::fs::copy(whole.join(f), copied.join(f)).unwrap();
+    }
+    let remade = vmlmap(&["bench", "report", &s(&copied)]);
+    ok(&remade);
+    let err = String::from_utf8_lossy(&remade.stderr);
+    assert!(err.contains("32 runs, 0 image grids"), "{err}");
+    assert!(err.contains("note: no image grids"), "{err}");
+    assert!(!copied.join("grids").exists());
+    assert_eq!(
+        std::fs::read_to_string(copied.join("report.md")).unwrap(),
+        report
+    );
     // Resuming with other settings is refused, naming the setting.
     let other = grid(&killed, &["--resume", "--sigma-y", "0.1"]);
     assert_eq!(other.status.code(), Some(2));

@@ -296,13 +296,15 @@ fn paired_differences(settings: &BenchSettings, records: &[RunRecord]) -> Option
 /// Writes `psnr-vs-seconds.png`, `psnr-vs-nfe.png`, `psnr-bars.png`,
 /// `paired-differences.png` (when the bench has VML-MAP and a baseline),
 /// `psnr-vs-passes.png` (when variants have families) and
-/// `grids/<task>.png` into `out`.
+/// `grids/<task>.png` into `out`. Returns how many grids it drew: none when the runs'
+/// output images are not in `out/outputs` (a report made from copied records), and then
+/// no `grids/` folder is made.
 pub fn write_figures(
     settings: &BenchSettings,
     records: &[RunRecord],
     shape: Option<Shape>,
     out: &Path,
-) -> Result<(), HarnessError> {
+) -> Result<usize, HarnessError> {
     save(
         &scatter(settings, records, "seconds per image", |c| {
             c.seconds.map(|m| m.mean)
@@ -362,19 +364,21 @@ pub fn write_figures(
             &out.join("psnr-bars.png"),
         )?;
     }
+    let mut grids = 0;
     if let Some(shape) = shape {
         let dir = out.join("grids");
-        std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Io {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
         for t in &settings.tasks {
             if let Some(g) = grid(settings, records, shape, out, &t.label)? {
+                std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Io {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
                 save(&g, &dir.join(format!("{}.png", t.label)))?;
+                grids += 1;
             }
         }
     }
-    Ok(())
+    Ok(grids)
 }
 
 /// The bar panels over one legend of the solvers, in the bars' colours (a legend inside
@@ -590,8 +594,12 @@ mod tests {
         // With no run at all there is nothing to draw bars of, and no failure either.
         let empty = dir.join("empty");
         std::fs::create_dir_all(&empty).unwrap();
-        write_figures(&settings, &[], None, &empty).unwrap();
+        let grids =
+            write_figures(&settings, &[], Some(Shape::new(1, 8, 8).unwrap()), &empty).unwrap();
         assert!(!empty.join("psnr-bars.png").exists());
+        // Without the runs' output images there are no grids, and no empty `grids/`.
+        assert_eq!(grids, 0);
+        assert!(!empty.join("grids").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

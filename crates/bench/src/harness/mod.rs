@@ -250,8 +250,20 @@ pub fn open_out(
     Ok((done, note))
 }
 
+/// What [`write_report`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// `out/report.md`.
+    pub report: PathBuf,
+    /// Records in `results.jsonl` (all of them, not only this invocation's).
+    pub runs: usize,
+    /// Image grids drawn under `out/grids`: none when the runs' output images are not in
+    /// `out/outputs` (records copied from elsewhere).
+    pub grids: usize,
+}
+
 /// Writes `report.md` and the figures of the results in `out`.
-pub fn write_report(out: &Path) -> Result<PathBuf, HarnessError> {
+pub fn write_report(out: &Path) -> Result<ReportFiles, HarnessError> {
     let state = BenchState::read(out)?;
     let lpips_note = Some(match &state.settings.lpips {
         None => "left out: no LPIPS weights were given (`--lpips alex=BACKBONE`, torchvision's ImageNet file).".to_string(),
@@ -279,8 +291,12 @@ pub fn write_report(out: &Path) -> Result<PathBuf, HarnessError> {
         path: p.display().to_string(),
         reason: e.to_string(),
     })?;
-    figures::write_figures(&state.settings, &records, state.shape(), out)?;
-    Ok(p)
+    let grids = figures::write_figures(&state.settings, &records, state.shape(), out)?;
+    Ok(ReportFiles {
+        report: p,
+        runs: records.len(),
+        grids,
+    })
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {

@@ -311,13 +311,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     String::new()
                 },
-                report.display()
+                report.report.display()
             );
+            no_grids_note(&report, &out);
             Ok(ExitCode::SUCCESS)
         }
         Some(Sub::Report { dir }) => {
             let report = harness::write_report(&dir)?;
-            eprintln!("-> {}", report.display());
+            eprintln!(
+                "{} runs, {} image grids -> {}",
+                report.runs,
+                report.grids,
+                report.report.display()
+            );
+            no_grids_note(&report, &dir);
             Ok(ExitCode::SUCCESS)
         }
         None => run_grid(a.run),
@@ -435,15 +442,31 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     bar.progress.finish();
     let report = harness::write_report(&out)?;
     eprintln!(
-        "{runs} runs{} -> {}",
+        "{runs} runs made{}{} -> {}",
         if failed > 0 {
             format!(", {failed} failed (recorded in results.jsonl and the report)")
         } else {
             String::new()
         },
-        report.display()
+        if report.runs != runs {
+            format!("; the report has all {} recorded", report.runs)
+        } else {
+            String::new()
+        },
+        report.report.display()
     );
+    no_grids_note(&report, &out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says once why a report has no image grids, when it has none but has runs.
+fn no_grids_note(report: &harness::ReportFiles, dir: &Path) {
+    if report.grids == 0 && report.runs > 0 {
+        eprintln!(
+            "note: no image grids: the runs' output images are not in {} (a report made from copied records has tables and plots only)",
+            dir.join("outputs").display()
+        );
+    }
 }
 
 #[cfg(test)]
