@@ -260,6 +260,8 @@ pub struct ReportFiles {
     /// Image grids drawn under `out/grids`: none when the runs' output images are not in
     /// `out/outputs` (records copied from elsewhere).
     pub grids: usize,
+    /// Images per task the bench asked to show in its grids (0: no grids wanted).
+    pub grid_images: usize,
 }
 
 /// Writes `report.md` and the figures of the results in `out`.
@@ -296,6 +298,7 @@ pub fn write_report(out: &Path) -> Result<ReportFiles, HarnessError> {
         report: p,
         runs: records.len(),
         grids,
+        grid_images: state.settings.grid_images,
     })
 }
 

@@ -459,9 +459,10 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Says once why a report has no image grids, when it has none but has runs.
+/// Says once why a report has no image grids, when it has runs and wanted grids but drew
+/// none.
 fn no_grids_note(report: &harness::ReportFiles, dir: &Path) {
-    if report.grids == 0 && report.runs > 0 {
+    if report.grids == 0 && report.runs > 0 && report.grid_images > 0 {
         eprintln!(
             "note: no image grids: the runs' output images are not in {} (a report made from copied records has tables and plots only)",
             dir.join("outputs").display()
