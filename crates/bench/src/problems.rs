@@ -95,10 +95,5 @@ pub fn mixture_prior(shape: Shape) -> GaussianMixturePrior {
 
 /// `y = H x0 + sigma_y eta` for a seeded `x0` drawn by `sample`.
 pub fn measure(op: &dyn LinearOperator, x0: &[f64], sigma_y: f64, seed: u64) -> Vec<f64> {
-    let eta = normal_vec(&mut seeded(seed ^ 0x5eed), op.output_len());
-    op.apply(x0)
-        .iter()
-        .zip(eta)
-        .map(|(a, e)| a + sigma_y * e)
-        .collect()
+    vmlmap_operators::measure(op, x0, sigma_y, seed ^ 0x5eed)
 }

@@ -53,6 +53,31 @@ pub struct ValidateOptions {
     pub baseline_solvers: Vec<&'static str>,
 }
 
+impl ValidateOptions {
+    /// `vmlmap validate --quick`: six tasks, fewer runs and iterations, one Gaussian prior
+    /// for the baselines (about a tenth of the time).
+    pub fn quick() -> Self {
+        Self {
+            tasks: [
+                "inpaint-box",
+                "inpaint-random",
+                "sr4",
+                "deblur-gaussian",
+                "deblur-motion",
+                "cs",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            steps: vec![20, 100, 1000],
+            plain_cap: 2_000,
+            mode_runs: 4,
+            baseline_priors: vec![1],
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for ValidateOptions {
     fn default() -> Self {
         Self {

@@ -19,9 +19,11 @@ pub mod fft_conv;
 pub mod kernels;
 pub mod kronecker;
 pub mod mask;
+pub mod measure;
 pub mod spectral;
 pub mod task;
 
+pub use measure::measure;
 pub use spectral::SvdBasis;
 pub use task::{TaskSpec, TASK_NAMES};
 

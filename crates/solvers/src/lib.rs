@@ -149,7 +149,7 @@ impl Observer for Silent {}
 /// A method for the inverse problem. Implement [`Solver::solve`], or [`Solver::solve_batch`]
 /// for a solver that shares network evaluations across a batch (each default calls the
 /// other, so at least one must be implemented).
-pub trait Solver: Send + Sync {
+pub trait Solver: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
     /// Whether the solver evaluates the prior; those that do not (`pinv`, `tikhonov`) run

@@ -4,6 +4,7 @@ use crate::{Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::Denoiser;
 
 /// `x = H^+ y`.
+#[derive(Clone, Copy, Debug)]
 pub struct PseudoInverse;
 
 impl Solver for PseudoInverse {

@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn invalid_settings_name_the_field_and_value() {
         let bad = |o: SolverOptions, field: &str| {
-            let e = build_solver("vml-map", &o).err().expect("must fail");
+            let e = build_solver("vml-map", &o).expect_err("must fail");
             assert!(e.to_string().contains(field), "{e}");
         };
         bad(

@@ -156,15 +156,8 @@ impl<'a> Bench<'a> {
     fn measure(&self, task: usize, sigma: usize, image: usize) -> Vec<f64> {
         let op = &self.ops[task];
         let im = &self.images[image];
-        let mut rng =
-            vmlmap_core::rng::seeded(noise_seed(&im.name, &self.settings.tasks[task].label));
-        let eta = vmlmap_core::rng::normal_vec(&mut rng, op.output_len());
-        let sy = self.settings.sigma_y[sigma];
-        op.apply(&im.x)
-            .iter()
-            .zip(&eta)
-            .map(|(v, e)| v + sy * e)
-            .collect()
+        let seed = noise_seed(&im.name, &self.settings.tasks[task].label);
+        vmlmap_operators::measure(op.as_ref(), &im.x, self.settings.sigma_y[sigma], seed)
     }
 
     fn key(&self, r: &Run) -> String {

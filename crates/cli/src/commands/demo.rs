@@ -164,16 +164,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         for task in TASKS {
             for &sy in SIGMAS {
                 let op = TaskSpec::new(task)?.build(shape)?;
-                let eta = vmlmap_core::rng::normal_vec(
-                    &mut vmlmap_core::rng::seeded(a.seed ^ pick as u64),
-                    op.output_len(),
-                );
-                let y: Vec<f64> = op
-                    .apply(&x)
-                    .iter()
-                    .zip(&eta)
-                    .map(|(v, e)| v + sy * e)
-                    .collect();
+                let y = vmlmap_operators::measure(op.as_ref(), &x, sy, a.seed ^ pick as u64);
                 cases.push(Case {
                     name,
                     task,

@@ -5,12 +5,12 @@ use super::progress::Progress;
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 use vmlmap_core::{NoiseConvention, Shape};
 use vmlmap_io::sidecar::{sibling_paths, MeasurementSidecar};
-use vmlmap_models::{DeviceSpec, Precision};
-use vmlmap_operators::{LinearOperator, TaskSpec};
-use vmlmap_solvers::{build_solver, Observer, Problem, SolverOptions};
+use vmlmap_models::DeviceSpec;
+use vmlmap_operators::TaskSpec;
+use vmlmap_restore::{restore_batch, Cancel, Measurement, Prior, Restoration, SolverSpec};
+use vmlmap_solvers::{Observer, SolverOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -113,13 +113,9 @@ impl Observer for Bar {
     }
 }
 
-/// One measurement to restore.
-struct Measurement {
-    name: String,
-    side: MeasurementSidecar,
-    op: Box<dyn LinearOperator>,
-    y: Vec<f64>,
-    shape: Shape,
+/// One measurement to restore, with where its result goes.
+struct Item {
+    m: Measurement,
     output: String,
     /// The clean image's path and values, read and checked before any work.
     ground_truth: Option<(String, Vec<f64>)>,
@@ -199,19 +195,6 @@ fn sources(inputs: &[String], task: Option<&str>) -> anyhow::Result<Vec<Source>>
     Ok(out)
 }
 
-/// The default batch: what fits in half the available memory, at most 16.
-fn auto_batch(info: &vmlmap_models::registry::ModelInfo) -> usize {
-    let available = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-            line.split_whitespace().nth(1)?.parse::<usize>().ok()
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(4 << 30);
-    (available / 2 / info.vjp_bytes_per_image()).clamp(1, 16)
-}
-
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let convention = a.noise_convention.parse::<NoiseConvention>()?;
     if let Some(s) = a.sigma_y {
@@ -222,9 +205,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.batch == Some(0) {
         bail!("--batch must be at least 1");
     }
-    let solver = build_solver(
-        &a.solver,
-        &SolverOptions {
+    let spec = SolverSpec::new(
+        a.solver.clone(),
+        SolverOptions {
             steps: a.steps,
             inner: a.inner,
             lr: a.lr,
@@ -232,10 +215,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             extra: a.solver_opt.clone(),
             ..Default::default()
         },
-    )?;
-    if let Some(t) = &a.task {
-        TaskSpec::new(t)?;
-    }
+    );
+    let solver = spec.build()?;
+    let task = a
+        .task
+        .as_deref()
+        .map(|t| TaskSpec::parse(t, &a.task_opts))
+        .transpose()?;
     let jsons = sources(&a.input, a.task.as_deref())?;
     let many = jsons.len() > 1 || Path::new(&a.output).is_dir();
     let any_raw = jsons.iter().any(|s| matches!(s, Source::Raw(_)));
@@ -245,28 +231,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if any_raw && a.sigma_y.is_none() {
         eprintln!("note: no --sigma-y: the measurements without a sidecar are taken as noise-free (sigma_y 1e-9)");
     }
-    // The model's image shape, before any operator is built: a raw measurement is of its
-    // size, and a sidecar's image must have its channels.
-    // The model is read once, here, when the solver uses it (and read again below only
-    // for measurements of another size than its configuration, which a fully
-    // convolutional guided-diffusion network takes).
+    // The model is read once, here, when the solver uses it: a raw measurement is of its
+    // image size, and a sidecar's image must have its channels. (It is read again only
+    // for measurements of another size, which a fully convolutional network takes.)
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let mut loaded = if solver.uses_prior() {
-        Some(vmlmap_models::registry::load_denoiser(
-            &a.model,
-            &device,
-            Precision::F32,
-            None,
-        )?)
+    let loaded = if solver.uses_prior() {
+        Some(Prior::load(&a.model, &device, None)?)
     } else {
         None
     };
     let model_shape = match &loaded {
-        Some((den, _)) => Some(vmlmap_core::Denoiser::shape(den)),
-        None if any_raw => {
-            let info = vmlmap_models::registry::inspect(&a.model)?;
-            Some(Shape::new(info.image[0], info.image[1], info.image[2])?)
-        }
+        Some(p) => Some(p.shape()),
+        None if any_raw => Some(Prior::model_shape(&a.model)?),
         None => None,
     };
     if !a.ground_truth.is_empty()
@@ -279,18 +255,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             jsons.len()
         );
     }
+    let sigma_y = a.sigma_y.map(|s| convention.to_internal(s));
     let mut items = Vec::with_capacity(jsons.len());
     for (i, source) in jsons.iter().enumerate() {
-        let json = match source {
-            Source::Sidecar(p) | Source::Raw(p) => p,
+        let m = match (source, model_shape, &task) {
+            (Source::Raw(path), Some(shape), Some(task)) => {
+                let (m, notes) = Measurement::read_raw(path, task, shape, sigma_y.unwrap_or(1e-9))?;
+                for n in notes {
+                    eprintln!("warning: {}: {n}", path.display());
+                }
+                m
+            }
+            (Source::Sidecar(json), ..) | (Source::Raw(json), ..) => {
+                read_sidecar(json, &a, sigma_y, model_shape.filter(|_| loaded.is_some()))?
+            }
         };
-        let name = json
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| format!("measurement{i}"));
         let output = if many {
             Path::new(&a.output)
-                .join(format!("{name}.{}", a.format))
+                .join(format!("{}.{}", m.name, a.format))
                 .to_string_lossy()
                 .into_owned()
         } else {
@@ -300,316 +282,182 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             [] => None,
             [one] if Path::new(one).is_dir() => Some((
                 Path::new(one)
-                    .join(format!("{name}.png"))
+                    .join(format!("{}.png", m.name))
                     .to_string_lossy()
                     .into_owned(),
                 Vec::new(),
             )),
             all => Some((all[i].clone(), Vec::new())),
         };
-        items.push(match (source, model_shape) {
-            (Source::Raw(path), Some(shape)) => {
-                read_raw(path, name, output, ground_truth, &a, convention, shape)?
-            }
-            _ => read_measurement_of(
-                json,
-                name,
-                output,
-                ground_truth,
-                &a,
-                convention,
-                model_shape.filter(|_| solver.uses_prior()),
-            )?,
+        items.push(Item {
+            m,
+            output,
+            ground_truth,
         });
     }
     let mut names = std::collections::BTreeSet::new();
-    for m in &items {
-        if !names.insert(&m.output) {
+    for it in &items {
+        if !names.insert(&it.output) {
             bail!(
                 "two measurements would both be written to {}: give them different names",
-                m.output
+                it.output
             );
         }
         if !many {
-            super::check_output(&m.output, &["png", "npy"], a.force)?;
-        } else if Path::new(&m.output).exists() && !a.force {
-            bail!("{} exists; pass --force to overwrite it", m.output);
+            super::check_output(&it.output, &["png", "npy"], a.force)?;
+        } else if Path::new(&it.output).exists() && !a.force {
+            bail!("{} exists; pass --force to overwrite it", it.output);
         }
     }
-    let shape = items[0].shape;
-    if let Some(m) = items.iter().find(|m| m.shape != shape) {
+    let shape = items[0].m.shape;
+    if let Some(it) = items.iter().find(|it| it.m.shape != shape) {
         bail!(
             "{} is of a {} image, {} of a {shape} image: one run restores images of one size",
-            m.name,
-            m.shape,
-            items[0].name
+            it.m.name,
+            it.m.shape,
+            items[0].m.name
         );
     }
     if many {
         std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output))?;
     }
-    for m in &mut items {
-        if let Some((gt, _)) = &m.ground_truth {
-            if same_file(gt, &m.output) {
+    for it in &mut items {
+        if let Some((gt, _)) = &it.ground_truth {
+            if same_file(gt, &it.output) {
                 bail!(
                     "--ground-truth {gt} is also the output file: the score would compare the output with itself"
                 );
             }
-            let (g, gs) = super::read_input(gt, Some(m.shape), false, 0.0)
+            let (g, gs) = super::read_input(gt, Some(it.m.shape), false, 0.0)
                 .with_context(|| format!("reading the ground truth {gt}"))?;
-            vmlmap_metrics::check_shapes(gs, m.shape)
-                .with_context(|| format!("ground truth {gt} for {}", m.name))?;
-            m.ground_truth = Some((gt.clone(), g));
+            vmlmap_metrics::check_shapes(gs, it.m.shape)
+                .with_context(|| format!("ground truth {gt} for {}", it.m.name))?;
+            it.ground_truth = Some((gt.clone(), g));
         }
     }
     // pinv and tikhonov use no prior: no model is loaded (nor required).
-    let (den, default_batch): (Box<dyn vmlmap_core::Denoiser>, usize) = if solver.uses_prior() {
-        let (den, info) = match loaded.take() {
-            Some((den, info)) if vmlmap_core::Denoiser::shape(&den).h == shape.h => (den, info),
-            _ => vmlmap_models::registry::load_denoiser(
-                &a.model,
-                &device,
-                Precision::F32,
-                Some(shape.h),
-            )?,
-        };
-        if vmlmap_core::Denoiser::shape(&den) != shape {
-            bail!(
-                "model {} works on {} images, the measurements are of {shape} images",
-                a.model,
-                vmlmap_core::Denoiser::shape(&den)
-            );
-        }
-        (Box::new(den), auto_batch(&info))
-    } else {
-        (Box::new(vmlmap_core::denoiser::NoPrior(shape)), 16)
+    let prior = match loaded {
+        Some(p) => p.fit(shape)?,
+        None => Prior::none(shape),
     };
-    let batch = a.batch.unwrap_or(default_batch).min(items.len());
+    let batch = a.batch.unwrap_or(prior.default_batch()).min(items.len());
     let batches = items.len().div_ceil(batch);
     let mut observer = Bar {
         progress: Progress::new("restore", 0, "steps"),
         label: String::new(),
     };
+    let cancel = Cancel::new();
     for (i, chunk) in items.chunks(batch).enumerate() {
         observer.label = format!("batch {}/{batches} ({} images)", i + 1, chunk.len());
-        let problems = chunk
-            .iter()
-            .map(|m| Problem::new(m.op.as_ref(), m.y.clone(), m.side.sigma_y))
-            .collect::<Result<Vec<_>, _>>()?;
-        let t = Instant::now();
-        let seeds = vec![a.seed; chunk.len()];
-        let sols = solver.solve_batch(&problems, den.as_ref(), &seeds, &mut observer)?;
-        let seconds = t.elapsed().as_secs_f64() / chunk.len() as f64;
-        for ((m, sol), problem) in chunk.iter().zip(&sols).zip(&problems) {
-            vmlmap_io::write_array(&m.output, &sol.x, shape, a.force)?;
-            let mut out = serde_json::json!({"input": m.name, "solver": solver.name(), "task": m.side.task, "sigma_y": m.side.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": seconds, "batch": chunk.len(), "output": m.output, "measurement_residual": problem.residual(&sol.x)});
-            // Scores of the float output and, for a PNG, of the 8-bit file as written.
-            let mut scores = Vec::new();
-            if let Some((_, g)) = &m.ground_truth {
-                let score = |x: &[f64]| {
-                    (
-                        vmlmap_metrics::psnr(x, g),
-                        vmlmap_metrics::ssim(x, g, shape).ok(),
-                    )
-                };
-                let (p, q) = score(&sol.x);
-                out["psnr"] = p.into();
-                out["ssim"] = q.into();
-                scores.push(("float output", p, q));
-                if !m.output.to_ascii_lowercase().ends_with(".npy") {
-                    let (written, _) = vmlmap_io::read_array(&m.output, Some(shape), false)
-                        .with_context(|| format!("reading back {}", m.output))?;
-                    let (p, q) = score(&written);
-                    out["psnr_png"] = p.into();
-                    out["ssim_png"] = q.into();
-                    scores.push(("written PNG", p, q));
-                }
-            }
-            if a.json {
-                observer.progress.suspend(|| println!("{out}"));
-            } else {
-                observer.progress.suspend(|| {
-                    eprintln!(
-                        "{} on {} ({}): {} NFE, {} VJP, {seconds:.1} s -> {}",
-                        solver.name(),
-                        m.name,
-                        m.side.task,
-                        sol.nfe,
-                        sol.vjp,
-                        m.output
-                    );
-                    for (what, p, q) in &scores {
-                        let q = q.map(|q| format!("{q:.4}")).unwrap_or_else(|| "n/a".into());
-                        eprintln!("  {what}: PSNR {p:.2} dB, SSIM {q}");
-                    }
-                });
-            }
+        let ms: Vec<&Measurement> = chunk.iter().map(|it| &it.m).collect();
+        let sols = restore_batch(
+            &ms,
+            solver.as_ref(),
+            prior.denoiser.as_ref(),
+            a.seed,
+            &cancel,
+            &mut observer,
+        )?;
+        for (it, sol) in chunk.iter().zip(&sols) {
+            report(it, sol, solver.name(), shape, &a, &mut observer)?;
         }
     }
     observer.progress.finish();
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads a sidecar and its measurement, checks them against the flags and rebuilds the
-/// operator.
-fn read_measurement_of(
-    json: &Path,
-    name: String,
-    output: String,
-    ground_truth: Option<(String, Vec<f64>)>,
+/// Writes one restoration and prints its line (or JSON line), with scores against its
+/// ground truth: of the float output and, for a PNG, of the 8-bit file as written.
+fn report(
+    it: &Item,
+    sol: &Restoration,
+    solver: &str,
+    shape: Shape,
     a: &Args,
-    convention: NoiseConvention,
+    observer: &mut Bar,
+) -> anyhow::Result<()> {
+    let m = &it.m;
+    vmlmap_io::write_array(&it.output, &sol.x, shape, a.force)?;
+    let mut out = serde_json::json!({"input": m.name, "solver": solver, "task": m.task.name, "sigma_y": m.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": sol.seconds, "batch": sol.batch, "output": it.output, "measurement_residual": sol.residual});
+    let mut scores = Vec::new();
+    if let Some((_, g)) = &it.ground_truth {
+        let score = |x: &[f64]| {
+            (
+                vmlmap_metrics::psnr(x, g),
+                vmlmap_metrics::ssim(x, g, shape).ok(),
+            )
+        };
+        let (p, q) = score(&sol.x);
+        out["psnr"] = p.into();
+        out["ssim"] = q.into();
+        scores.push(("float output", p, q));
+        if !it.output.to_ascii_lowercase().ends_with(".npy") {
+            let (written, _) = vmlmap_io::read_array(&it.output, Some(shape), false)
+                .with_context(|| format!("reading back {}", it.output))?;
+            let (p, q) = score(&written);
+            out["psnr_png"] = p.into();
+            out["ssim_png"] = q.into();
+            scores.push(("written PNG", p, q));
+        }
+    }
+    if a.json {
+        observer.progress.suspend(|| println!("{out}"));
+    } else {
+        observer.progress.suspend(|| {
+            eprintln!(
+                "{solver} on {} ({}): {} NFE, {} VJP, {:.1} s -> {}",
+                m.name, m.task.name, sol.nfe, sol.vjp, sol.seconds, it.output
+            );
+            for (what, p, q) in &scores {
+                let q = q.map(|q| format!("{q:.4}")).unwrap_or_else(|| "n/a".into());
+                eprintln!("  {what}: PSNR {p:.2} dB, SSIM {q}");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Reads a sidecar's measurement and checks it against the flags and the model.
+fn read_sidecar(
+    json: &Path,
+    a: &Args,
+    sigma_y: Option<f64>,
     model: Option<Shape>,
 ) -> anyhow::Result<Measurement> {
-    let side = MeasurementSidecar::read(json).with_context(|| {
+    let m = Measurement::read_sidecar(json).with_context(|| {
         format!(
             "reading the measurement description {} (written by vmlmap degrade)",
             json.display()
         )
     })?;
     if let Some(t) = &a.task {
-        if t != &side.task {
+        if t != &m.task.name {
             bail!(
                 "--task {t} contradicts {} (task {})",
                 json.display(),
-                side.task
+                m.task.name
             );
         }
     }
-    if let Some(s) = a.sigma_y {
-        let s = convention.to_internal(s);
-        if (s - side.sigma_y).abs() > 1e-12 * side.sigma_y.max(1e-300) {
+    if let Some(s) = sigma_y {
+        if (s - m.sigma_y).abs() > 1e-12 * m.sigma_y.max(1e-300) {
             bail!(
                 "--sigma-y {s:e} contradicts {} (sigma_y {:e})",
                 json.display(),
-                side.sigma_y
+                m.sigma_y
             );
         }
     }
-    let shape = Shape::new(
-        side.image_shape[0],
-        side.image_shape[1],
-        side.image_shape[2],
-    )?;
-    if let Some(m) = model {
-        if m.c != shape.c {
+    if let Some(ms) = model {
+        if ms.c != m.shape.c {
             bail!(
-                "{} is a measurement of {shape} images; model {} works on {} channel(s)",
+                "{} is a measurement of {} images; model {} works on {} channel(s)",
                 json.display(),
+                m.shape,
                 a.model,
-                m.c
+                ms.c
             );
         }
     }
-    let opts: Vec<String> = side
-        .options
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let op = TaskSpec::parse(&side.task, &opts)?.build(shape)?;
-    let npy_path = json.with_file_name(&side.measurement);
-    let npy = json.with_extension("npy");
-    let y = read_measurement(npy_path.to_str().unwrap_or_default(), op.output_len())
-        .or_else(|_| read_measurement(npy.to_str().unwrap_or_default(), op.output_len()))?;
-    Ok(Measurement {
-        name,
-        side,
-        op,
-        y,
-        shape,
-        output,
-        ground_truth,
-    })
-}
-
-fn read_measurement(path: &str, len: usize) -> anyhow::Result<Vec<f64>> {
-    let (y, _) = vmlmap_io::read_npy(path)?;
-    if y.len() != len {
-        bail!("{path} holds {} values, the operator gives {len}", y.len());
-    }
-    Ok(y)
-}
-
-/// A measurement without a sidecar: the file is y itself, of the operator's output size
-/// for images of the model's `shape` (for masks, the full image, whose observed pixels are
-/// taken).
-fn read_raw(
-    path: &Path,
-    name: String,
-    output: String,
-    ground_truth: Option<(String, Vec<f64>)>,
-    a: &Args,
-    convention: NoiseConvention,
-    shape: Shape,
-) -> anyhow::Result<Measurement> {
-    let task = a.task.as_deref().unwrap_or_default();
-    let spec = TaskSpec::parse(task, &a.task_opts)?.resolved(shape)?;
-    let op = spec.build(shape)?;
-    let file = path.to_string_lossy().into_owned();
-    let mask = task.starts_with("inpaint");
-    let wrong_size = |found: &str| {
-        let want = match op.output_shape() {
-            Some(s) => format!("{s} ({}x{} pixels, WxH)", s.w, s.h),
-            None if mask => format!(
-                "the full {shape} image ({}x{} pixels, WxH), or a .npy of its {} observed values",
-                shape.w,
-                shape.h,
-                op.output_len()
-            ),
-            None => format!("a .npy of {} values", op.output_len()),
-        };
-        anyhow::anyhow!(
-            "{file} is {found}; a {task} measurement of the model's {shape} images is {want}"
-        )
-    };
-    let read = |expected: Shape| {
-        super::read_input(
-            &file,
-            Some(expected),
-            false,
-            6.0 * convention.to_internal(a.sigma_y.unwrap_or(0.0)),
-        )
-        .map_err(|e| match e {
-            vmlmap_io::IoError::Shape { found, .. } => wrong_size(&found),
-            e => e.into(),
-        })
-    };
-    let is_npy = file.to_ascii_lowercase().ends_with(".npy");
-    let y = match op.output_shape() {
-        Some(s) => read(s)?.0,
-        // A .npy: the m measured values, or for a mask the full image (read once).
-        None if is_npy => {
-            let (v, s) = vmlmap_io::read_npy(&file)?;
-            if v.len() == op.output_len() {
-                v
-            } else if mask && s == shape {
-                op.apply(&v)
-            } else {
-                return Err(wrong_size(&s.to_string()));
-            }
-        }
-        None if mask => op.apply(&read(shape)?.0),
-        None => return Err(wrong_size("an image")),
-    };
-    let sigma_y = convention.to_internal(a.sigma_y.unwrap_or(1e-9));
-    let side = MeasurementSidecar {
-        task: spec.name.clone(),
-        options: spec.options.clone(),
-        sigma_y,
-        seed: 0,
-        image_shape: [shape.c, shape.h, shape.w],
-        measurement: file.clone(),
-        measurement_len: y.len(),
-        noise_convention: "minus-one-one".into(),
-        source: file,
-    };
-    Ok(Measurement {
-        name,
-        side,
-        op,
-        y,
-        shape,
-        output,
-        ground_truth,
-    })
+    Ok(m)
 }

@@ -32,24 +32,11 @@ pub struct Args {
 }
 
 fn options(a: &Args) -> anyhow::Result<ValidateOptions> {
-    let mut o = ValidateOptions::default();
-    if a.quick {
-        o.tasks = [
-            "inpaint-box",
-            "inpaint-random",
-            "sr4",
-            "deblur-gaussian",
-            "deblur-motion",
-            "cs",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        o.steps = vec![20, 100, 1000];
-        o.plain_cap = 2_000;
-        o.mode_runs = 4;
-        o.baseline_priors = vec![1];
-    }
+    let mut o = if a.quick {
+        ValidateOptions::quick()
+    } else {
+        ValidateOptions::default()
+    };
     if !a.tasks.is_empty() {
         for t in &a.tasks {
             if !vmlmap_operators::TASK_NAMES.contains(&t.as_str()) {
