@@ -125,3 +125,19 @@ pub fn ddpm_timesteps(sigmas: Vec<f64>) -> Vec<usize> {
 pub fn ddpm_round_sigma(sigma: f64) -> f64 {
     VpTable::ddpm_linear().round_sigma(sigma)
 }
+
+/// An image file (PNG, JPEG) as a `float32` array `(C, H, W)` in `[-1, 1]`; with `shape`,
+/// resized (and converted to its channels) to it.
+#[pyfunction]
+#[pyo3(signature = (path, shape = None))]
+pub fn read_image(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    shape: Option<Vec<usize>>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let file = path.to_string_lossy().into_owned();
+    let want = shape.map(|s| crate::operator::shape_of(&s)).transpose()?;
+    let (v, s) = vmlmap_io::read_image(&file, want, want.is_some())
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+    crate::arrays::write(py, v, &[s.c, s.h, s.w], crate::arrays::Dtype::F32)
+}

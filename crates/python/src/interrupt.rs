@@ -1,7 +1,9 @@
 //! Long work off the interpreter's thread: the work runs in a thread of its own while the
 //! caller's thread, with the GIL released, waits and checks for signals every 50 ms. On
-//! Ctrl-C the [`Cancel`] flag is set (the run stops at its next network evaluation, and
-//! nothing is written) and `KeyboardInterrupt` is raised at once.
+//! Ctrl-C the [`Cancel`] flag is set, the run stops at its next network evaluation
+//! (nothing is written), and `KeyboardInterrupt` is raised once the work thread has ended,
+//! so that no thread of ours calls into an interpreter that is shutting down. A second
+//! Ctrl-C while waiting raises at once.
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -49,9 +51,35 @@ pub fn run<T: Send + 'static>(
             None => {
                 if let Err(e) = py.check_signals() {
                     cancel.cancel();
-                    return Err(e);
+                    return match wait(py, &slot) {
+                        Ok(()) => Err(e),
+                        Err(again) => Err(again),
+                    };
                 }
             }
         }
+    }
+}
+
+/// Waits for the cancelled work to end; a signal meanwhile is returned at once.
+fn wait<T: Send>(
+    py: Python<'_>,
+    slot: &Arc<(Mutex<Option<std::thread::Result<T>>>, Condvar)>,
+) -> PyResult<()> {
+    loop {
+        let waiter = slot.clone();
+        let ended = py.detach(move || {
+            let (lock, done) = &*waiter;
+            let Ok(guard) = lock.lock() else {
+                return true;
+            };
+            done.wait_timeout_while(guard, Duration::from_millis(50), |s| s.is_none())
+                .map(|(g, _)| g.is_some())
+                .unwrap_or(true)
+        });
+        if ended {
+            return Ok(());
+        }
+        py.check_signals()?;
     }
 }

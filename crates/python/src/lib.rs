@@ -28,6 +28,7 @@ fn _vmlmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(catalogue::read_checkpoint, m)?)?;
     m.add_function(wrap_pyfunction!(catalogue::ddpm_timesteps, m)?)?;
     m.add_function(wrap_pyfunction!(catalogue::ddpm_round_sigma, m)?)?;
+    m.add_function(wrap_pyfunction!(catalogue::read_image, m)?)?;
     m.add_class::<model::Model>()?;
     m.add_class::<operator::Operator>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -48,6 +48,7 @@ __all__ = [
     "Operator",
     "Model",
     "Denoiser",
+    "read_image",
 ]
 
 try:  # typing.Protocol is 3.8+
@@ -223,3 +224,11 @@ def tasks() -> list:
 def solvers() -> list:
     """The solvers: ``[{"name", "uses_prior", "options": [keys]}]``."""
     return _vmlmap.solvers()
+
+
+def read_image(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
+    """Read a PNG or JPEG as a ``float32`` array ``(C, H, W)`` in ``[-1, 1]``.
+
+    With ``shape = (C, H, W)`` the image is resized and converted to those channels.
+    """
+    return _vmlmap.read_image(path, None if shape is None else [int(s) for s in shape])

@@ -110,7 +110,8 @@ class TorchDenoiser:
         self.module = module.to(self.device, dtype).eval().requires_grad_(False)
         self.kind = kind
         self.torch_dtype = dtype
-        self.dtype = "float64" if dtype == torch.float64 else "float32"
+        #: vmlmap calls it with float64 arrays (the network itself runs in ``dtype``).
+        self.dtype = "float64"
         if shape is None:
             shape = _module_shape(module)
         if shape is None or len(shape) != 3:
@@ -123,25 +124,25 @@ class TorchDenoiser:
     def __repr__(self) -> str:
         return f"TorchDenoiser({self.name}, kind={self.kind!r}, shape={self.shape}, device={self.device})"
 
-    # The network as D(x, sigma), on torch tensors.
+    # The network as D(x, sigma) on torch tensors. As in the native engine, x, the VP
+    # scaling and D = x - sigma * eps are float64; only the network runs in its dtype.
     def _d(self, x: torch.Tensor, sigma: np.ndarray) -> torch.Tensor:
         c = self.shape[0]
-        s = torch.as_tensor(sigma, dtype=torch.float64, device=self.device)
+        s = torch.as_tensor(sigma, dtype=torch.float64, device=self.device)[:, None, None, None]
         if self.kind == "edm":
-            return self.module(x, s.to(self.torch_dtype))
+            return self.module(x.to(self.torch_dtype), s.flatten().to(self.torch_dtype)).to(torch.float64)
         t = torch.as_tensor(
             _vmlmap.ddpm_timesteps([float(v) for v in sigma]), device=self.device
         )
-        scale = (1.0 / torch.sqrt(1.0 + s * s)).to(self.torch_dtype)[:, None, None, None]
-        out = self.module(x * scale, t)
-        out = getattr(out, "sample", out)
+        x_vp = (x / torch.sqrt(1.0 + s * s)).to(self.torch_dtype)
+        out = self.module(x_vp, t)
+        out = getattr(out, "sample", out)[:, :c].to(torch.float64)
         if self.kind == "x0":
-            return out[:, :c]
-        eps = out[:, :c]
-        return x - eps * s.to(self.torch_dtype)[:, None, None, None]
+            return out
+        return x - s * out
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.torch_dtype)
+        return torch.from_numpy(np.ascontiguousarray(a, np.float64)).to(self.device)
 
     @staticmethod
     def _numpy(t: torch.Tensor) -> np.ndarray:
