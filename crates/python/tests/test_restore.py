@@ -291,3 +291,8 @@ def test_catalogues():
     tasks = {t["name"]: t for t in vmlmap.tasks()}
     assert "fraction" in tasks["inpaint-random"]["options"]
     assert "restore" in vmlmap.restore.__doc__.lower()
+
+
+def test_validate_quick_passes():
+    out = vmlmap.validate(quick=True)
+    assert out["checks"] > 100 and out["failed"] == 0, [r for r in out["records"] if not r["pass"]][:3]

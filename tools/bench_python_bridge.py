@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""What the Python bridge costs: VML-MAP through vmlmap.torch.TorchDenoiser against the
+same network's own forward and forward+VJP time in PyTorch, side by side in one process
+(same threads).
+
+    pip install ./crates/python torch guided-diffusion-sdk
+    python3 tools/bench_python_bridge.py [--threads 2] [--rounds 3]
+
+Cases: the embedded prior at 32x32, batch 16; the FFHQ-256 architecture (random weights)
+at 256x256, batch 1 (VML-MAP with --steps-256 reverse steps, default 1). The overhead is
+restore seconds over the network time the run needs: (NFE - VJP) forwards plus VJP
+forward+VJP passes, each timed in torch alone (median of --rounds).
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import vmlmap
+import vmlmap.torch as vt
+
+
+def median_time(f, rounds):
+    f()  # warm-up
+    ts = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def case(name, den, batch, steps, rounds):
+    c, h, w = den.shape
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (batch, c, h, w)).astype(np.float64)
+    sigma = np.full(batch, 0.5)
+    xt = torch.from_numpy(x).to(den.device)
+    v = torch.from_numpy(rng.standard_normal(x.shape)).to(den.device)
+
+    def fwd():
+        with torch.no_grad():
+            den._d(xt, sigma)
+
+    def fwd_vjp():
+        with torch.enable_grad():
+            xi = xt.clone().requires_grad_(True)
+            d = den._d(xi, sigma)
+            torch.autograd.grad(d, xi, v)
+
+    t_fwd = median_time(fwd, rounds)
+    t_pass = median_time(fwd_vjp, rounds)
+    xs = rng.uniform(-0.8, 0.8, (batch, c, h, w)).astype(np.float32)
+    y, meta = vmlmap.degrade(xs, "sr4", sigma_y=0.05)
+    runs = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        _, info = vmlmap.restore(y, meta=meta, model=den, steps=steps, batch=batch)
+        runs.append(time.perf_counter() - t)
+    t_run = statistics.median(runs)
+    need = (info["nfe"] - info["vjp"]) * t_fwd + info["vjp"] * t_pass
+    print(
+        f"| {name} | {batch} | {info['nfe']} / {info['vjp']} | {t_fwd * 1e3:.1f} | {t_pass * 1e3:.1f} "
+        f"| {t_run:.2f} | {need:.2f} | {100 * (t_run / need - 1):+.1f}% |",
+        flush=True,
+    )
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps-32", type=int, default=10)
+    p.add_argument("--steps-256", type=int, default=1)
+    p.add_argument("--skip-256", action="store_true")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    print(f"torch {torch.__version__}, {a.threads} threads, median of {a.rounds}")
+    print("| case | batch | NFE / VJP | torch forward ms | torch fwd+VJP ms | restore s | network s | overhead |")
+    print("|---|---|---|---|---|---|---|---|")
+    case("fashion32 (embedded), VML-MAP", vt.load_guided_diffusion("default"), 16, a.steps_32, a.rounds)
+    if not a.skip_256:
+        from guided_diffusion.unet import UNetModel
+
+        torch.manual_seed(0)
+        net = UNetModel(**{**vt.CONFIGS["adm-ffhq256"], "dropout": 0.0})
+        case("adm-ffhq256 (random weights), VML-MAP", vt.TorchDenoiser(net), 1, a.steps_256, a.rounds)
+
+
+if __name__ == "__main__":
+    main()
