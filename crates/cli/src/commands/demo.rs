@@ -15,8 +15,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 use vmlmap_core::Denoiser;
 use vmlmap_models::{DeviceSpec, Precision};
-use vmlmap_operators::{LinearOperator, TaskSpec};
-use vmlmap_solvers::{build_solver, Problem, SolverOptions};
+use vmlmap_operators::TaskSpec;
+use vmlmap_restore::{restore_batch, Cancel, Measurement};
+use vmlmap_solvers::{build_solver, SolverOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -149,8 +150,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         task: &'static str,
         sigma_y: f64,
         x: Vec<f64>,
-        op: Box<dyn LinearOperator>,
-        y: Vec<f64>,
+        m: Measurement,
     }
     let mut cases = Vec::new();
     for &pick in PICKS.iter().take(a.images) {
@@ -163,15 +163,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         for task in TASKS {
             for &sy in SIGMAS {
-                let op = TaskSpec::new(task)?.build(shape)?;
-                let y = vmlmap_operators::measure(op.as_ref(), &x, sy, a.seed ^ pick as u64);
+                let spec = TaskSpec::new(task)?;
+                let m = Measurement::degrade(name, &x, shape, &spec, sy, a.seed ^ pick as u64)?;
                 cases.push(Case {
                     name,
                     task,
                     sigma_y: sy,
                     x: x.clone(),
-                    op,
-                    y,
+                    m,
                 });
             }
         }
@@ -205,22 +204,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let started = Instant::now();
     let mut done = 0;
+    let cancel = Cancel::new();
     for solver in &solvers {
         for (i, chunk) in cases.chunks(batch).enumerate() {
-            let problems = chunk
-                .iter()
-                .map(|c| Problem::new(c.op.as_ref(), c.y.clone(), c.sigma_y))
-                .collect::<Result<Vec<_>, _>>()?;
-            let t = Instant::now();
-            let seeds = vec![a.seed; chunk.len()];
+            let ms: Vec<&Measurement> = chunk.iter().map(|c| &c.m).collect();
             let mut ticks = Ticks {
                 done: done as u64,
                 total,
                 label: format!("{} batch {}/{batches}", solver.name(), i + 1),
                 progress: &mut progress,
             };
-            let sols = solver.solve_batch(&problems, &den, &seeds, &mut ticks)?;
-            let secs = t.elapsed().as_secs_f64() / chunk.len() as f64;
+            let sols = restore_batch(&ms, solver.as_ref(), &den, a.seed, &cancel, &mut ticks)?;
             for (k, (c, sol)) in chunk.iter().zip(sols).enumerate() {
                 let at = i * batch + k;
                 rows[at].scores.push(Score {
@@ -228,7 +222,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     ssim: vmlmap_metrics::ssim(&sol.x, &c.x, shape)?,
                     nfe: sol.nfe,
                     vjp: sol.vjp,
-                    seconds: secs,
+                    seconds: sol.seconds,
                 });
                 outputs[at].push(sol.x);
             }
@@ -258,8 +252,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 let c = &cases[i];
                 rows[0].push(tile(c.x.clone()));
                 rows[1].push(tile(vmlmap_bench::harness::runner::measurement_view(
-                    c.op.as_ref(),
-                    &c.y,
+                    c.m.op.as_ref(),
+                    &c.m.y,
                     shape,
                     c.task,
                 )));
