@@ -9,8 +9,9 @@
 //!   network was trained on) and `dtype` (`"float64"` to be called with `float64` arrays;
 //!   `float32` otherwise).
 //!
-//! A Python exception inside the object is kept and raised again, as it was, by the call
-//! that ran the solver; an output of the wrong shape or with a non-finite value is a
+//! Each call first checks for signals (on the main thread: Ctrl-C becomes
+//! `KeyboardInterrupt` at the next network evaluation). A Python exception inside the
+//! object is kept and raised again, as it was, by the call that ran the solver; an output of the wrong shape or with a non-finite value is a
 //! `ValueError` naming the method and what it returned.
 
 use crate::arrays::{self, dims_str, Dtype};
@@ -136,6 +137,7 @@ impl PyDenoiser {
 
     fn call_denoise(&self, xs: &[f64], sigmas: &[f64]) -> PyResult<Vec<f64>> {
         Python::attach(|py| {
+            py.check_signals()?;
             let (x, s) = self.inputs(py, xs, sigmas)?;
             let d = self.obj.bind(py).call_method1("denoise", (x, s))?;
             self.output(&d, sigmas.len(), "denoise")
@@ -152,6 +154,7 @@ impl PyDenoiser {
             return Ok((self.call_denoise(xs, sigmas)?, None));
         }
         Python::attach(|py| {
+            py.check_signals()?;
             let (x, s) = self.inputs(py, xs, sigmas)?;
             let out = self.obj.bind(py).call_method1("linearize", (x, s))?;
             let (d, f) = Self::pair(&out, "linearize")?;

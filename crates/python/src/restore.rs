@@ -238,7 +238,7 @@ pub fn restore<'py>(
         None => Box::new(vmlmap_solvers::Silent),
     };
     let theirs = cancel.clone();
-    let result = interrupt::run(py, &cancel, move || {
+    let work = move || {
         vmlmap_restore::restore(
             &measurements,
             built.as_ref(),
@@ -248,7 +248,15 @@ pub fn restore<'py>(
             &theirs,
             observer.as_mut(),
         )
-    })?;
+    };
+    // A Python prior runs on this (the caller's) thread: PyTorch called from another
+    // thread was 40% slower per pass here (its OpenMP team competes with the idle, spinning
+    // one of the main thread), and Ctrl-C is seen at its next call (it checks signals).
+    let result = if python_prior.is_some() {
+        py.detach(work)
+    } else {
+        interrupt::run(py, &cancel, work)?
+    };
     if let Some(e) = python_prior.as_ref().and_then(|d| d.take_error()) {
         return Err(e);
     }
