@@ -47,6 +47,18 @@ pub(crate) fn check_finite(values: &[f64], what: &str) -> Result<(), RestoreErro
     Ok(())
 }
 
+/// The task resolved for `shape` and its operator, after checking `sigma_y`.
+fn resolve(
+    task: &TaskSpec,
+    shape: Shape,
+    sigma_y: f64,
+) -> Result<(TaskSpec, Box<dyn LinearOperator>), RestoreError> {
+    check_sigma_y(sigma_y)?;
+    let task = task.resolved(shape)?;
+    let op = task.build(shape)?;
+    Ok((task, op))
+}
+
 impl Measurement {
     /// A measurement `y` of `task` on images of `shape` (the task is resolved for the
     /// shape); checks the length of `y`, its values and `sigma_y`.
@@ -57,9 +69,7 @@ impl Measurement {
         y: Vec<f64>,
         sigma_y: f64,
     ) -> Result<Self, RestoreError> {
-        check_sigma_y(sigma_y)?;
-        let task = task.resolved(shape)?;
-        let op = task.build(shape)?;
+        let (task, op) = resolve(task, shape, sigma_y)?;
         if y.len() != op.output_len() {
             return Err(RestoreError::Invalid(format!(
                 "a {} measurement of {shape} images has {} values, got {}",
@@ -90,7 +100,6 @@ impl Measurement {
         sigma_y: f64,
         seed: u64,
     ) -> Result<Self, RestoreError> {
-        check_sigma_y(sigma_y)?;
         if x.len() != shape.numel() {
             return Err(RestoreError::Invalid(format!(
                 "image has {} values, a {shape} image {}",
@@ -99,8 +108,7 @@ impl Measurement {
             )));
         }
         check_finite(x, "the image")?;
-        let task = task.resolved(shape)?;
-        let op = task.build(shape)?;
+        let (task, op) = resolve(task, shape, sigma_y)?;
         let y = measure(op.as_ref(), x, sigma_y, seed);
         Ok(Self {
             name: name.into(),

@@ -54,23 +54,14 @@ CONFIGS: Dict[str, Dict[str, Any]] = {
         use_new_attention_order=False,
         conv_resample=True,
     ),
-    "adm-imagenet256-uncond": dict(
-        image_size=256,
-        in_channels=3,
-        model_channels=256,
-        out_channels=6,
-        num_res_blocks=2,
-        attention_resolutions=(8, 16, 32),
-        channel_mult=(1, 1, 2, 2, 4, 4),
-        num_heads=4,
-        num_head_channels=64,
-        num_heads_upsample=-1,
-        use_scale_shift_norm=True,
-        resblock_updown=True,
-        use_new_attention_order=False,
-        conv_resample=True,
-    ),
 }
+
+CONFIGS["adm-imagenet256-uncond"] = dict(
+    CONFIGS["adm-ffhq256"],
+    model_channels=256,
+    num_res_blocks=2,
+    attention_resolutions=(8, 16, 32),
+)
 
 _KINDS = ("eps-vp", "x0", "edm")
 
