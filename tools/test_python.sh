@@ -16,7 +16,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q "maturin>=1.9.4,<2" numpy pytest torch guided-diffusion-sdk
+"$VENV/bin/python" -m pip install -q "maturin>=1.9.4,<2" numpy pytest mypy torch guided-diffusion-sdk
 export PYO3_PYTHON="$PWD/$VENV/bin/python"
 export PATH="$PWD/$VENV/bin:$PATH"
 "$VENV/bin/python" -m pip install -q --no-build-isolation --force-reinstall --no-deps ./crates/python
