@@ -13,7 +13,7 @@ noise std is sigma_y / 2. Its denoiser is the network as a VE denoiser,
 D01(x, s) = (D(2x - 1, 2s) + 1) / 2 with D(x, sigma) = x - sigma * eps(x / sqrt(1 + sigma^2), t).
 The operators reach deepinv as a DecomposablePhysics built from a dense SVD of H.
 
-Where deepinv departs from the papers (ALGORITHMS.md §8, README solver table) this script
+Where deepinv departs from the papers (docs/algorithms.md §8, README solver table) this script
 follows the paper: DDRM gets the paper's 20 levels of the DDPM table (deepinv's default is
 100 levels linear in [0, 1]); DiffPIR gets lambda = 1 and the paper's zeta per task (deepinv's
 default lambda is 7); DPS gets the paper's step, zeta times the gradient of the unsquared

@@ -1,5 +1,5 @@
 //! The `baselines` check of `vmlmap validate`: every solver other than VML-MAP on the
-//! isotropic Gaussian prior (`gauss-iso`, ALGORITHMS.md §6), against what its derivation
+//! isotropic Gaussian prior (`gauss-iso`, docs/algorithms.md §6), against what its derivation
 //! says it computes.
 //!
 //! - `tikhonov` is the MAP of the zero-mean prior `N(0, 0.25 I)`: checked to 1e-6 against

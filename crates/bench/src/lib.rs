@@ -1,5 +1,5 @@
 //! The validation and benchmark harness of vmlmap: runs the solvers on problems whose
-//! answers are known exactly (ALGORITHMS.md §6) and reports how close they get, with their
+//! answers are known exactly (docs/algorithms.md §6) and reports how close they get, with their
 //! cost (`vmlmap validate`), and runs them on real images and a real prior, side by side,
 //! into one report ([`harness`], `vmlmap bench`).
 

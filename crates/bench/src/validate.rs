@@ -1,7 +1,7 @@
 //! `vmlmap validate`: VML-MAP (arXiv 2512.10524) and the baselines on exact priors, for
 //! every operator, noise-free (`sigma_y = 1e-9`) and noisy (`sigma_y = 0.05`).
 //!
-//! Three checks (ALGORITHMS.md §5–6):
+//! Three checks (docs/algorithms.md §5–6):
 //! - `per-step`: at a fixed sigma, minimising `VML_S` with the inner optimiser reaches
 //!   `D(x*, sigma) = MAP` (Gaussian priors, where this is exact); the preconditioned and the
 //!   plain (step `1/L`, `L` by power iteration) optimisers' iteration counts side by side.

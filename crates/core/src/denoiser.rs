@@ -1,7 +1,7 @@
 //! The denoiser abstraction shared by every prior: `D(x, sigma) ~= E[x0 | x_sigma = x]` and
-//! its vector-Jacobian product `J(x)^T v` (ALGORITHMS.md §1–2).
+//! its vector-Jacobian product `J(x)^T v` (docs/algorithms.md §1–2).
 //!
-//! VML-MAP (arXiv 2512.10524, §3 of ALGORITHMS.md) needs `D` first, then builds the
+//! VML-MAP (arXiv 2512.10524, §3 of docs/algorithms.md) needs `D` first, then builds the
 //! cotangent `g` from `D`, then one VJP: [`Denoiser::linearize`] returns a
 //! [`Linearization`] holding `D` whose `vjp` is the backward pass of that same forward.
 //! Analytic priors implement it in closed form; neural networks through burn autodiff.

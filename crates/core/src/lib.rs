@@ -1,7 +1,7 @@
 //! Shared foundations of vmlmap: image shapes, the [`Denoiser`] abstraction, diffusion
 //! noise schedules, seeded randomness and the measurement-noise convention.
 //!
-//! Conventions follow `ALGORITHMS.md` §1: images are `C x H x W` vectors in `[-1, 1]`,
+//! Conventions follow `docs/algorithms.md` §1: images are `C x H x W` vectors in `[-1, 1]`,
 //! diffusion is written in the variance-exploding (EDM) form `x_sigma = x0 + sigma * eps`,
 //! and a denoiser is `D(x, sigma) ~= E[x0 | x_sigma = x]` (Tweedie). The solvers built on
 //! these types implement VML-MAP (Gutha, Vinuesa, Azizpour, arXiv 2512.10524).

@@ -1,5 +1,5 @@
 //! The measurement-noise convention: `sigma_y` is in `[-1, 1]` image units everywhere inside
-//! vmlmap (the DPS/DAPS/DiffPIR convention, ALGORITHMS.md §1). DDRM, DiffPIR's code and
+//! vmlmap (the DPS/DAPS/DiffPIR convention, docs/algorithms.md §1). DDRM, DiffPIR's code and
 //! RED-diff state noise levels for images in `[0, 1]`; an image in `[0, 1]` is half the
 //! range of one in `[-1, 1]`, so their `sigma` is half of ours.
 

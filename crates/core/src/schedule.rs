@@ -1,5 +1,5 @@
 //! Diffusion noise schedules: the Karras/EDM sigma schedule and the discrete VP table of
-//! DDPM-trained networks, with sigma <-> t conversion (ALGORITHMS.md §2, §5).
+//! DDPM-trained networks, with sigma <-> t conversion (docs/algorithms.md §2, §5).
 //!
 //! Karras, Aittala, Aila, Laine, "Elucidating the Design Space of Diffusion-Based Generative
 //! Models" (NeurIPS 2022), eq. 5: `sigma_i = (smax^(1/rho) + i/(N-1) (smin^(1/rho) -
@@ -122,7 +122,7 @@ impl VpTable {
         (self.sigmas[0], self.sigmas[self.sigmas.len() - 1])
     }
 
-    /// The step whose sigma is nearest to `sigma` in log space (ALGORITHMS.md §2).
+    /// The step whose sigma is nearest to `sigma` in log space (docs/algorithms.md §2).
     pub fn nearest_t(&self, sigma: f64) -> usize {
         let ls = sigma.max(f64::MIN_POSITIVE).ln();
         let i = self.log_sigmas.partition_point(|&v| v < ls);

@@ -1,4 +1,4 @@
-//! Image quality metrics on images mapped from `[-1, 1]` to `[0, 1]` (ALGORITHMS.md §9):
+//! Image quality metrics on images mapped from `[-1, 1]` to `[0, 1]` (docs/algorithms.md §9):
 //! PSNR, and SSIM as scikit-image / torchmetrics define it (Wang et al. 2004: Gaussian
 //! window of standard deviation 1.5 truncated at 3.5 sigma (11 taps), K1 = 0.01,
 //! K2 = 0.03, population covariances, symmetric boundary, the mean over the interior that

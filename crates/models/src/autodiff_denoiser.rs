@@ -1,7 +1,7 @@
 //! A network written in burn tensor operations as a [`Denoiser`]: `D(x, sigma)` by one
 //! forward; `J(x)^T v` by one forward on an autodiff device with the input as the only leaf
 //! that requires a gradient, then `backward` of `<D, v>` (frozen weights: no weight
-//! gradients are computed). Counted as one NFE plus one VJP (ALGORITHMS.md §2).
+//! gradients are computed). Counted as one NFE plus one VJP (docs/algorithms.md §2).
 //!
 //! A batch (several images, each at its own noise level) is one `[B, C, H, W]` tensor: one
 //! forward and, for the VJP, one backward of `sum_b <D_b, v_b>`, which gives every

@@ -1,4 +1,4 @@
-//! A variance-preserving epsilon-prediction network as an EDM denoiser (ALGORITHMS.md §2,
+//! A variance-preserving epsilon-prediction network as an EDM denoiser (docs/algorithms.md §2,
 //! the "VP preconditioning" of Karras et al. 2022): `x_vp = x / sqrt(1 + sigma^2)`,
 //! `t` the discrete step whose `sigma_t` is nearest, `eps = net(x_vp, t)[:C]` (the first
 //! half of a learned-sigma output), `D = x - sigma * eps`. No clamping: it would break the

@@ -1,7 +1,7 @@
 //! Neural denoisers for vmlmap on the burn tensor stack: the device choice (a runtime
 //! value, CPU `flex` by default, CUDA behind the `cuda` feature) and the adapter that turns
 //! a network written in burn tensor operations into a [`vmlmap_core::Denoiser`] whose VJP
-//! `J(x)^T v` comes from reverse-mode autodiff (ALGORITHMS.md §2; the one-VJP gradient of
+//! `J(x)^T v` comes from reverse-mode autodiff (docs/algorithms.md §2; the one-VJP gradient of
 //! VML-MAP, arXiv 2512.10524, §3). Network architectures and checkpoint loading build on
 //! these.
 

@@ -1,5 +1,5 @@
 //! Circular 2-D convolution with an arbitrary (non-separable) kernel, diagonalised by the
-//! 2-D FFT: `H = F^-1 diag(k̂) F` on every channel (ALGORITHMS.md §7, motion blur). Its
+//! 2-D FFT: `H = F^-1 diag(k̂) F` on every channel (docs/algorithms.md §7, motion blur). Its
 //! singular values are `|k̂|`; the Gram solve, the regularised pseudo-inverse and the
 //! null-space filter are elementwise in the Fourier domain.
 

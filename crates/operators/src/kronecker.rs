@@ -1,7 +1,7 @@
 //! Operators that are Kronecker products of 1-D maps along channel, height and width:
 //! `H = A_c ⊗ A_h ⊗ A_w`. Covers block-average and bicubic super-resolution, separable
 //! circular blurs (Gaussian, uniform), colourisation (channel average) and denoising
-//! (identity). The SVD is the Kronecker product of the 1-D SVDs (ALGORITHMS.md §7), so
+//! (identity). The SVD is the Kronecker product of the 1-D SVDs (docs/algorithms.md §7), so
 //! DDRM-style spectral solvers and closed-form Gram solves apply at any image size.
 
 use crate::factor::{Factor, Which};

@@ -1,4 +1,4 @@
-//! Linear measurement operators `y = H x + eta` (ALGORITHMS.md §7) for VML-MAP
+//! Linear measurement operators `y = H x + eta` (docs/algorithms.md §7) for VML-MAP
 //! (arXiv 2512.10524) and its baselines.
 //!
 //! Every operator gives `apply` (`H x`), `adjoint` (`H^T y`), the closed-form

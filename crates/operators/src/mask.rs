@@ -1,5 +1,5 @@
 //! Inpainting: `H` keeps the observed pixels (the same pixels in every channel) and drops
-//! the rest; `S = 1` on the kept pixels (ALGORITHMS.md §7). The measurement is the vector
+//! the rest; `S = 1` on the kept pixels (docs/algorithms.md §7). The measurement is the vector
 //! of kept values in `C x H x W` order; `adjoint` puts it back at full size with zeros in
 //! the holes.
 

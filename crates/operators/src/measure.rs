@@ -1,4 +1,4 @@
-//! The measurement rule `y = H x + sigma_y eta`, `eta ~ N(0, I)` (ALGORITHMS.md §1), in
+//! The measurement rule `y = H x + sigma_y eta`, `eta ~ N(0, I)` (docs/algorithms.md §1), in
 //! one place: degrade, demo, the bench and `validate` all draw their noise with it, each
 //! from a seed of its own derivation.
 

@@ -1,5 +1,5 @@
 //! The explicit SVD `H = U S V^T` of an operator and the spectral formulas built on it
-//! (ALGORITHMS.md §4, §7; the decomposable operators of DDRM, Kawar et al. 2022).
+//! (docs/algorithms.md §4, §7; the decomposable operators of DDRM, Kawar et al. 2022).
 //!
 //! Coordinates: `V^T x` has `n` coefficients, one singular value each (zero on the null
 //! space); `U^T y` has `m`. [`SvdBasis::to_measurement`] and [`SvdBasis::to_spectral`] pair

@@ -1,4 +1,4 @@
-//! Gaussian prior `x0 ~ N(mu, S0)` (ALGORITHMS.md §6): `D(x, sigma) = mu + S0 (S0 +
+//! Gaussian prior `x0 ~ N(mu, S0)` (docs/algorithms.md §6): `D(x, sigma) = mu + S0 (S0 +
 //! sigma^2 I)^-1 (x - mu)`, `J = S0 (S0 + sigma^2 I)^-1` (symmetric), the posterior
 //! `N(m, C)` with `m` the MAP, and exact posterior samples (Matheron's rule:
 //! `x = x~ + K (y - H x~ - sigma_y eps)` with `x~` a prior sample and `K = S0 H^T (H S0 H^T

@@ -1,5 +1,5 @@
 //! Analytic priors whose denoiser, Jacobian, posterior, posterior samples and MAP are known
-//! in closed form (ALGORITHMS.md §6): the exact answers VML-MAP (arXiv 2512.10524) and the
+//! in closed form (docs/algorithms.md §6): the exact answers VML-MAP (arXiv 2512.10524) and the
 //! baselines are tested against.
 //!
 //! - [`gaussian::GaussianPrior`]: `x0 ~ N(mu, S0)` with isotropic, diagonal or

@@ -1,5 +1,5 @@
 //! Gaussian-mixture prior with isotropic components, `sum_k w_k N(mu_k, s_k I)`
-//! (ALGORITHMS.md §6). Exact denoiser and VJP; the posterior is the mixture of the
+//! (docs/algorithms.md §6). Exact denoiser and VJP; the posterior is the mixture of the
 //! component posteriors `N(m_k, C_k)` with weights `w'_k ∝ w_k N(y; H mu_k, s_k H H^T +
 //! sigma_y^2 I)`; its modes are found by the fixed-point (mean-shift) iteration
 //! `x <- (sum_k r_k C_k^-1)^-1 sum_k r_k C_k^-1 m_k`, which for isotropic components is one

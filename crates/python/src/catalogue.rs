@@ -1,7 +1,7 @@
 //! What the library offers, as Python data: the tasks with their options, the solvers
 //! with their keys, `validate`, checkpoints as numpy state dicts (for loading a vmlmap
 //! model into PyTorch) and the DDPM noise-level grid that `vmlmap.torch` shares with the
-//! native engine (ALGORITHMS.md §2).
+//! native engine (docs/algorithms.md §2).
 
 use crate::errors::IntoPy;
 use crate::interrupt;

@@ -1,4 +1,4 @@
-//! `vmlmap.Operator`: a task's measurement operator `H` (ALGORITHMS.md §7) on numpy
+//! `vmlmap.Operator`: a task's measurement operator `H` (docs/algorithms.md §7) on numpy
 //! arrays, one item or a batch: `apply` (`H x`), `adjoint` (`H^T y`), `pinv` (`H^+ y`)
 //! and `gram_solve` (`(H^T H + lambda I)^-1 v`).
 

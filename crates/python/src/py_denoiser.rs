@@ -1,6 +1,6 @@
 //! Any Python object as the prior. The protocol, on batches of numpy arrays `(B, C, H, W)`
 //! with one noise level per image (`sigma`, a `float64` array of `B` values, in the VE
-//! convention `x = x0 + sigma * eps` of ALGORITHMS.md §1):
+//! convention `x = x0 + sigma * eps` of docs/algorithms.md §1):
 //!
 //! - `denoise(x, sigma) -> D`, `D(x, sigma) ~= E[x0 | x]`;
 //! - `vjp(x, sigma, v) -> (D, J^T v)`; or, better, `linearize(x, sigma) -> (D, f)` with

@@ -2,7 +2,7 @@
 //! `vmlmap restore`, `demo`), the bench and the Python package alike:
 //!
 //! - a [`Measurement`]: `y = H x0 + sigma_y eta` with its task, operator, noise level and
-//!   image shape (ALGORITHMS.md §1, §7), made by [`Measurement::degrade`] (the one noise
+//!   image shape (docs/algorithms.md §1, §7), made by [`Measurement::degrade`] (the one noise
 //!   rule), read from the files `vmlmap degrade` writes, or from a raw measurement file;
 //! - a [`SolverSpec`]: a solver name with its options, built and validated into a
 //!   [`vmlmap_solvers::Solver`] (VML-MAP of Gutha, Vinuesa, Azizpour, arXiv 2512.10524, or

@@ -1,4 +1,4 @@
-//! A measurement `y = H x0 + sigma_y eta` (ALGORITHMS.md §1) with everything needed to
+//! A measurement `y = H x0 + sigma_y eta` (docs/algorithms.md §1) with everything needed to
 //! restore it: the task as resolved for the image size, the operator it builds, the noise
 //! level and the image shape. Its noise is drawn by [`vmlmap_operators::measure`], the
 //! one noise rule of the project.

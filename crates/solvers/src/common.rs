@@ -2,8 +2,8 @@
 //! the DDIM move between noise levels with its noise split out, per-image random streams,
 //! and running a batched solver on one problem.
 //!
-//! Every baseline of ALGORITHMS.md §8 is written in the EDM form `x = x0 + sigma eps` of
-//! ALGORITHMS.md §1–2: a VP network's `x_vp = x / sqrt(1 + sigma²)` and the VE `x` describe
+//! Every baseline of docs/algorithms.md §8 is written in the EDM form `x = x0 + sigma eps` of
+//! docs/algorithms.md §1–2: a VP network's `x_vp = x / sqrt(1 + sigma²)` and the VE `x` describe
 //! the same state, and `eps_hat = (x - D) / sigma` is the network's noise prediction, so the
 //! papers' VP updates translate term by term.
 

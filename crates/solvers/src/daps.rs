@@ -1,5 +1,5 @@
 //! DAPS (Zhang, Chu, Berner, Meng, Anandkumar, Song, "Improving diffusion inverse problem
-//! solving with decoupled noise annealing", CVPR 2025; ALGORITHMS.md §8), the DAPS-1K
+//! solving with decoupled noise annealing", CVPR 2025; docs/algorithms.md §8), the DAPS-1K
 //! setting. Over `levels` annealing noise levels `sigma_i` (Karras, 100 → 0.1, rho 7):
 //! 1. reverse diffusion: `x0_hat` from `x_t` by `ode_steps` Euler steps of the probability-
 //!    flow ODE `dx/dsigma = (x - D(x, sigma)) / sigma` from `sigma_i` down to 0 (Karras

@@ -1,5 +1,5 @@
 //! DDNM (Wang, Yu, Zhang, "Zero-shot image restoration using denoising diffusion null-space
-//! model", ICLR 2023; ALGORITHMS.md §8): at each DDIM step the clean estimate is replaced
+//! model", ICLR 2023; docs/algorithms.md §8): at each DDIM step the clean estimate is replaced
 //! by its range-null-space correction `x0' = D - H^+ (H D - y) = H^+ y + (I - H^+ H) D`, so
 //! that `H x0' = y` exactly, and the DDIM step continues from `x0'` with the network's noise
 //! estimate. No VJP.

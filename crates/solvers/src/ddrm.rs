@@ -1,5 +1,5 @@
 //! DDRM (Kawar, Elad, Ermon, Song, "Denoising diffusion restoration models", NeurIPS 2022;
-//! ALGORITHMS.md §8): a DDIM-like sampler run in the spectral basis of `H = U S V^T`, where
+//! docs/algorithms.md §8): a DDIM-like sampler run in the spectral basis of `H = U S V^T`, where
 //! the measurement `y_bar_j = (U^T y)_j / s_j` of each coordinate is a noisy observation of
 //! `(V^T x0)_j` with noise `sigma_y / s_j`. From level `sigma` to `next`, with
 //! `x0_bar = V^T D` and `x_bar = V^T x` (its eq. 7–8 in the VE form):

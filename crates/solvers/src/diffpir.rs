@@ -1,5 +1,5 @@
 //! DiffPIR (Zhu et al., "Denoising diffusion models for plug-and-play image restoration",
-//! CVPR 2023 workshops; ALGORITHMS.md §8): half-quadratic splitting inside the reverse
+//! CVPR 2023 workshops; docs/algorithms.md §8): half-quadratic splitting inside the reverse
 //! diffusion. At each level the network's estimate `D` is pulled toward the data by the
 //! closed-form proximal step
 //! `x0' = argmin_x ‖y - H x‖² + rho ‖x - D‖² = (H^T H + rho I)^-1 (H^T y + rho D)`,

@@ -1,5 +1,5 @@
 //! DPS (Chung, Kim, Mccann, Klasky, Ye, "Diffusion posterior sampling for general noisy
-//! inverse problems", ICLR 2023; ALGORITHMS.md §8): DDPM's ancestral sampler over all 1000
+//! inverse problems", ICLR 2023; docs/algorithms.md §8): DDPM's ancestral sampler over all 1000
 //! training steps, each followed by a gradient step on the measurement error through the
 //! network: `x_{i+1} <- x_{i+1} - zeta grad_{x_i} ‖y - H D(x_i)‖`, the gradient of the
 //! *unsquared* norm, i.e. `zeta J^T H^T (H D - y) / ‖y - H D‖` (the official code's

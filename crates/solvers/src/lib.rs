@@ -1,7 +1,7 @@
 //! Solvers for `y = H x0 + sigma_y eta` with a diffusion prior given by its denoiser:
 //! VML-MAP (Gutha, Vinuesa, Azizpour, "Mode-seeking for inverse problems with diffusion
-//! models", arXiv 2512.10524; ALGORITHMS.md §3–5), and the baselines it is compared with
-//! on the same denoiser and operators (ALGORITHMS.md §8): DPS, ΠGDM, DDRM, DDNM, DiffPIR,
+//! models", arXiv 2512.10524; docs/algorithms.md §3–5), and the baselines it is compared with
+//! on the same denoiser and operators (docs/algorithms.md §8): DPS, ΠGDM, DDRM, DDNM, DiffPIR,
 //! RED-diff, the classical Tikhonov estimate and the trivial `pinv`.
 //!
 //! A [`Solver`] takes a validated [`Problem`], a [`Denoiser`] and a seed, reports progress

@@ -1,5 +1,5 @@
 //! ΠGDM (Song, Vahdat, Mardani, Kautz, "Pseudoinverse-guided diffusion models for inverse
-//! problems", ICLR 2023; ALGORITHMS.md §8): a DDIM step from the network's estimate `D`,
+//! problems", ICLR 2023; docs/algorithms.md §8): a DDIM step from the network's estimate `D`,
 //! plus the pseudo-inverse guidance `J^T H^+ (y - H D)` through the network (one VJP per
 //! step). The paper's Algorithm 1 adds `sqrt(abar_prev) sqrt(abar_t) g` in VP coordinates
 //! with `g = J_vp^T H^+ (y - H D)` (as `azula`'s `PGDMSampler` does); in this project's VE

@@ -1,5 +1,5 @@
 //! RED-diff (Mardani, Song, Kautz, Vahdat, "A variational perspective on solving inverse
-//! problems with diffusion models", ICLR 2024; ALGORITHMS.md §8): the restoration is the
+//! problems with diffusion models", ICLR 2024; docs/algorithms.md §8): the restoration is the
 //! mean `mu` of a variational posterior, optimised with Adam while the noise level sweeps
 //! down the DDPM table. At level `sigma` a fresh `eps` gives `x = mu + sigma eps`, and the
 //! loss is `‖y - H mu‖² / (2 m) + w (eps_hat(x) - eps)^T mu / n` with `eps_hat` held fixed

@@ -1,6 +1,6 @@
 //! The classical baseline: the Tikhonov / Wiener estimate `(H^T H + lambda I)^-1 H^T y`, the
 //! MAP of a zero-mean Gaussian prior `N(0, s I)` with `lambda = sigma_y² / s` (Tikhonov
-//! 1963; ALGORITHMS.md §6 gives the posterior it is the mode of). It shows what a
+//! 1963; docs/algorithms.md §6 gives the posterior it is the mode of). It shows what a
 //! diffusion prior adds over a classical regulariser. No network evaluation.
 //!
 //! Default (project choice): `s = 0.25`, the variance of an image spread over `[-1, 1]`

@@ -1,4 +1,4 @@
-//! VML-MAP (Gutha, Vinuesa, Azizpour, arXiv 2512.10524; ALGORITHMS.md §3–5): at each noise
+//! VML-MAP (Gutha, Vinuesa, Azizpour, arXiv 2512.10524; docs/algorithms.md §3–5): at each noise
 //! level of a reverse diffusion schedule, minimise the variational mode-seeking loss
 //! `VML_S(x) = -log p_sigma(x) - ‖D - x‖²/(2 sigma²) + ‖y - H D‖²/(2 sigma_y²)` by `K` steps
 //! along its gradient `J^T g`, `g = (x - D)/sigma² + H^T (H D - y)/sigma_y²` (one VJP), then
@@ -150,7 +150,7 @@ impl Default for VmlMapConfig {
 }
 
 impl VmlMapConfig {
-    /// The paper's algorithm (ALGORITHMS.md §5) with the project's step size: N = 100
+    /// The paper's algorithm (docs/algorithms.md §5) with the project's step size: N = 100
     /// levels, K = 5 inner steps at every level, lr 1.5, deterministic DDIM, pure-noise
     /// start. `vmlmap validate` runs these settings on the exact priors, where they reach
     /// the MAP as N grows; the default for neural priors is cheaper ([`Default`]).

@@ -1,5 +1,5 @@
 //! A native guided-diffusion UNet as a [`Denoiser`], with the same VP preconditioning as
-//! [`crate::eps_denoiser`] (ALGORITHMS.md §2): `x_vp = x / sqrt(1 + σ²)`, `t` the step whose
+//! [`crate::eps_denoiser`] (docs/algorithms.md §2): `x_vp = x / sqrt(1 + σ²)`, `t` the step whose
 //! `σ_t` is nearest, `D = x − σ ε(x_vp, t)[:C]`; and `Jᵀv = v + (∂ε/∂x_vp)ᵀ(−σ v) / sqrt(1 + σ²)`.
 
 use super::act::Act;

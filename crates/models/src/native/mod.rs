@@ -5,7 +5,7 @@
 //! GroupNorm fused with its scale-shift and SiLU, a vectorisable `exp`, and rayon over row
 //! blocks, images and heads.
 //!
-//! Why: every solver's cost is the network (ALGORITHMS.md §2), and burn's general-purpose
+//! Why: every solver's cost is the network (docs/algorithms.md §2), and burn's general-purpose
 //! autodiff pays for layout conversion around each convolution, one memory pass and
 //! allocation per element-wise op, a scalar `exp`, a scalar col2im and graph bookkeeping
 //! (docs/performance.md, "Profile"). A frozen network needs none of that: the input VJP

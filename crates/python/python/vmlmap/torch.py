@@ -5,7 +5,7 @@ diffusers ``UNet2DModel``) or an EDM-style denoiser as the ``vmlmap.Denoiser`` p
 ``D(x, sigma)`` in the VE convention, and its vector-Jacobian product by
 ``torch.autograd``. For a variance-preserving epsilon-predictor trained on the DDPM grid
 (T = 1000, linear betas 1e-4 .. 0.02) this is the conversion the native engine uses
-(ALGORITHMS.md §2)::
+(docs/algorithms.md §2)::
 
     x_vp = x / sqrt(1 + sigma^2)
     t    = the step whose sigma_t is nearest to sigma (in log space)
