@@ -3,7 +3,6 @@
 //! cost (`vmlmap validate`), and runs them on real images and a real prior, side by side,
 //! into one report ([`harness`], `vmlmap bench`).
 
-pub mod baselines;
 pub mod harness;
 pub mod problems;
 pub mod validate;

@@ -158,7 +158,9 @@ fn ddnm_and_diffpir_fit_noise_free_data_exactly() {
 /// the exact posterior (64 seeded runs of each sampler as one batch).
 #[test]
 fn validate_baselines_report_bias_variance_and_the_pinv_comparison() {
-    use vmlmap_bench::baselines::{baseline_checks, baseline_solvers, computes, SAMPLER_SEEDS};
+    use vmlmap_bench::validate::baselines::{
+        baseline_checks, baseline_solvers, computes, SAMPLER_SEEDS,
+    };
     let solvers = baseline_solvers();
     assert_eq!(
         solvers,

@@ -10,7 +10,7 @@ fn every_validation_check_passes() {
     // its 20,000 Langevin steps per problem would double the suite's time).
     let opts = ValidateOptions {
         baseline_priors: vec![1],
-        baseline_solvers: vmlmap_bench::baselines::baseline_solvers()
+        baseline_solvers: vmlmap_bench::validate::baselines::baseline_solvers()
             .into_iter()
             .filter(|s| *s != "daps")
             .collect(),

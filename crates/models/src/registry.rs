@@ -313,7 +313,7 @@ pub fn load_denoiser_on(
 
 /// What a preset (random weights) is, from its parameter shapes.
 fn preset_info(spec: &str, cfg: &AdmConfig) -> Result<ModelInfo, LoadError> {
-    let shapes = crate::adm::config::parameter_shapes(cfg).map_err(|source| LoadError::Config {
+    let shapes = crate::adm::unet::parameter_shapes(cfg).map_err(|source| LoadError::Config {
         path: spec.to_string(),
         error: source,
     })?;
@@ -366,11 +366,10 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
     let ck = Checkpoint::open(path)?;
     let cfg = config_for(path, &ck)?;
     // Check that the weights fit, without allocating the network twice.
-    let shapes =
-        crate::adm::config::parameter_shapes(&cfg).map_err(|source| LoadError::Config {
-            path: spec.to_string(),
-            error: source,
-        })?;
+    let shapes = crate::adm::unet::parameter_shapes(&cfg).map_err(|source| LoadError::Config {
+        path: spec.to_string(),
+        error: source,
+    })?;
     let mut report = crate::checkpoint::MismatchReport::default();
     for (name, shape) in &shapes {
         match ck.shape(name) {

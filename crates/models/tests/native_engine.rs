@@ -176,7 +176,7 @@ fn engine_choice_and_repeatability() {
 fn parameter_gradients_match_burn() {
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::{Gradients, Tensor, TensorData};
-    use vmlmap_models::adm::config::parameter_shapes;
+    use vmlmap_models::adm::unet::parameter_shapes;
     use vmlmap_models::native::{Act, Mode, NativeAdm, ParamGrads};
 
     struct Collect<'a>(&'a Gradients, Vec<Vec<f64>>);

@@ -5,8 +5,8 @@
 
 use super::config::BenchSettings;
 use super::record::RunRecord;
-use super::report::{cell, noise_label};
 use super::runner::outputs_dir;
+use super::stats::{cell, noise_label};
 use super::HarnessError;
 use std::path::Path;
 use vmlmap_core::Shape;
@@ -152,7 +152,7 @@ fn scatter(
     settings: &BenchSettings,
     records: &[RunRecord],
     x_label: &str,
-    x: impl Fn(&super::report::Cell) -> Option<f64>,
+    x: impl Fn(&super::stats::Cell) -> Option<f64>,
 ) -> image::RgbImage {
     let looks = looks(
         settings
@@ -248,7 +248,7 @@ fn paired_differences(settings: &BenchSettings, records: &[RunRecord]) -> Option
     let (mut rows, mut values, mut text, mut framed) = (vec![], vec![], vec![], vec![]);
     for t in &settings.tasks {
         for &sy in &settings.sigma_y {
-            let d: Vec<Option<super::report::MeanSe>> = others
+            let d: Vec<Option<super::stats::MeanSe>> = others
                 .iter()
                 .map(|o| super::versus::paired_psnr(records, &t.label, sy, o, reference))
                 .collect();

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod record;
 pub mod report;
 pub mod runner;
+pub mod stats;
 pub mod versus;
 
 pub use config::{BenchConfig, BenchSettings, SeedsFor};

@@ -5,7 +5,7 @@
 //! problems, same seeds, same batch: the same bits).
 
 use super::config::{BenchSettings, SeedsFor};
-use crate::baselines::computes;
+use crate::validate::baselines::computes;
 
 /// One restoration: indices into the settings' solvers, tasks, noise levels and images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

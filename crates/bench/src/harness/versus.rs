@@ -11,7 +11,7 @@
 
 use super::config::BenchSettings;
 use super::record::RunRecord;
-use super::report::{best, cell, MeanSe};
+use super::stats::{best, cell, MeanSe};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

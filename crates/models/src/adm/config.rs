@@ -301,16 +301,3 @@ impl AdmConfig {
         Ok(cfg)
     }
 }
-
-/// Names and shapes of every parameter of a configuration, without allocating weights.
-pub fn parameter_shapes(cfg: &AdmConfig) -> Result<Vec<(String, Vec<usize>)>, ConfigError> {
-    let mut src = crate::weights::ShapesOnly;
-    let mut b = crate::weights::Builder::new(
-        &mut src,
-        burn::tensor::Device::flex(),
-        burn::tensor::DType::F32,
-    );
-    b.dry_run = true;
-    super::unet::UNetModel::new(cfg, &mut b)?;
-    Ok(b.shapes)
-}

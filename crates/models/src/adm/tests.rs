@@ -1,7 +1,7 @@
 use super::*;
 
 fn count(cfg: &AdmConfig) -> (usize, usize) {
-    let shapes = config::parameter_shapes(cfg).unwrap();
+    let shapes = super::unet::parameter_shapes(cfg).unwrap();
     (
         shapes.len(),
         shapes

@@ -262,3 +262,16 @@ impl UNetModel {
         self.out_conv.forward(self.out_norm.forward_silu(h))
     }
 }
+
+/// Names and shapes of every parameter of a configuration, without allocating weights.
+pub fn parameter_shapes(cfg: &AdmConfig) -> Result<Vec<(String, Vec<usize>)>, ConfigError> {
+    let mut src = crate::weights::ShapesOnly;
+    let mut b = crate::weights::Builder::new(
+        &mut src,
+        burn::tensor::Device::flex(),
+        burn::tensor::DType::F32,
+    );
+    b.dry_run = true;
+    UNetModel::new(cfg, &mut b)?;
+    Ok(b.shapes)
+}

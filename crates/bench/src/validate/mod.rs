@@ -10,7 +10,9 @@
 //!   fraction of seeded runs on the highest mode is printed beside that mode's weight.
 //! - `baselines`: every other solver on the isotropic Gaussian prior, against what it
 //!   computes: a MAP, or for samplers the mean and variance of seeded runs against the
-//!   exact posterior's (see [`crate::baselines`]).
+//!   exact posterior's (see [`baselines`]).
+
+pub mod baselines;
 
 use crate::problems::{
     gaussian_priors, measure, mixture_prior, operator, shape_for, validation_tasks,
@@ -95,7 +97,7 @@ impl Default for ValidateOptions {
                 "baselines".into(),
             ],
             baseline_priors: vec![0, 1],
-            baseline_solvers: crate::baselines::baseline_solvers(),
+            baseline_solvers: baselines::baseline_solvers(),
         }
     }
 }
@@ -300,7 +302,7 @@ pub fn run_validation(
                     prior,
                     sigma_y,
                     solver,
-                } => crate::baselines::baseline_checks(task, *prior, *sigma_y, &[solver]),
+                } => baselines::baseline_checks(task, *prior, *sigma_y, &[solver]),
             };
             progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
             out

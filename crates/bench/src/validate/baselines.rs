@@ -22,8 +22,8 @@
 //! solver that cannot take an operator (DDRM without an SVD) is recorded as not applicable,
 //! with the reason.
 
+use super::Record;
 use crate::problems::{gaussian_priors, measure, operator, shape_for};
-use crate::validate::Record;
 use std::time::Instant;
 use vmlmap_core::rng::seeded;
 use vmlmap_core::vector::{all_finite, rel_err};
