@@ -134,6 +134,9 @@ impl Solver for Daps {
     fn name(&self) -> &'static str {
         "daps"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Sample
+    }
 
     fn solve_batch(
         &self,

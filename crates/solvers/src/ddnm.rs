@@ -83,6 +83,9 @@ impl Solver for Ddnm {
     fn name(&self) -> &'static str {
         "ddnm"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Sample
+    }
 
     fn solve_batch(
         &self,

@@ -99,6 +99,9 @@ impl Solver for Ddrm {
     fn name(&self) -> &'static str {
         "ddrm"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Sample
+    }
 
     fn solve_batch(
         &self,

@@ -74,6 +74,9 @@ impl Solver for DiffPir {
     fn name(&self) -> &'static str {
         "diffpir"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Sample
+    }
 
     fn solve_batch(
         &self,

@@ -70,6 +70,9 @@ impl Solver for Dps {
     fn name(&self) -> &'static str {
         "dps"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Sample
+    }
 
     fn solve_batch(
         &self,

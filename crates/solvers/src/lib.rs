@@ -146,11 +146,43 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// What a solver's derivation says it computes; every solver declares it, so that the
+/// `validate` statistics and the bench's seed counts follow from the solver itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Computes {
+    /// A posterior mode (MAP): VML-MAP.
+    Mode,
+    /// An (approximate) posterior sample: the diffusion samplers.
+    Sample,
+    /// The MAP of the Gaussian prior `N(0, 0.25 I)`: Tikhonov.
+    GaussianMap,
+    /// A regularised, MAP-like point: RED-diff.
+    RegularisedPoint,
+    /// The least-norm fit of the data: the pseudo-inverse.
+    DataFit,
+}
+
+impl Computes {
+    /// How reports say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Mode => "posterior mode (MAP)",
+            Self::Sample => "posterior sample (approximate)",
+            Self::GaussianMap => "MAP of N(0, 0.25 I)",
+            Self::RegularisedPoint => "regularised MAP-like point",
+            Self::DataFit => "least-norm data fit",
+        }
+    }
+}
+
 /// A method for the inverse problem. Implement [`Solver::solve`], or [`Solver::solve_batch`]
 /// for a solver that shares network evaluations across a batch (each default calls the
 /// other, so at least one must be implemented).
 pub trait Solver: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
+
+    /// What it computes (declared by each solver: no default).
+    fn computes(&self) -> Computes;
 
     /// Whether the solver evaluates the prior; those that do not (`pinv`, `tikhonov`) run
     /// with [`vmlmap_core::denoiser::NoPrior`] and need no model.

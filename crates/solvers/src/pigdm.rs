@@ -47,6 +47,9 @@ impl Solver for PiGdm {
     fn name(&self) -> &'static str {
         "pigdm"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Sample
+    }
 
     fn solve_batch(
         &self,

@@ -11,6 +11,9 @@ impl Solver for PseudoInverse {
     fn name(&self) -> &'static str {
         "pinv"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::DataFit
+    }
 
     fn uses_prior(&self) -> bool {
         false

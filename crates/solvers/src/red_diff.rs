@@ -55,6 +55,9 @@ impl Solver for RedDiff {
     fn name(&self) -> &'static str {
         "red-diff"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::RegularisedPoint
+    }
 
     fn solve_batch(
         &self,

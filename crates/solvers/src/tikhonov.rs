@@ -40,6 +40,9 @@ impl Solver for Tikhonov {
     fn name(&self) -> &'static str {
         "tikhonov"
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::GaussianMap
+    }
 
     fn uses_prior(&self) -> bool {
         false

@@ -331,6 +331,9 @@ impl Solver for VmlMap {
             Preconditioning::Plain => "vml-map-plain",
         }
     }
+    fn computes(&self) -> crate::Computes {
+        crate::Computes::Mode
+    }
 
     fn solve_batch(
         &self,

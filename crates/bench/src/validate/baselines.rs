@@ -35,15 +35,13 @@ pub const SAMPLER_SEEDS: usize = 64;
 /// Tikhonov must equal its closed form to this relative error.
 pub const TIKHONOV_TOL: f64 = 1e-6;
 
-/// What a solver's derivation says it computes.
+/// What a solver's derivation says it computes, as the solver declares it
+/// ([`vmlmap_solvers::Solver::computes`]); `"unknown solver"` for a name the registry does
+/// not know.
 pub fn computes(solver: &str) -> &'static str {
-    match solver {
-        "tikhonov" => "MAP of N(0, 0.25 I)",
-        "red-diff" => "regularised MAP-like point",
-        "pinv" => "least-norm data fit",
-        "vml-map" | "vml-map-plain" => "posterior mode (MAP)",
-        _ => "posterior sample (approximate)",
-    }
+    build_solver(solver, &SolverOptions::default())
+        .map(|s| s.computes().describe())
+        .unwrap_or("unknown solver")
 }
 
 /// The solvers this check covers, in the registry's order.
