@@ -49,7 +49,7 @@ impl MeasurementSidecar {
 
     pub fn write(&self, path: &Path, force: bool) -> Result<(), IoError> {
         let text = serde_json::to_string_pretty(self).expect("serialisable");
-        crate::write_atomic(path.to_str().unwrap_or("measurement.json"), force, |tmp| {
+        crate::write_atomic(path, force, |tmp| {
             std::fs::write(tmp, text).map_err(|e| e.to_string())
         })
     }

@@ -326,10 +326,7 @@ pub fn write_safetensors(
         path: path.display().to_string(),
         reason,
     };
-    let p = path
-        .to_str()
-        .ok_or_else(|| write_err("path is not UTF-8".into()))?;
-    vmlmap_io::write_atomic(p, force, |tmp| {
+    vmlmap_io::write_atomic(path, force, |tmp| {
         // Serialised in memory and written with std::fs (the file gets the mode the umask
         // gives its neighbours; serialize_to_file creates it 0600).
         let bytes = safetensors::serialize(views, metadata).map_err(|e| e.to_string())?;

@@ -356,7 +356,7 @@ impl TrainState {
         });
         let write_png = |path: &Path, plot: Result<image::RgbImage, vmlmap_plot::PlotError>| {
             let plot = plot.map_err(|e| ex_err(path, e.to_string()))?;
-            vmlmap_io::write_atomic(path.to_str().unwrap_or("plot.png"), force, |tmp| {
+            vmlmap_io::write_atomic(path, force, |tmp| {
                 plot.save_with_format(tmp, image::ImageFormat::Png)
                     .map_err(|e| e.to_string())
             })
@@ -372,7 +372,7 @@ impl TrainState {
                 crate::plot::held_out_figure(&self.held_out, reference, 720, 360),
             )?;
         }
-        vmlmap_io::write_atomic(json.to_str().unwrap_or("model.json"), force, |tmp| {
+        vmlmap_io::write_atomic(&json, force, |tmp| {
             std::fs::write(tmp, serde_json::to_string_pretty(&args).expect("json"))
                 .map_err(|e| e.to_string())
         })

@@ -13,7 +13,7 @@ use vmlmap_core::Shape;
 use vmlmap_plot::{panels, BarChart, Block, Heatmap, LabelledGrid, LineChart, Series, Style, Tile};
 
 fn save(img: &image::RgbImage, path: &Path) -> Result<(), HarnessError> {
-    vmlmap_io::write_atomic(&path.to_string_lossy(), true, |tmp| {
+    vmlmap_io::write_atomic(path, true, |tmp| {
         img.save_with_format(tmp, image::ImageFormat::Png)
             .map_err(|e| e.to_string())
     })

@@ -25,7 +25,9 @@ pub mod versus;
 pub use config::{BenchConfig, BenchSettings, SeedsFor};
 pub use plan::{batches, runs, Batch, Run, Shard};
 pub use record::{read_records, RunRecord};
-pub use runner::{peak_rss_mb, Bench, BenchImage, BenchProgress, PerceptualMetric, RunMeta};
+pub use runner::{
+    peak_rss_mb, Bench, BenchImage, BenchProgress, MetricError, PerceptualMetric, RunMeta,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -51,6 +53,13 @@ pub enum HarnessError {
     Resume(String),
     #[error("{0}")]
     Plot(String),
+    /// A perceptual metric that failed on the outputs (not a bad setting).
+    #[error("{metric} could not score the outputs: {source}")]
+    Metric {
+        metric: &'static str,
+        #[source]
+        source: runner::MetricError,
+    },
 }
 
 /// `bench.json`: what a results folder holds, checked on `--resume` and by `merge`.
@@ -97,7 +106,7 @@ impl BenchState {
             path: p.display().to_string(),
             reason: e.to_string(),
         })?;
-        vmlmap_io::write_atomic(&p.to_string_lossy(), true, |tmp| {
+        vmlmap_io::write_atomic(&p, true, |tmp| {
             std::fs::write(tmp, text + "\n").map_err(|e| e.to_string())
         })
         .map_err(|e| HarnessError::Io {
@@ -287,7 +296,7 @@ pub fn write_report(out: &Path) -> Result<ReportFiles, HarnessError> {
     };
     let md = report::markdown(&state.settings, &records, &protocol);
     let p = out.join("report.md");
-    vmlmap_io::write_atomic(&p.to_string_lossy(), true, |tmp| {
+    vmlmap_io::write_atomic(&p, true, |tmp| {
         std::fs::write(tmp, &md).map_err(|e| e.to_string())
     })
     .map_err(|e| HarnessError::Io {

@@ -99,7 +99,7 @@ pub fn write_records(path: &Path, records: &[RunRecord]) -> Result<(), HarnessEr
     for r in records {
         text.push_str(&line(r)?);
     }
-    vmlmap_io::write_atomic(&path.to_string_lossy(), true, |tmp| {
+    vmlmap_io::write_atomic(path, true, |tmp| {
         std::fs::write(tmp, &text).map_err(|e| e.to_string())
     })
     .map_err(|e| HarnessError::Io {

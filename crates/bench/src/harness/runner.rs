@@ -79,9 +79,12 @@ pub fn outputs_dir(out: &Path, task: &str, sigma_y: f64) -> PathBuf {
 
 /// A perceptual distance between batches of images (LPIPS; kept behind a trait so that
 /// the harness does not depend on the network stack).
+/// A perceptual metric's own error, kept as the source of [`HarnessError::Metric`].
+pub type MetricError = Box<dyn std::error::Error + Send + Sync>;
+
 pub trait PerceptualMetric {
     /// Distances between `n` image pairs (`a`, `b`: `n` images of `shape` back to back).
-    fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, String>;
+    fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, MetricError>;
 }
 
 /// Steps of the batch under way, passed to a progress display.
@@ -275,10 +278,10 @@ impl<'a> Bench<'a> {
                             .iter()
                             .flat_map(|&k| self.images[batch.runs[k].image].x.iter().copied())
                             .collect();
-                        let d = m.distances(&outs, &gts, self.shape).map_err(|e| {
-                            HarnessError::Setting {
-                                field: "lpips".into(),
-                                reason: e,
+                        let d = m.distances(&outs, &gts, self.shape).map_err(|source| {
+                            HarnessError::Metric {
+                                metric: "LPIPS",
+                                source,
                             }
                         })?;
                         for (&k, v) in ok.iter().zip(d) {

@@ -284,8 +284,13 @@ impl BenchProgress for Bar {
 struct LpipsMetric(vmlmap_models::lpips::Lpips);
 
 impl PerceptualMetric for LpipsMetric {
-    fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, String> {
-        self.0.distances(a, b, shape).map_err(|e| e.to_string())
+    fn distances(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        shape: Shape,
+    ) -> Result<Vec<f64>, vmlmap_bench::harness::MetricError> {
+        Ok(self.0.distances(a, b, shape)?)
     }
 }
 

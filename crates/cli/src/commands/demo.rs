@@ -288,7 +288,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     .draw();
     // The folder is made only now, when there is something to put in it.
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    vmlmap_io::write_atomic(grid_path.to_str().unwrap_or("grid.png"), a.force, |tmp| {
+    vmlmap_io::write_atomic(&grid_path, a.force, |tmp| {
         grid.save_with_format(tmp, image::ImageFormat::Png)
             .map_err(|e| e.to_string())
     })?;
@@ -350,7 +350,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             cells.join(" | ")
         )?;
     }
-    vmlmap_io::write_atomic(md_path.to_str().unwrap_or("summary.md"), a.force, |tmp| {
+    vmlmap_io::write_atomic(&md_path, a.force, |tmp| {
         std::fs::write(tmp, &md).map_err(|e| e.to_string())
     })?;
     print!("{md}");
