@@ -78,8 +78,6 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         p.images.len(),
         if settings.seeds > 1 { format!(" × up to {} seeds", settings.seeds) } else { String::new() }
     );
-    // Headline: mean PSNR, a column per case.
-    let _ = writeln!(md, "## Mean PSNR (dB)\n");
     let head: Vec<String> = cases
         .iter()
         .map(|(t, s)| format!("{t}, {}", noise_label(*s)))
@@ -93,7 +91,21 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
                 .collect()
         })
         .collect();
-    let best_psnr: Vec<Option<usize>> = (0..cases.len())
+    headline_section(&mut md, &solvers, &head, &grid);
+    super::versus::where_vml_wins(&mut md, settings, records, &cases, &head);
+    super::versus::versus_vml(&mut md, settings, records, &cases, &head);
+    sweep_section(&mut md, settings, records, &head, &cases);
+    per_case_section(&mut md, &solvers, &head, &grid, with_lpips);
+    md.push_str(&super::failures::failures_section(records));
+    protocol_section(&mut md, settings, records, p);
+    md
+}
+
+/// The headline: mean PSNR per solver and case, best in bold.
+fn headline_section(md: &mut String, solvers: &[&str], head: &[String], grid: &[Vec<Cell>]) {
+    // Headline: mean PSNR, a column per case.
+    let _ = writeln!(md, "## Mean PSNR (dB)\n");
+    let best_psnr: Vec<Option<usize>> = (0..head.len())
         .map(|c| {
             best(
                 &grid.iter().map(|row| row[c].psnr).collect::<Vec<_>>(),
@@ -110,11 +122,11 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
     };
     // A row per solver and a column per case, or the other way round when the cases
     // outnumber the solvers (a bench of every task), so that the table stays readable.
-    if cases.len() <= solvers.len() {
+    if head.len() <= solvers.len() {
         let _ = writeln!(md, "| solver | {} |", head.join(" | "));
-        let _ = writeln!(md, "|---|{}", "---|".repeat(cases.len()));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(head.len()));
         for (i, s) in solvers.iter().enumerate() {
-            let cells: Vec<String> = (0..cases.len()).map(|c| psnr_cell(i, c)).collect();
+            let cells: Vec<String> = (0..head.len()).map(|c| psnr_cell(i, c)).collect();
             let _ = writeln!(md, "| {s} | {} |", cells.join(" | "));
         }
     } else {
@@ -125,9 +137,16 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
             let _ = writeln!(md, "| {h} | {} |", cells.join(" | "));
         }
     }
-    super::versus::where_vml_wins(&mut md, settings, records, &cases, &head);
-    super::versus::versus_vml(&mut md, settings, records, &cases, &head);
-    sweep_section(&mut md, settings, records, &head, &cases);
+}
+
+/// Every score of every solver, one table per task and noise level.
+fn per_case_section(
+    md: &mut String,
+    solvers: &[&str],
+    head: &[String],
+    grid: &[Vec<Cell>],
+    with_lpips: bool,
+) {
     let _ = writeln!(md, "\n## Per task and noise level\n");
     let _ = writeln!(md, "Mean ± standard error over the runs (images × seeds); best in bold (highest PSNR and SSIM, lowest LPIPS, NFE, VJP and seconds). NFE: network evaluations; VJP: vector-Jacobian products through the network; seconds: wall time per image, each batch's time divided by its size.\n");
     for (c, h) in head.iter().enumerate() {
@@ -178,7 +197,15 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         }
         let _ = writeln!(md);
     }
-    md.push_str(&super::failures::failures_section(records));
+}
+
+/// How the bench was run: images, measurements, noise, seeds, solvers, model, machines.
+fn protocol_section(
+    md: &mut String,
+    settings: &BenchSettings,
+    records: &[RunRecord],
+    p: &Protocol,
+) {
     let _ = writeln!(md, "## Protocol\n");
     let _ = writeln!(
         md,
@@ -280,7 +307,6 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         let _ = writeln!(md, "- LPIPS: {n}");
     }
     let _ = writeln!(md, "\nFigures: `psnr-vs-seconds.png`, `psnr-vs-nfe.png` (solvers without network evaluations are left off its log axis), `psnr-bars.png`, `paired-differences.png` (the paired table above, drawn; when the bench has VML-MAP), and `grids/<task>.png` (ground truth, measurement and each solver's output, seed 0, for the first {} images).", settings.grid_images);
-    md
 }
 
 /// How far below the best PSNR a setting may be and still count as as good (#11's
