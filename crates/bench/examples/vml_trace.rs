@@ -20,11 +20,12 @@ fn main() {
     let inner: usize = args[2].parse().unwrap();
     let lr: f64 = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(1.5);
     let device = vmlmap_models::DeviceSpec::Cpu.device().unwrap();
-    let (den, _) = vmlmap_models::registry::load_denoiser(
+    let (den, _) = vmlmap_models::registry::load_denoiser_on(
         "default",
         &device,
         vmlmap_models::Precision::F32,
         None,
+        vmlmap_models::registry::Engine::from_env().unwrap(),
     )
     .unwrap();
     let shape = den.shape();

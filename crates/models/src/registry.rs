@@ -224,19 +224,9 @@ impl ModelInfo {
     }
 }
 
-/// Loads `spec` (preset, file or folder) as a denoiser on the engine `VMLMAP_ENGINE` names
-/// (the native kernels unless it says `burn`). `size` overrides the image size of a
-/// guided-diffusion model (the network is fully convolutional).
-pub fn load_denoiser(
-    spec: &str,
-    device: &Device,
-    precision: Precision,
-    size: Option<usize>,
-) -> Result<(NetworkDenoiser, ModelInfo), LoadError> {
-    load_denoiser_on(spec, device, precision, size, Engine::from_env()?)
-}
-
-/// [`load_denoiser`] on a given engine.
+/// Loads `spec` (preset, file or folder) as a denoiser on `engine` (the command-line edge
+/// passes what `VMLMAP_ENGINE` says: [`Engine::from_env`]). `size` overrides the image
+/// size of a guided-diffusion model (the network is fully convolutional).
 pub fn load_denoiser_on(
     spec: &str,
     device: &Device,
@@ -354,7 +344,8 @@ pub fn inspect(spec: &str) -> Result<ModelInfo, LoadError> {
         return preset_info(spec, &cfg);
     }
     if path.is_dir() {
-        let (_, info) = load_denoiser(spec, &Device::flex(), Precision::F32, None)?;
+        let (_, info) =
+            load_denoiser_on(spec, &Device::flex(), Precision::F32, None, Engine::Native)?;
         return Ok(info);
     }
     if !path.is_file() {

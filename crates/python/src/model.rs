@@ -196,7 +196,10 @@ impl Model {
 pub fn load_model(py: Python<'_>, path_or_name: &str, size: Option<usize>) -> PyResult<Model> {
     let spec = path_or_name.to_string();
     let prior = py
-        .detach(|| Prior::load(&spec, &burn::tensor::Device::flex(), size))
+        .detach(|| {
+            let engine = vmlmap_models::registry::Engine::from_env()?;
+            Prior::load(&spec, &burn::tensor::Device::flex(), engine, size)
+        })
         .py_err()?;
     let info = prior
         .info

@@ -211,7 +211,10 @@ pub fn restore<'py>(
     } else {
         match choice {
             Choice::Named(name) => py
-                .detach(|| Prior::load(&name, &burn::tensor::Device::flex(), None)?.fit(shape))
+                .detach(|| {
+                    let engine = vmlmap_models::registry::Engine::from_env()?;
+                    Prior::load(&name, &burn::tensor::Device::flex(), engine, None)?.fit(shape)
+                })
                 .py_err()?,
             Choice::Native(d) => Prior::from_denoiser(Box::new(Shared(d)))
                 .fit(shape)

@@ -7,7 +7,7 @@ use crate::RestoreError;
 use burn::tensor::Device;
 use vmlmap_core::denoiser::NoPrior;
 use vmlmap_core::{Denoiser, Shape};
-use vmlmap_models::registry::{inspect, load_denoiser, ModelInfo};
+use vmlmap_models::registry::{inspect, load_denoiser_on, Engine, ModelInfo};
 use vmlmap_models::Precision;
 
 /// A denoiser with where it came from.
@@ -19,6 +19,7 @@ pub struct Prior {
     /// name for one given as an object).
     pub model: String,
     device: Option<Device>,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for Prior {
@@ -42,15 +43,21 @@ pub fn auto_batch(info: &ModelInfo) -> usize {
 }
 
 impl Prior {
-    /// The network `model` on `device` in f32 (on the native engine where it applies), at
-    /// its configured size or, for a guided-diffusion UNet, at `size`.
-    pub fn load(model: &str, device: &Device, size: Option<usize>) -> Result<Self, RestoreError> {
-        let (den, info) = load_denoiser(model, device, Precision::F32, size)?;
+    /// The network `model` on `device` in f32 on `engine` (the native kernels where they
+    /// apply), at its configured size or, for a guided-diffusion UNet, at `size`.
+    pub fn load(
+        model: &str,
+        device: &Device,
+        engine: Engine,
+        size: Option<usize>,
+    ) -> Result<Self, RestoreError> {
+        let (den, info) = load_denoiser_on(model, device, Precision::F32, size, engine)?;
         Ok(Self {
             denoiser: Box::new(den),
             info: Some(info),
             model: model.to_string(),
             device: Some(device.clone()),
+            engine,
         })
     }
 
@@ -61,6 +68,7 @@ impl Prior {
             info: None,
             model: "none".into(),
             device: None,
+            engine: Engine::Native,
         }
     }
 
@@ -72,6 +80,7 @@ impl Prior {
             info: None,
             model,
             device: None,
+            engine: Engine::Native,
         }
     }
 
@@ -96,7 +105,7 @@ impl Prior {
         }
         if let (Some(_), Some(device)) = (&self.info, &self.device) {
             if have.c == shape.c && shape.h == shape.w {
-                let again = Self::load(&self.model, device, Some(shape.h))?;
+                let again = Self::load(&self.model, device, self.engine, Some(shape.h))?;
                 if again.shape() == shape {
                     return Ok(again);
                 }

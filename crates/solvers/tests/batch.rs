@@ -99,8 +99,14 @@ fn batch_equals_single_runs_exactly_on_a_closed_form_prior() {
 #[test]
 fn batch_of_four_equals_four_single_runs_on_the_embedded_network() {
     let device = DeviceSpec::Cpu.device().unwrap();
-    let (den, _) =
-        vmlmap_models::registry::load_denoiser("default", &device, Precision::F32, None).unwrap();
+    let (den, _) = vmlmap_models::registry::load_denoiser_on(
+        "default",
+        &device,
+        Precision::F32,
+        None,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
     check_batch_equals_singles(&den, "vml-map", 0.0, 1e-4);
     check_batch_equals_singles(&den, "vml-map", 1.0, 1e-4);
     for solver in [

@@ -367,9 +367,14 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     // then the operators: every setting is checked before the first run.
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let model = if uses_prior {
-        let (den, _) =
-            vmlmap_models::registry::load_denoiser(&settings.model, &device, Precision::F32, None)
-                .with_context(|| format!("loading the model {}", settings.model))?;
+        let (den, _) = vmlmap_models::registry::load_denoiser_on(
+            &settings.model,
+            &device,
+            Precision::F32,
+            None,
+            vmlmap_models::registry::Engine::from_env()?,
+        )
+        .with_context(|| format!("loading the model {}", settings.model))?;
         Some(den)
     } else {
         None

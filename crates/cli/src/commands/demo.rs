@@ -109,8 +109,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, info) =
-        vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
+    let (den, info) = vmlmap_models::registry::load_denoiser_on(
+        &a.model,
+        &device,
+        Precision::F32,
+        None,
+        vmlmap_models::registry::Engine::from_env()?,
+    )?;
     let shape = den.shape();
     let mut extra = super::bench::grouped("solver-opt", &a.solver_opt)?;
     if let Some(name) = extra.keys().find(|k| !a.solvers.contains(k)) {

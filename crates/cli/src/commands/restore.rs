@@ -236,7 +236,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     // for measurements of another size, which a fully convolutional network takes.)
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let loaded = if solver.uses_prior() {
-        Some(Prior::load(&a.model, &device, None)?)
+        Some(Prior::load(
+            &a.model,
+            &device,
+            vmlmap_models::registry::Engine::from_env()?,
+            None,
+        )?)
     } else {
         None
     };

@@ -56,7 +56,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     super::check_output(&a.output, &["png"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, _) = vmlmap_models::registry::load_denoiser(&a.model, &device, Precision::F32, None)?;
+    let (den, _) = vmlmap_models::registry::load_denoiser_on(
+        &a.model,
+        &device,
+        Precision::F32,
+        None,
+        vmlmap_models::registry::Engine::from_env()?,
+    )?;
     let mut progress = super::progress::Progress::new("sample", a.count as u64, "samples");
     let mut images = Vec::new();
     for k in 0..a.count {
