@@ -77,11 +77,11 @@ pub fn outputs_dir(out: &Path, task: &str, sigma_y: f64) -> PathBuf {
     out.join("outputs").join(task).join(sigma_label(sigma_y))
 }
 
-/// A perceptual distance between batches of images (LPIPS; kept behind a trait so that
-/// the harness does not depend on the network stack).
 /// A perceptual metric's own error, kept as the source of [`HarnessError::Metric`].
 pub type MetricError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A perceptual distance between batches of images (LPIPS; kept behind a trait so that
+/// the harness does not depend on the network stack).
 pub trait PerceptualMetric {
     /// Distances between `n` image pairs (`a`, `b`: `n` images of `shape` back to back).
     fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, MetricError>;

@@ -14,7 +14,7 @@ use vmlmap_bench::harness::{
     RunMeta, SeedsFor, Shard,
 };
 use vmlmap_core::{Denoiser, Shape};
-use vmlmap_models::{DeviceSpec, Precision};
+use vmlmap_models::DeviceSpec;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -367,14 +367,8 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     // then the operators: every setting is checked before the first run.
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let model = if uses_prior {
-        let (den, _) = vmlmap_models::registry::load_denoiser_on(
-            &settings.model,
-            &device,
-            Precision::F32,
-            None,
-            vmlmap_models::registry::Engine::from_env()?,
-        )
-        .with_context(|| format!("loading the model {}", settings.model))?;
+        let (den, _) = super::load_model(&settings.model, &device)
+            .with_context(|| format!("loading the model {}", settings.model))?;
         Some(den)
     } else {
         None

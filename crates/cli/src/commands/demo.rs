@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 use vmlmap_core::Denoiser;
-use vmlmap_models::{DeviceSpec, Precision};
+use vmlmap_models::DeviceSpec;
 use vmlmap_operators::TaskSpec;
 use vmlmap_restore::{restore_batch, Cancel, Measurement};
 use vmlmap_solvers::{build_solver, SolverOptions};
@@ -109,13 +109,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, info) = vmlmap_models::registry::load_denoiser_on(
-        &a.model,
-        &device,
-        Precision::F32,
-        None,
-        vmlmap_models::registry::Engine::from_env()?,
-    )?;
+    let (den, info) = super::load_model(&a.model, &device)?;
     let shape = den.shape();
     let mut extra = super::bench::grouped("solver-opt", &a.solver_opt)?;
     if let Some(name) = extra.keys().find(|k| !a.solvers.contains(k)) {

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use std::process::ExitCode;
 use vmlmap_core::Denoiser;
-use vmlmap_models::{DeviceSpec, Precision};
+use vmlmap_models::DeviceSpec;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,14 +38,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     super::check_output(&a.output, &["png", "npy"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, info) = vmlmap_models::registry::load_denoiser_on(
-        &a.model,
-        &device,
-        Precision::F32,
-        None,
-        vmlmap_models::registry::Engine::from_env()?,
-    )
-    .with_context(|| format!("loading model {}", a.model))?;
+    let (den, info) = super::load_model(&a.model, &device)
+        .with_context(|| format!("loading model {}", a.model))?;
     let (x, shape) = super::read_input(&a.input, Some(den.shape()), a.resize, 6.0 * a.sigma)?;
     let d = den.denoise(&x, a.sigma)?;
     vmlmap_io::write_array(&a.output, &d, shape, a.force)?;

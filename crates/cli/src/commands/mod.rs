@@ -17,6 +17,28 @@ pub mod validate;
 /// Reads an image or `.npy` like [`vmlmap_io::read_array`], and prints a warning for each
 /// change made to the file's content (colour converted, alpha dropped, resampled) and for
 /// `.npy` values outside `[-1 - slack, 1 + slack]`.
+/// The model `spec` in f32 on `device`, on the engine `VMLMAP_ENGINE` names (the native
+/// kernels unless it says `burn`): how every command loads its prior.
+pub fn load_model(
+    spec: &str,
+    device: &burn::tensor::Device,
+) -> Result<
+    (
+        vmlmap_models::registry::NetworkDenoiser,
+        vmlmap_models::registry::ModelInfo,
+    ),
+    vmlmap_models::adm::load::LoadError,
+> {
+    use vmlmap_models::registry::{load_denoiser_on, Engine};
+    load_denoiser_on(
+        spec,
+        device,
+        vmlmap_models::Precision::F32,
+        None,
+        Engine::from_env()?,
+    )
+}
+
 pub fn read_input(
     path: &str,
     expected: Option<vmlmap_core::Shape>,

@@ -51,13 +51,7 @@ fn eval(
         anyhow::bail!("--batch must be at least 1");
     }
     let device = vmlmap_models::DeviceSpec::Cpu.device()?;
-    let (den, info) = vmlmap_models::registry::load_denoiser_on(
-        model,
-        &device,
-        vmlmap_models::Precision::F32,
-        None,
-        vmlmap_models::registry::Engine::from_env()?,
-    )?;
+    let (den, info) = super::load_model(model, &device)?;
     let shape = vmlmap_core::Denoiser::shape(&den);
     let (set, source) = super::held_out::held_out_images(std::path::Path::new(data), shape.c == 1)?;
     let n = images.unwrap_or(set.len()).min(set.len());

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 use vmlmap_core::Denoiser;
-use vmlmap_models::{DeviceSpec, Precision};
+use vmlmap_models::DeviceSpec;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,13 +56,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     super::check_output(&a.output, &["png"], a.force)?;
     let device = a.device.parse::<DeviceSpec>()?.device()?;
-    let (den, _) = vmlmap_models::registry::load_denoiser_on(
-        &a.model,
-        &device,
-        Precision::F32,
-        None,
-        vmlmap_models::registry::Engine::from_env()?,
-    )?;
+    let (den, _) = super::load_model(&a.model, &device)?;
     let mut progress = super::progress::Progress::new("sample", a.count as u64, "samples");
     let mut images = Vec::new();
     for k in 0..a.count {
