@@ -3,7 +3,7 @@
 
 use crate::arrays::{self, dims_str};
 use crate::errors::IntoPy;
-use crate::operator::{shape_of, split};
+use crate::operator::{output_dims, shape_of, split};
 use crate::options::option_strings;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -20,11 +20,7 @@ pub fn meta<'py>(py: Python<'py>, m: &Measurement) -> PyResult<Bound<'py, PyDict
     d.set_item("sigma_y", m.sigma_y)?;
     d.set_item("seed", m.noise_seed)?;
     d.set_item("image_shape", vec![m.shape.c, m.shape.h, m.shape.w])?;
-    let out = match m.op.output_shape() {
-        Some(s) => vec![s.c, s.h, s.w],
-        None => vec![m.op.output_len()],
-    };
-    d.set_item("output_shape", out)?;
+    d.set_item("output_shape", output_dims(m.op.as_ref()))?;
     Ok(d)
 }
 
@@ -77,10 +73,7 @@ pub fn degrade<'py>(
     }
     let m = first.ok_or_else(|| PyValueError::new_err("x is an empty batch"))?;
     let mut dims = if single { vec![] } else { vec![batch] };
-    dims.extend(match m.op.output_shape() {
-        Some(s) => vec![s.c, s.h, s.w],
-        None => vec![m.op.output_len()],
-    });
+    dims.extend(output_dims(m.op.as_ref()));
     let info = meta(py, &m)?;
     info.set_item("seed", seed)?;
     Ok((arrays::write(py, ys, &dims, a.dtype)?, info))

@@ -11,37 +11,28 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use vmlmap_restore::Cancel;
 
+/// Where the work thread leaves its result (or its panic).
+type Slot<T> = Arc<(Mutex<Option<std::thread::Result<T>>>, Condvar)>;
+
 /// Runs `work` to its end, or until Ctrl-C.
 pub fn run<T: Send + 'static>(
     py: Python<'_>,
     cancel: &Cancel,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> PyResult<T> {
-    let slot: Arc<(Mutex<Option<std::thread::Result<T>>>, Condvar)> =
-        Arc::new((Mutex::new(None), Condvar::new()));
+    let slot: Slot<T> = Arc::new((Mutex::new(None), Condvar::new()));
     let theirs = slot.clone();
     std::thread::Builder::new()
         .name("vmlmap-work".into())
         .spawn(move || {
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
             let (lock, done) = &*theirs;
-            if let Ok(mut s) = lock.lock() {
-                *s = Some(out);
-            }
+            *lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
             done.notify_all();
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
     loop {
-        let waiter = slot.clone();
-        let finished = py.detach(move || {
-            let (lock, done) = &*waiter;
-            let guard = lock.lock().ok()?;
-            let (mut guard, _) = done
-                .wait_timeout_while(guard, Duration::from_millis(50), |s| s.is_none())
-                .ok()?;
-            guard.take()
-        });
-        match finished {
+        match poll(py, &slot) {
             Some(Ok(v)) => return Ok(v),
             Some(Err(_)) => {
                 return Err(PyRuntimeError::new_err(
@@ -51,35 +42,26 @@ pub fn run<T: Send + 'static>(
             None => {
                 if let Err(e) = py.check_signals() {
                     cancel.cancel();
-                    return match wait(py, &slot) {
-                        Ok(()) => Err(e),
-                        Err(again) => Err(again),
-                    };
+                    // Wait for the work to stop; a second Ctrl-C returns at once.
+                    while poll(py, &slot).is_none() {
+                        py.check_signals()?;
+                    }
+                    return Err(e);
                 }
             }
         }
     }
 }
 
-/// Waits for the cancelled work to end; a signal meanwhile is returned at once.
-fn wait<T: Send>(
-    py: Python<'_>,
-    slot: &Arc<(Mutex<Option<std::thread::Result<T>>>, Condvar)>,
-) -> PyResult<()> {
-    loop {
-        let waiter = slot.clone();
-        let ended = py.detach(move || {
-            let (lock, done) = &*waiter;
-            let Ok(guard) = lock.lock() else {
-                return true;
-            };
-            done.wait_timeout_while(guard, Duration::from_millis(50), |s| s.is_none())
-                .map(|(g, _)| g.is_some())
-                .unwrap_or(true)
-        });
-        if ended {
-            return Ok(());
-        }
-        py.check_signals()?;
-    }
+/// Waits up to 50 ms, with the GIL released, for the work's result, and takes it.
+fn poll<T: Send + 'static>(py: Python<'_>, slot: &Slot<T>) -> Option<std::thread::Result<T>> {
+    let waiter = slot.clone();
+    py.detach(move || {
+        let (lock, done) = &*waiter;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = done
+            .wait_timeout_while(guard, Duration::from_millis(50), |s| s.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.take()
+    })
 }

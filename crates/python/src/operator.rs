@@ -39,10 +39,7 @@ impl Operator {
 
     /// Dimensions of one output (measurement) item.
     pub fn output_dims(&self) -> Vec<usize> {
-        match self.op.output_shape() {
-            Some(s) => vec![s.c, s.h, s.w],
-            None => vec![self.op.output_len()],
-        }
+        output_dims(self.op.as_ref())
     }
 
     /// Applies `f` to each item of `x` (one item of `item` dims, or a batch of them).
@@ -69,6 +66,15 @@ impl Operator {
         let mut dims = if single { vec![] } else { vec![batch] };
         dims.extend_from_slice(out_item);
         Ok(arrays::write(py, out, &dims, a.dtype)?.unbind())
+    }
+}
+
+/// The dimensions of one measurement of `op`: `(C, H, W)` where it is an image, `(m,)`
+/// otherwise.
+pub fn output_dims(op: &dyn LinearOperator) -> Vec<usize> {
+    match op.output_shape() {
+        Some(s) => vec![s.c, s.h, s.w],
+        None => vec![op.output_len()],
     }
 }
 

@@ -87,6 +87,14 @@ impl PyDenoiser {
         DenoiserError::Backend(msg)
     }
 
+    /// After a failure the solver is stopped at its next call.
+    fn check_not_failed(&self) -> Result<(), DenoiserError> {
+        if self.error.lock().map(|e| e.is_some()).unwrap_or(false) {
+            return Err(DenoiserError::Backend("the Python denoiser failed".into()));
+        }
+        Ok(())
+    }
+
     fn batch_dims(&self, images: usize) -> Vec<usize> {
         vec![images, self.shape.c, self.shape.h, self.shape.w]
     }
@@ -236,9 +244,7 @@ impl Denoiser for PyDenoiser {
     }
     fn denoise_batch(&self, xs: &[f64], sigmas: &[f64]) -> Result<Vec<f64>, DenoiserError> {
         self.check_batch(xs, sigmas)?;
-        if self.error.lock().map(|e| e.is_some()).unwrap_or(false) {
-            return Err(DenoiserError::Backend("the Python denoiser failed".into()));
-        }
+        self.check_not_failed()?;
         self.call_denoise(xs, sigmas).map_err(|e| self.fail(e))
     }
     fn linearize_batch<'a>(
@@ -247,9 +253,7 @@ impl Denoiser for PyDenoiser {
         sigmas: &[f64],
     ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
         self.check_batch(xs, sigmas)?;
-        if self.error.lock().map(|e| e.is_some()).unwrap_or(false) {
-            return Err(DenoiserError::Backend("the Python denoiser failed".into()));
-        }
+        self.check_not_failed()?;
         let (d, f) = self.call_linearize(xs, sigmas).map_err(|e| self.fail(e))?;
         let xs = xs.to_vec();
         let sigmas = sigmas.to_vec();

@@ -6,7 +6,7 @@ use crate::arrays::{self, dims_str};
 use crate::errors::{to_py, IntoPy};
 use crate::interrupt;
 use crate::model::{Model, Shared};
-use crate::operator::{shape_of, split};
+use crate::operator::{output_dims, shape_of, split};
 use crate::options::option_strings;
 use crate::py_denoiser::PyDenoiser;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -22,6 +22,8 @@ use vmlmap_solvers::{Observer, SolverOptions};
 enum Choice {
     /// A name or path the library loads.
     Named(String),
+    /// A named network, loaded.
+    Loaded(Box<Prior>),
     /// A `vmlmap.Model`.
     Native(Arc<dyn Denoiser>),
     /// Any object with the denoiser protocol.
@@ -51,6 +53,7 @@ impl Choice {
     fn shape(&self, py: Python<'_>) -> PyResult<Option<Shape>> {
         Ok(match self {
             Self::Named(name) => Some(Prior::model_shape(name).py_err()?),
+            Self::Loaded(p) => Some(p.shape()),
             Self::Native(d) => Some(d.shape()),
             Self::Python(obj) => match obj.bind(py).getattr("shape") {
                 Ok(s) => Some(shape_of(&s.extract::<Vec<usize>>().map_err(|_| {
@@ -60,6 +63,15 @@ impl Choice {
             },
         })
     }
+}
+
+/// The network `name` on the CPU, on the engine `VMLMAP_ENGINE` names.
+fn load_named(py: Python<'_>, name: &str) -> PyResult<Prior> {
+    py.detach(|| {
+        let engine = vmlmap_models::registry::Engine::from_env()?;
+        Prior::load(name, &burn::tensor::Device::flex(), engine, None)
+    })
+    .py_err()
 }
 
 /// A Python callable told of every reverse step: `callback(step, total, sigma)`. An
@@ -156,7 +168,13 @@ pub fn restore<'py>(
         },
     );
     let built = spec.build().py_err()?;
-    let choice = Choice::of(model)?;
+    // A named network that the solver uses is read once, here: its shape is the default.
+    let choice = match Choice::of(model)? {
+        Choice::Named(name) if built.uses_prior() => {
+            Choice::Loaded(Box::new(load_named(py, &name)?))
+        }
+        other => other,
+    };
     let shape = match agree(shape, meta_shape, "shape")? {
         Some(s) => shape_of(&s)?,
         None => choice.shape(py)?.ok_or_else(|| {
@@ -169,34 +187,35 @@ pub fn restore<'py>(
         .and_then(|t| t.resolved(shape))
         .py_err()?;
     let op = task_spec.build(shape).py_err()?;
-    let out_item = match op.output_shape() {
-        Some(s) => vec![s.c, s.h, s.w],
-        None => vec![op.output_len()],
-    };
+    let out_item = output_dims(op.as_ref());
     let image = vec![shape.c, shape.h, shape.w];
     let mask = task_spec.name.starts_with("inpaint");
-    let (items, single, full) =
-        match split(&a.dims, &out_item, "y", &task_spec.name) {
-            Ok((b, s)) => (b, s, false),
-            Err(_) if mask && split(&a.dims, &image, "y", &task_spec.name).is_ok() => {
-                let (b, s) = split(&a.dims, &image, "y", &task_spec.name)?;
-                (b, s, true)
+    let wrong_y = || {
+        PyValueError::new_err(format!(
+            "y has shape {}; a {} measurement of {} images is {}{} or a batch (B, ...) of it",
+            dims_str(&a.dims),
+            task_spec.name,
+            dims_str(&image),
+            dims_str(&out_item),
+            if mask {
+                format!(
+                    " (its observed values), the full image {}",
+                    dims_str(&image)
+                )
+            } else {
+                String::new()
             }
-            Err(_) => {
-                return Err(PyValueError::new_err(format!(
-                "y has shape {}; a {} measurement of {} images is {}{} or a batch (B, ...) of it",
-                dims_str(&a.dims),
-                task_spec.name,
-                dims_str(&image),
-                dims_str(&out_item),
-                if mask {
-                    format!(" (its observed values), the full image {}", dims_str(&image))
-                } else {
-                    String::new()
-                }
-            )))
-            }
-        };
+        ))
+    };
+    // y is one measurement or a batch of them; for a mask, also the full image(s).
+    let (items, single, full) = match split(&a.dims, &out_item, "y", &task_spec.name) {
+        Ok((b, s)) => (b, s, false),
+        Err(_) if mask => match split(&a.dims, &image, "y", &task_spec.name) {
+            Ok((b, s)) => (b, s, true),
+            Err(_) => return Err(wrong_y()),
+        },
+        Err(_) => return Err(wrong_y()),
+    };
     let per = if full { shape.numel() } else { op.output_len() };
     let mut measurements = Vec::with_capacity(items);
     for (b, v) in a.data.chunks(per).take(items).enumerate() {
@@ -210,12 +229,11 @@ pub fn restore<'py>(
         Prior::none(shape)
     } else {
         match choice {
-            Choice::Named(name) => py
-                .detach(|| {
-                    let engine = vmlmap_models::registry::Engine::from_env()?;
-                    Prior::load(&name, &burn::tensor::Device::flex(), engine, None)?.fit(shape)
-                })
-                .py_err()?,
+            Choice::Loaded(p) => py.detach(|| p.fit(shape)).py_err()?,
+            Choice::Named(name) => {
+                let p = load_named(py, &name)?;
+                py.detach(|| p.fit(shape)).py_err()?
+            }
             Choice::Native(d) => Prior::from_denoiser(Box::new(Shared(d)))
                 .fit(shape)
                 .py_err()?,
