@@ -18,8 +18,8 @@ pub struct Prior {
     /// The name or path it was loaded from (`none` without a prior, the denoiser's own
     /// name for one given as an object).
     pub model: String,
-    device: Option<Device>,
-    engine: Engine,
+    /// Where a network read by name was put, to read it again at another size.
+    loaded_on: Option<(Device, Engine)>,
 }
 
 impl std::fmt::Debug for Prior {
@@ -56,8 +56,7 @@ impl Prior {
             denoiser: Box::new(den),
             info: Some(info),
             model: model.to_string(),
-            device: Some(device.clone()),
-            engine,
+            loaded_on: Some((device.clone(), engine)),
         })
     }
 
@@ -67,8 +66,7 @@ impl Prior {
             denoiser: Box::new(NoPrior(shape)),
             info: None,
             model: "none".into(),
-            device: None,
-            engine: Engine::Native,
+            loaded_on: None,
         }
     }
 
@@ -79,8 +77,7 @@ impl Prior {
             denoiser,
             info: None,
             model,
-            device: None,
-            engine: Engine::Native,
+            loaded_on: None,
         }
     }
 
@@ -103,9 +100,9 @@ impl Prior {
         if have == shape {
             return Ok(self);
         }
-        if let (Some(_), Some(device)) = (&self.info, &self.device) {
+        if let Some((device, engine)) = &self.loaded_on {
             if have.c == shape.c && shape.h == shape.w {
-                let again = Self::load(&self.model, device, self.engine, Some(shape.h))?;
+                let again = Self::load(&self.model, device, *engine, Some(shape.h))?;
                 if again.shape() == shape {
                     return Ok(again);
                 }
