@@ -11,7 +11,8 @@
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::Denoiser;
 use vmlmap_operators::TaskSpec;
-use vmlmap_solvers::vml_map::{ddim_step, vml_direction, Preconditioning, VmlMapConfig};
+use vmlmap_solvers::common::Ddim;
+use vmlmap_solvers::vml_map::{vml_direction, Preconditioning, VmlMapConfig};
 use vmlmap_solvers::Problem;
 
 fn main() {
@@ -70,6 +71,6 @@ fn main() {
             maxabs(&d),
             vmlmap_metrics::psnr(&d, &x0)
         );
-        x = ddim_step(&x, &d, s, next, 0.0, &mut rng);
+        x = Ddim::new(s, next, 0.0).step(&x, &d, &mut rng);
     }
 }

@@ -5,7 +5,6 @@
 
 use nalgebra::DMatrix;
 use serde::Deserialize;
-use vmlmap_core::rng::seeded;
 use vmlmap_core::vector::rel_err;
 use vmlmap_core::Shape;
 use vmlmap_operators::factor::Factor;
@@ -123,7 +122,7 @@ fn matches_the_numpy_reference() {
         .check()
         .unwrap();
         let out = solver
-            .solve_from_noise(&problem, &p, &c.init_noise, &mut seeded(0), &mut Silent)
+            .solve_from_noise(&problem, &p, &c.init_noise, 0, &mut Silent)
             .unwrap();
         let e = rel_err(&out.x, &c.run_n20_k5);
         assert!(e < tol, "{label}: N=20 K=5 run differs by {e}");

@@ -23,6 +23,8 @@ enum Command {
     Validate(commands::validate::Args),
     /// List the tasks (measurement operators), their options and defaults.
     Tasks(commands::tasks::Args),
+    /// List the solvers, what each computes, and their options with defaults.
+    Solvers(commands::solvers::Args),
     /// Inspect model checkpoints.
     Models(commands::models::Args),
     /// Apply a network prior's denoiser D(x, sigma) once.
@@ -44,11 +46,16 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     heap::keep_freed_memory();
+    // The environment is read here, at the edge: the library takes it as a setting.
+    if std::env::var("VMLMAP_SIMD").is_ok_and(|v| v == "baseline") {
+        vmlmap_models::native::force_portable();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Tasks(a) => commands::tasks::run(a),
+        Command::Solvers(a) => commands::solvers::run(a),
         Command::Models(a) => commands::models::run(a),
         Command::Denoise(a) => commands::denoise::run(a),
         Command::Bench(a) => commands::bench::run(a),

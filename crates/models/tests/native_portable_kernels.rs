@@ -1,4 +1,5 @@
-//! The native engine's portable kernels (`VMLMAP_SIMD=baseline`, what a CPU without AVX2
+//! The native engine's portable kernels (`force_portable`, which `VMLMAP_SIMD=baseline` calls
+//! in the binary and the Python package: what a CPU without AVX2
 //! and FMA runs) against burn on the embedded prior: same D and VJP to f32 round-off. Its
 //! own test binary, because the choice is made once per process.
 
@@ -6,16 +7,13 @@ use burn::tensor::Device;
 use vmlmap_core::vector::rel_err;
 use vmlmap_core::Denoiser;
 use vmlmap_models::autodiff_denoiser::Precision;
-use vmlmap_models::native::has_avx2_fma;
+use vmlmap_models::native::{force_portable, has_avx2_fma};
 use vmlmap_models::registry::{load_denoiser_on, Engine};
 
 #[test]
 fn portable_kernels_match_burn() {
-    std::env::set_var("VMLMAP_SIMD", "baseline");
-    assert!(
-        !has_avx2_fma(),
-        "VMLMAP_SIMD=baseline turns the AVX2 kernels off"
-    );
+    force_portable();
+    assert!(!has_avx2_fma(), "force_portable turns the AVX2 kernels off");
     let dev = Device::flex();
     let (native, _) =
         load_denoiser_on("default", &dev, Precision::F32, None, Engine::Native).unwrap();

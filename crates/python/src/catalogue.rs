@@ -1,9 +1,8 @@
 //! What the library offers, as Python data: the tasks with their options, the solvers
-//! with their keys, `validate`, checkpoints as numpy state dicts (for loading a vmlmap
+//! with their documented options, `validate`, checkpoints as numpy state dicts (for loading a vmlmap
 //! model into PyTorch) and the DDPM noise-level grid that `vmlmap.torch` shares with the
 //! native engine (docs/algorithms.md §2).
 
-use crate::errors::IntoPy;
 use crate::interrupt;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -13,8 +12,7 @@ use vmlmap_bench::{run_validation, ValidateOptions};
 use vmlmap_core::schedule::VpTable;
 use vmlmap_models::checkpoint::Checkpoint;
 use vmlmap_restore::Cancel;
-use vmlmap_solvers::registry::solver_keys;
-use vmlmap_solvers::{build_solver, SolverOptions, SOLVER_NAMES};
+use vmlmap_solvers::SOLVERS;
 
 /// Every task: `{"name", "options": {key: description of the default}}`.
 #[pyfunction]
@@ -33,16 +31,26 @@ pub fn tasks(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     Ok(list)
 }
 
-/// Every solver: `{"name", "uses_prior", "options": [keys]}`.
+/// Every solver, from its declaration: `{"name", "summary", "computes", "uses_prior",
+/// "options": {key: {"kind", "default", "doc"}}}`.
 #[pyfunction]
 pub fn solvers(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let list = PyList::empty(py);
-    for name in SOLVER_NAMES {
+    for decl in SOLVERS {
         let d = PyDict::new(py);
-        d.set_item("name", *name)?;
-        let s = build_solver(name, &SolverOptions::default()).py_err()?;
-        d.set_item("uses_prior", s.uses_prior())?;
-        d.set_item("options", solver_keys(name).to_vec())?;
+        d.set_item("name", decl.name)?;
+        d.set_item("summary", decl.summary)?;
+        d.set_item("computes", decl.computes.describe())?;
+        d.set_item("uses_prior", decl.uses_prior)?;
+        let opts = PyDict::new(py);
+        for o in decl.options() {
+            let od = PyDict::new(py);
+            od.set_item("kind", &o.kind)?;
+            od.set_item("default", &o.default)?;
+            od.set_item("doc", &o.doc)?;
+            opts.set_item(&o.key, od)?;
+        }
+        d.set_item("options", opts)?;
         list.append(d)?;
     }
     Ok(list)

@@ -18,6 +18,10 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _vmlmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The environment is read here, at the edge, as the `vmlmap` binary does.
+    if std::env::var("VMLMAP_SIMD").is_ok_and(|v| v == "baseline") {
+        vmlmap_models::native::force_portable();
+    }
     m.add_function(wrap_pyfunction!(degrade::degrade, m)?)?;
     m.add_function(wrap_pyfunction!(restore::restore, m)?)?;
     m.add_function(wrap_pyfunction!(model::load_model, m)?)?;

@@ -12,6 +12,7 @@ use crate::py_denoiser::PyDenoiser;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use vmlmap_core::{Denoiser, Shape};
 use vmlmap_operators::TaskSpec;
@@ -83,14 +84,16 @@ struct Callback {
 }
 
 impl Observer for Callback {
-    fn on_step(&mut self, step: usize, total: usize, sigma: f64) {
+    fn on_step(&mut self, step: usize, total: usize, sigma: f64) -> ControlFlow<()> {
         let r = Python::attach(|py| self.f.bind(py).call1((step, total, sigma)).map(|_| ()));
         if let Err(e) = r {
             if let Ok(mut slot) = self.error.lock() {
                 slot.get_or_insert(e);
             }
             self.cancel.cancel();
+            return ControlFlow::Break(());
         }
+        ControlFlow::Continue(())
     }
 }
 
@@ -187,63 +190,10 @@ pub fn restore<'py>(
         .and_then(|t| t.resolved(shape))
         .py_err()?;
     let op = task_spec.build(shape).py_err()?;
-    let out_item = output_dims(op.as_ref());
     let image = vec![shape.c, shape.h, shape.w];
-    let mask = task_spec.name.starts_with("inpaint");
-    let wrong_y = || {
-        PyValueError::new_err(format!(
-            "y has shape {}; a {} measurement of {} images is {}{} or a batch (B, ...) of it",
-            dims_str(&a.dims),
-            task_spec.name,
-            dims_str(&image),
-            dims_str(&out_item),
-            if mask {
-                format!(
-                    " (its observed values), the full image {}",
-                    dims_str(&image)
-                )
-            } else {
-                String::new()
-            }
-        ))
-    };
-    // y is one measurement or a batch of them; for a mask, also the full image(s).
-    let (items, single, full) = match split(&a.dims, &out_item, "y", &task_spec.name) {
-        Ok((b, s)) => (b, s, false),
-        Err(_) if mask => match split(&a.dims, &image, "y", &task_spec.name) {
-            Ok((b, s)) => (b, s, true),
-            Err(_) => return Err(wrong_y()),
-        },
-        Err(_) => return Err(wrong_y()),
-    };
-    let per = if full { shape.numel() } else { op.output_len() };
-    let mut measurements = Vec::with_capacity(items);
-    for (b, v) in a.data.chunks(per).take(items).enumerate() {
-        let yv = if full { op.apply(v) } else { v.to_vec() };
-        measurements
-            .push(Measurement::new(format!("y[{b}]"), &task_spec, shape, yv, sigma_y).py_err()?);
-    }
-    // The prior.
-    let mut python_prior: Option<Arc<PyDenoiser>> = None;
-    let prior = if !built.uses_prior() {
-        Prior::none(shape)
-    } else {
-        match choice {
-            Choice::Loaded(p) => py.detach(|| p.fit(shape)).py_err()?,
-            Choice::Named(name) => {
-                let p = load_named(py, &name)?;
-                py.detach(|| p.fit(shape)).py_err()?
-            }
-            Choice::Native(d) => Prior::from_denoiser(Box::new(Shared(d)))
-                .fit(shape)
-                .py_err()?,
-            Choice::Python(obj) => {
-                let den = Arc::new(PyDenoiser::new(obj.bind(py), shape)?);
-                python_prior = Some(den.clone());
-                Prior::from_denoiser(Box::new(Shared(den)))
-            }
-        }
-    };
+    let (measurements, single) = measurements(&a, &task_spec, op.as_ref(), shape, sigma_y)?;
+    let items = measurements.len();
+    let (prior, python_prior) = prior_of(py, built.uses_prior(), choice, shape)?;
     let batch = batch.unwrap_or_else(|| prior.default_batch()).min(items);
     let settings = format!("{built:?}");
     let solver_name = built.name();
@@ -294,6 +244,97 @@ pub fn restore<'py>(
     info.set_item("sigma_y", sigma_y)?;
     info.set_item("seed", seed)?;
     info.set_item("batch", batch)?;
+    record_runs(&info, &restored, single)?;
+    let x: Vec<f64> = restored.into_iter().flat_map(|r| r.x).collect();
+    let mut dims = if single { vec![] } else { vec![items] };
+    dims.extend_from_slice(&image);
+    Ok((arrays::write(py, x, &dims, a.dtype)?, info))
+}
+
+/// The measurements `y` holds: one (`single`) or a batch `(B, ...)`; for a mask, `y` may
+/// also be the full image(s), whose observed values are taken.
+fn measurements(
+    a: &arrays::Array,
+    task_spec: &TaskSpec,
+    op: &dyn vmlmap_operators::LinearOperator,
+    shape: Shape,
+    sigma_y: f64,
+) -> PyResult<(Vec<Measurement>, bool)> {
+    let out_item = output_dims(op);
+    let image = vec![shape.c, shape.h, shape.w];
+    let mask = task_spec.name.starts_with("inpaint");
+    let wrong_y = || {
+        PyValueError::new_err(format!(
+            "y has shape {}; a {} measurement of {} images is {}{} or a batch (B, ...) of it",
+            dims_str(&a.dims),
+            task_spec.name,
+            dims_str(&image),
+            dims_str(&out_item),
+            if mask {
+                format!(
+                    " (its observed values), the full image {}",
+                    dims_str(&image)
+                )
+            } else {
+                String::new()
+            }
+        ))
+    };
+    // y is one measurement or a batch of them; for a mask, also the full image(s).
+    let (items, single, full) = match split(&a.dims, &out_item, "y", &task_spec.name) {
+        Ok((b, s)) => (b, s, false),
+        Err(_) if mask => match split(&a.dims, &image, "y", &task_spec.name) {
+            Ok((b, s)) => (b, s, true),
+            Err(_) => return Err(wrong_y()),
+        },
+        Err(_) => return Err(wrong_y()),
+    };
+    let per = if full { shape.numel() } else { op.output_len() };
+    let mut out = Vec::with_capacity(items);
+    for (b, v) in a.data.chunks(per).take(items).enumerate() {
+        let yv = if full { op.apply(v) } else { v.to_vec() };
+        out.push(Measurement::new(format!("y[{b}]"), task_spec, shape, yv, sigma_y).py_err()?);
+    }
+    Ok((out, single))
+}
+
+/// The prior the solver runs with (none for a solver that uses none), and the Python
+/// denoiser behind it when it is one (its errors are raised again after the run).
+fn prior_of(
+    py: Python<'_>,
+    uses_prior: bool,
+    choice: Choice,
+    shape: Shape,
+) -> PyResult<(Prior, Option<Arc<PyDenoiser>>)> {
+    let mut python_prior: Option<Arc<PyDenoiser>> = None;
+    let prior = if !uses_prior {
+        Prior::none(shape)
+    } else {
+        match choice {
+            Choice::Loaded(p) => py.detach(|| p.fit(shape)).py_err()?,
+            Choice::Named(name) => {
+                let p = load_named(py, &name)?;
+                py.detach(|| p.fit(shape)).py_err()?
+            }
+            Choice::Native(d) => Prior::from_denoiser(Box::new(Shared(d)))
+                .fit(shape)
+                .py_err()?,
+            Choice::Python(obj) => {
+                let den = Arc::new(PyDenoiser::new(obj.bind(py), shape)?);
+                python_prior = Some(den.clone());
+                Prior::from_denoiser(Box::new(Shared(den)))
+            }
+        }
+    };
+    Ok((prior, python_prior))
+}
+
+/// NFE, VJP, seconds and residuals into `info` (lists for a batch).
+fn record_runs(
+    info: &Bound<'_, PyDict>,
+    restored: &[vmlmap_restore::Restoration],
+    single: bool,
+) -> PyResult<()> {
     info.set_item("nfe", restored.first().map(|r| r.nfe).unwrap_or(0))?;
     info.set_item("vjp", restored.first().map(|r| r.vjp).unwrap_or(0))?;
     let seconds: Vec<f64> = restored.iter().map(|r| r.seconds).collect();
@@ -306,8 +347,5 @@ pub fn restore<'py>(
         info.set_item("seconds_per_image", seconds)?;
         info.set_item("residual", residual)?;
     }
-    let x: Vec<f64> = restored.into_iter().flat_map(|r| r.x).collect();
-    let mut dims = if single { vec![] } else { vec![items] };
-    dims.extend_from_slice(&image);
-    Ok((arrays::write(py, x, &dims, a.dtype)?, info))
+    Ok(())
 }

@@ -200,7 +200,7 @@ def test_bad_input_names_the_problem():
         vmlmap.restore(y, "sr5")
     with pytest.raises(ValueError, match="unknown solver"):
         vmlmap.restore(y, meta=meta, solver="vml")
-    with pytest.raises(ValueError, match='unknown option "zeta"'):
+    with pytest.raises(ValueError, match="unknown option `zeta`"):
         vmlmap.restore(y, meta=meta, zeta=0.3)
     with pytest.raises(ValueError, match="zeta = -1"):
         vmlmap.restore(y, meta=meta, solver="dps", zeta=-1)
@@ -287,7 +287,20 @@ def test_model_denoise_and_vjp_against_finite_differences():
 def test_catalogues():
     names = [s["name"] for s in vmlmap.solvers()]
     assert "vml-map" in names and "dps" in names
-    assert {s["name"]: s["uses_prior"] for s in vmlmap.solvers()}["pinv"] is False
+    by_name = {s["name"]: s for s in vmlmap.solvers()}
+    assert by_name["pinv"]["uses_prior"] is False
+    assert by_name["pinv"]["options"] == {}
+    # The options come from the solvers' declarations, with kinds, defaults and docs.
+    dps = by_name["dps"]
+    assert dps["computes"].startswith("posterior sample")
+    assert set(dps["options"]) == {"steps", "zeta", "clip"}
+    assert dps["options"]["steps"] == {
+        "kind": "count",
+        "default": "1000",
+        "doc": dps["options"]["steps"]["doc"],
+    }
+    assert dps["options"]["clip"]["kind"] == "true|false"
+    assert "sgd|adam" == by_name["vml-map"]["options"]["optimizer"]["kind"]
     tasks = {t["name"]: t for t in vmlmap.tasks()}
     assert "fraction" in tasks["inpaint-random"]["options"]
     assert "restore" in vmlmap.restore.__doc__.lower()

@@ -4,6 +4,7 @@
 //! run at its next network evaluation.
 
 use crate::{Measurement, RestoreError};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -112,6 +113,22 @@ impl Denoiser for Cancellable<'_> {
     }
 }
 
+/// An observer that also stops the run between levels once its [`Cancel`] is set.
+struct Watched<'a> {
+    inner: &'a mut dyn Observer,
+    cancel: &'a Cancel,
+}
+
+impl Observer for Watched<'_> {
+    fn on_step(&mut self, step: usize, total: usize, sigma: f64) -> ControlFlow<()> {
+        let flow = self.inner.on_step(step, total, sigma);
+        if self.cancel.is_cancelled() {
+            return ControlFlow::Break(());
+        }
+        flow
+    }
+}
+
 /// Restores the measurements together, each with `seed` (so that a batch gives what
 /// single runs give), one network evaluation per step for all of them. They must be of
 /// one image shape, the prior's.
@@ -150,8 +167,12 @@ pub fn restore_batch(
         cancel,
     };
     let t = Instant::now();
+    let mut watched = Watched {
+        inner: observer,
+        cancel,
+    };
     let solutions = solver
-        .solve_batch(&problems, &guarded, &seeds, observer)
+        .solve_batch(&problems, &guarded, &seeds, &mut watched)
         .map_err(|e| {
             if cancel.is_cancelled() {
                 RestoreError::Interrupted

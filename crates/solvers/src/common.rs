@@ -7,8 +7,8 @@
 //! the same state, and `eps_hat = (x - D) / sigma` is the network's noise prediction, so the
 //! papers' VP updates translate term by term.
 
-use crate::{Solution, SolverError};
-use vmlmap_core::rng::{normal_vec, seeded, Rng};
+use crate::SolverError;
+use vmlmap_core::rng::{normal_vec, Rng};
 use vmlmap_core::schedule::VpTable;
 use vmlmap_core::Denoiser;
 
@@ -38,25 +38,44 @@ pub fn ddpm_sigmas(steps: usize) -> Result<Vec<f64>, SolverError> {
         .collect())
 }
 
-/// The DDIM move from level `sigma` to `next` given the clean estimate `x0` and the noise
-/// estimate `eps`: `x0 + sqrt(next² - c²) eps + c z`, `c = eta next sqrt(1 - next²/sigma²)`
-/// (eta = 1: DDPM's ancestral step; eta = 0: deterministic).
-pub fn ddim_move(
-    x0: &[f64],
-    eps: &[f64],
-    sigma: f64,
-    next: f64,
-    eta: f64,
-    rng: &mut Rng,
-) -> Vec<f64> {
-    let c = fresh_noise_std(sigma, next, eta);
-    let keep = (next * next - c * c).max(0.0).sqrt();
-    let mut out: Vec<f64> = x0.iter().zip(eps).map(|(a, e)| a + keep * e).collect();
-    if c > 0.0 {
-        let z = normal_vec(rng, out.len());
-        out.iter_mut().zip(z).for_each(|(o, z)| *o += c * z);
+/// The one DDIM move of the project, from level `sigma` to `next` given the network's
+/// clean estimate `D`: `x' = D + sqrt(next² - c²) (x - D) / sigma + c z`,
+/// `c = eta next sqrt(1 - next²/sigma²)` (DDIM in the variance-exploding form; eta = 1:
+/// DDPM's ancestral step; eta = 0: deterministic; `next = 0` gives `D`).
+#[derive(Clone, Copy, Debug)]
+pub struct Ddim {
+    /// The weight of `x - D`: `sqrt(next² - c²) / sigma`.
+    pub keep: f64,
+    /// The standard deviation `c` of the fresh noise.
+    pub fresh: f64,
+}
+
+impl Ddim {
+    pub fn new(sigma: f64, next: f64, eta: f64) -> Self {
+        let c = fresh_noise_std(sigma, next, eta);
+        Self {
+            keep: (next * next - c * c).max(0.0).sqrt() / sigma,
+            fresh: c,
+        }
     }
-    out
+
+    /// The deterministic part `D + keep (x - D)`.
+    pub fn mean(&self, x: &[f64], d: &[f64]) -> Vec<f64> {
+        d.iter()
+            .zip(x)
+            .map(|(d, x)| d + self.keep * (x - d))
+            .collect()
+    }
+
+    /// The whole move; the fresh noise (when `c > 0`) is the next draw of `rng`.
+    pub fn step(&self, x: &[f64], d: &[f64], rng: &mut Rng) -> Vec<f64> {
+        let mut out = self.mean(x, d);
+        if self.fresh > 0.0 {
+            let z = normal_vec(rng, x.len());
+            vmlmap_core::vector::axpy(&mut out, self.fresh, &z);
+        }
+        out
+    }
 }
 
 /// The standard deviation of the fresh noise of a DDIM move (see [`ddim_move`]).
@@ -76,39 +95,12 @@ pub fn eps_hat(x: &[f64], d: &[f64], sigma: f64) -> Vec<f64> {
     x.iter().zip(d).map(|(x, d)| (x - d) / sigma).collect()
 }
 
-/// One seeded stream per image, and each image's starting noise drawn from it (the layout
-/// of VML-MAP's batched run, so that a batch gives what single runs give).
-pub fn start(denoiser: &dyn Denoiser, seeds: &[u64], sigma0: f64) -> (Vec<Rng>, Vec<Vec<f64>>) {
-    let n = denoiser.shape().numel();
-    let mut rngs: Vec<Rng> = seeds.iter().map(|&s| seeded(s)).collect();
-    let xs = rngs
-        .iter_mut()
-        .map(|r| normal_vec(r, n).into_iter().map(|v| v * sigma0).collect())
-        .collect();
-    (rngs, xs)
-}
-
-/// Concatenates images into one batch slice.
-pub fn flat(xs: &[Vec<f64>]) -> Vec<f64> {
-    xs.concat()
-}
-
-/// Splits a batch slice into images of `n` values.
-pub fn split(v: &[f64], n: usize) -> Vec<Vec<f64>> {
-    v.chunks(n).map(<[f64]>::to_vec).collect()
-}
-
 /// [`ddpm_sigmas`] rounded to the denoiser's grid.
 pub fn ddpm_levels(steps: usize, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
     Ok(ddpm_sigmas(steps)?
         .into_iter()
         .map(|s| denoiser.round_sigma(s))
         .collect())
-}
-
-/// The solutions of a batch that made `nfe` network evaluations and `vjp` VJPs per image.
-pub fn solutions(xs: Vec<Vec<f64>>, nfe: usize, vjp: usize) -> Vec<Solution> {
-    xs.into_iter().map(|x| Solution { x, nfe, vjp }).collect()
 }
 
 /// A non-finite iterate is a typed error naming the step.
@@ -163,6 +155,7 @@ pub fn unit(field: &'static str, v: f64) -> Result<f64, SolverError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vmlmap_core::rng::seeded;
 
     #[test]
     fn the_ddpm_grid_runs_from_the_last_training_step_to_the_first() {
@@ -179,11 +172,14 @@ mod tests {
 
     #[test]
     fn a_ddim_move_keeps_the_noise_level() {
-        // x0 = 0 and a unit-variance eps: the result has variance next² for every eta.
+        // D = 0 and x of variance sigma² = 4: the result has variance next² for every eta.
         let mut rng = seeded(1);
-        let eps = normal_vec(&mut rng, 20000);
+        let eps: Vec<f64> = normal_vec(&mut rng, 20000)
+            .iter()
+            .map(|v| 2.0 * v)
+            .collect();
         for eta in [0.0, 0.5, 1.0] {
-            let out = ddim_move(&vec![0.0; 20000], &eps, 2.0, 1.5, eta, &mut rng);
+            let out = Ddim::new(2.0, 1.5, eta).step(&eps, &vec![0.0; 20000], &mut rng);
             let var = out.iter().map(|v| v * v).sum::<f64>() / out.len() as f64;
             assert!((var - 2.25).abs() < 0.08, "eta {eta}: {var}");
         }

@@ -20,23 +20,42 @@
 //! stable; the official steps are under the cap wherever `‖H‖ <= 1` (every operator here
 //! but compressed sensing).
 
-use crate::common::{check_finite, flat, positive, solutions, split};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
-use vmlmap_core::rng::{normal_vec, seeded};
+use crate::common::positive;
+use crate::driver::{Iterates, Level, Network, ReverseProcess, Run};
+use crate::{Computes, Declaration, SolverError};
+use vmlmap_core::rng::normal_vec;
 use vmlmap_core::schedule::karras;
 use vmlmap_core::Denoiser;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<Daps>(
+    "daps",
+    "decoupled annealing posterior sampling (Zhang et al. 2025): ODE to x0, Langevin on the data, re-noise",
+    Computes::Sample,
+    true,
+);
+
 /// Settings of DAPS.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Daps {
+    /// Annealing levels (Karras, sigma_max down to sigma_min, rho 7).
+    #[serde(rename = "steps")]
     pub levels: usize,
+    /// Euler steps of the probability-flow ODE per level (network evaluations per level).
     pub ode_steps: usize,
+    /// Langevin steps per level.
     pub langevin_steps: usize,
-    /// `None`: the official per-task step ([`default_lr`]).
+    /// The Langevin step at the first level; by default 5e-5 for box inpainting and motion
+    /// blur, 1e-4 for the other tasks (the official configurations).
     pub lr: Option<f64>,
+    /// The Langevin step falls linearly to lr × lr_min_ratio over the annealing.
     pub lr_min_ratio: f64,
+    /// The fixed noise level of the Langevin likelihood (not sigma_y, as officially).
     pub tau: f64,
+    /// The first annealing level.
     pub sigma_max: f64,
+    /// The last annealing level.
     pub sigma_min: f64,
 }
 
@@ -101,14 +120,13 @@ impl Daps {
     }
 
     /// `x0_hat` for each image of the batch, by Euler steps of the probability-flow ODE
-    /// from `sigma` to 0 (the last step to 0 returns `D`), and the network evaluations made.
+    /// from `sigma` to 0 (the last step to 0 returns `D`).
     fn ode(
         &self,
         xs: &[Vec<f64>],
         sigma: f64,
-        denoiser: &dyn Denoiser,
-    ) -> Result<(Vec<Vec<f64>>, usize), SolverError> {
-        let n = denoiser.shape().numel();
+        net: &Network,
+    ) -> Result<Vec<Vec<f64>>, SolverError> {
         let levels = if sigma > ODE_SIGMA_MIN && self.ode_steps > 1 {
             karras(self.ode_steps, sigma, ODE_SIGMA_MIN, 7.0).map_err(schedule_error)?
         } else {
@@ -116,9 +134,9 @@ impl Daps {
         };
         let mut x: Vec<Vec<f64>> = xs.to_vec();
         for (k, &s) in levels.iter().enumerate() {
-            let d = split(&denoiser.denoise_batch(&flat(&x), &vec![s; x.len()])?, n);
+            let d = net.denoise(&x, s)?;
             let Some(&next) = levels.get(k + 1) else {
-                return Ok((d, levels.len()));
+                return Ok(d);
             };
             for (xb, db) in x.iter_mut().zip(&d) {
                 for (v, dv) in xb.iter_mut().zip(db) {
@@ -130,87 +148,98 @@ impl Daps {
     }
 }
 
-impl Solver for Daps {
-    fn name(&self) -> &'static str {
-        "daps"
+impl crate::Settings for Daps {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::Sample
+}
+
+/// DAPS's state: the noised iterates `x_t`, the Langevin samples `x0`, and per image the
+/// Langevin step and `‖H‖²`.
+pub struct DapsState {
+    xs: Vec<Vec<f64>>,
+    x0s: Vec<Vec<f64>>,
+    lrs: Vec<f64>,
+    norms2: Vec<f64>,
+}
+
+impl Iterates for DapsState {
+    fn iterates(&self) -> &[Vec<f64>] {
+        &self.x0s
+    }
+    fn finish(self) -> Vec<Vec<f64>> {
+        self.x0s
+    }
+}
+
+impl ReverseProcess for Daps {
+    type State = DapsState;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let levels =
-            karras(self.levels, self.sigma_max, self.sigma_min, 7.0).map_err(schedule_error)?;
-        let mut rngs: Vec<_> = seeds.iter().map(|&s| seeded(s)).collect();
-        let mut xs: Vec<Vec<f64>> = rngs
-            .iter_mut()
-            .map(|r| {
-                normal_vec(r, n)
-                    .iter()
-                    .map(|z| self.sigma_max * z)
-                    .collect()
-            })
-            .collect();
-        let mut x0s = xs.clone();
-        let lrs: Vec<f64> = problems
-            .iter()
-            .map(|p| self.lr.unwrap_or_else(|| default_lr(&p.op.describe())))
-            .collect();
+    /// Not rounded to the network's grid: the annealing levels are DAPS's own.
+    fn levels(&self, _denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        karras(self.levels, self.sigma_max, self.sigma_min, 7.0).map_err(schedule_error)
+    }
+
+    fn start(&self, run: &mut Run, _sigma0: f64) -> Result<Self::State, SolverError> {
+        // sigma_max itself: the first Karras level is it only up to round-off.
+        let xs = run.noise_start(self.sigma_max);
+        let problems = run.problems;
+        Ok(DapsState {
+            x0s: xs.clone(),
+            xs,
+            lrs: problems
+                .iter()
+                .map(|p| self.lr.unwrap_or_else(|| default_lr(&p.op.describe())))
+                .collect(),
+            // ‖H‖², for the stability cap of the Langevin step.
+            norms2: problems
+                .iter()
+                .map(|p| {
+                    let s = p.op.singular_values().iter().copied().fold(0.0, f64::max);
+                    s * s
+                })
+                .collect(),
+        })
+    }
+
+    fn step(&self, run: &mut Run, l: Level, st: &mut Self::State) -> Result<(), SolverError> {
+        let (n, sigma) = (run.n, l.sigma);
+        let x0_hat = self.ode(&st.xs, sigma, &run.net)?;
+        let ratio = l.index as f64 / self.levels as f64;
+        let decay = 1.0 + ratio * (self.lr_min_ratio - 1.0);
         let inv_tau2 = 1.0 / (self.tau * self.tau);
-        // ‖H‖², for the stability cap of the Langevin step.
-        let norms2: Vec<f64> = problems
-            .iter()
-            .map(|p| {
-                let s = p.op.singular_values().iter().copied().fold(0.0, f64::max);
-                s * s
-            })
-            .collect();
-        let mut nfe = 0;
-        for (i, &sigma) in levels.iter().enumerate() {
-            let (x0_hat, evaluations) = self.ode(&xs, sigma, denoiser)?;
-            nfe += evaluations;
-            let ratio = i as f64 / self.levels as f64;
-            let decay = 1.0 + ratio * (self.lr_min_ratio - 1.0);
-            let inv_s2 = 1.0 / (sigma * sigma);
-            for (b, p) in problems.iter().enumerate() {
-                // Project choice: never above 1.9 / L, L = ‖H‖²/tau² + 1/sigma² the
-                // gradient's Lipschitz constant (the official steps are below it for every
-                // operator with ‖H‖ <= 1; compressed sensing's ‖H‖² reaches about 6).
-                let stable = 1.9 / (norms2[b] * inv_tau2 + inv_s2);
-                let lr = (lrs[b] * decay).min(stable);
-                let noise = (2.0 * lr).sqrt();
-                let mut x0 = x0_hat[b].clone();
-                for _ in 0..self.langevin_steps {
-                    let r: Vec<f64> =
-                        p.op.apply(&x0)
-                            .iter()
-                            .zip(&p.y)
-                            .map(|(a, y)| a - y)
-                            .collect();
-                    let g = p.op.adjoint(&r);
-                    let z = normal_vec(&mut rngs[b], n);
-                    for j in 0..n {
-                        let grad = g[j] * inv_tau2 + (x0[j] - x0_hat[b][j]) * inv_s2;
-                        x0[j] += -lr * grad + noise * z[j];
-                    }
+        let inv_s2 = 1.0 / (sigma * sigma);
+        for (b, p) in run.problems.iter().enumerate() {
+            // Project choice: never above 1.9 / L, L = ‖H‖²/tau² + 1/sigma² the gradient's
+            // Lipschitz constant (the official steps are below it for every operator with
+            // ‖H‖ <= 1; compressed sensing's ‖H‖² reaches about 6).
+            let stable = 1.9 / (st.norms2[b] * inv_tau2 + inv_s2);
+            let lr = (st.lrs[b] * decay).min(stable);
+            let noise = (2.0 * lr).sqrt();
+            let mut x0 = x0_hat[b].clone();
+            for _ in 0..self.langevin_steps {
+                let r: Vec<f64> =
+                    p.op.apply(&x0)
+                        .iter()
+                        .zip(&p.y)
+                        .map(|(a, y)| a - y)
+                        .collect();
+                let g = p.op.adjoint(&r);
+                let z = normal_vec(&mut run.rngs[b], n);
+                for j in 0..n {
+                    let grad = g[j] * inv_tau2 + (x0[j] - x0_hat[b][j]) * inv_s2;
+                    x0[j] += -lr * grad + noise * z[j];
                 }
-                let next = levels.get(i + 1).copied().unwrap_or(0.0);
-                let z = normal_vec(&mut rngs[b], n);
-                xs[b] = x0.iter().zip(&z).map(|(v, e)| v + next * e).collect();
-                x0s[b] = x0;
             }
-            check_finite(&x0s, i, sigma)?;
-            observer.on_step(i, levels.len(), sigma);
+            let z = normal_vec(&mut run.rngs[b], n);
+            st.xs[b] = x0.iter().zip(&z).map(|(v, e)| v + l.next * e).collect();
+            st.x0s[b] = x0;
         }
-        Ok(solutions(x0s, nfe, 0))
+        Ok(())
     }
 }
 

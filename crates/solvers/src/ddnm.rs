@@ -16,11 +16,9 @@
 //!
 //! Defaults: 100 steps, eta = 0.85 (the official repository's `--eta 0.85`).
 
-use crate::common::{
-    check_finite, ddpm_levels, ddpm_sigmas, eps_hat, flat, fresh_noise_std, solutions, split,
-    start, unit,
-};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
+use crate::common::{ddpm_levels, ddpm_sigmas, unit, Ddim};
+use crate::driver::{Level, ReverseProcess, Run};
+use crate::{Computes, Declaration, SolverError};
 use vmlmap_core::rng::{normal_vec, Rng};
 use vmlmap_core::vector::{axpy, sub};
 use vmlmap_core::Denoiser;
@@ -55,10 +53,21 @@ fn ddnm_plus(
     (svd.v(&corr), svd.v(&noise))
 }
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<Ddnm>(
+    "ddnm",
+    "denoising diffusion null-space model (Wang et al. 2023): DDIM from the range-null-space correction of D (DDNM+ with noise)",
+    Computes::Sample,
+    true,
+);
+
 /// Settings of DDNM / DDNM+.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Ddnm {
+    /// DDIM steps on the DDPM table.
     pub steps: usize,
+    /// DDIM stochasticity in [0, 1] (the official --eta 0.85).
     pub eta: f64,
 }
 
@@ -79,56 +88,50 @@ impl Ddnm {
     }
 }
 
-impl Solver for Ddnm {
-    fn name(&self) -> &'static str {
-        "ddnm"
+impl crate::Settings for Ddnm {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::Sample
+}
+
+impl ReverseProcess for Ddnm {
+    type State = Vec<Vec<f64>>;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let sigmas = ddpm_levels(self.steps, denoiser)?;
-        let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
-        for (i, &sigma) in sigmas.iter().enumerate() {
-            let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-            let d = split(
-                &denoiser.denoise_batch(&flat(&xs), &vec![sigma; problems.len()])?,
-                n,
-            );
-            let c = fresh_noise_std(sigma, next, self.eta);
-            let keep = (next * next - c * c).max(0.0).sqrt();
-            for (b, p) in problems.iter().enumerate() {
-                let resid = sub(&p.op.apply(&d[b]), &p.y);
-                let e = eps_hat(&xs[b], &d[b], sigma);
-                let mut x: Vec<f64> = d[b].iter().zip(&e).map(|(a, e)| a + keep * e).collect();
-                if p.sigma_y <= NOISE_FREE {
-                    axpy(&mut x, -1.0, &p.op.pinv(&resid));
-                    if c > 0.0 {
-                        axpy(&mut x, c, &normal_vec(&mut rngs[b], n));
-                    }
-                } else {
-                    let svd = p.op.svd().ok_or_else(|| SolverError::NeedsSvd {
-                        solver: "ddnm",
-                        operator: p.op.describe(),
-                    })?;
-                    let (corr, noise) = ddnm_plus(svd, &resid, p.sigma_y, c, &mut rngs[b]);
-                    axpy(&mut x, -1.0, &corr);
-                    axpy(&mut x, 1.0, &noise);
+    fn levels(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        ddpm_levels(self.steps, denoiser)
+    }
+
+    fn start(&self, run: &mut Run, sigma0: f64) -> Result<Self::State, SolverError> {
+        Ok(run.noise_start(sigma0))
+    }
+
+    fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
+        let d = run.net.denoise(xs, l.sigma)?;
+        let ddim = Ddim::new(l.sigma, l.next, self.eta);
+        let c = ddim.fresh;
+        for (b, p) in run.problems.iter().enumerate() {
+            let resid = sub(&p.op.apply(&d[b]), &p.y);
+            let mut x = ddim.mean(&xs[b], &d[b]);
+            if p.sigma_y <= NOISE_FREE {
+                axpy(&mut x, -1.0, &p.op.pinv(&resid));
+                if c > 0.0 {
+                    axpy(&mut x, c, &normal_vec(&mut run.rngs[b], run.n));
                 }
-                xs[b] = x;
+            } else {
+                let svd = p.op.svd().ok_or_else(|| SolverError::NeedsSvd {
+                    solver: "ddnm",
+                    operator: p.op.describe(),
+                })?;
+                let (corr, noise) = ddnm_plus(svd, &resid, p.sigma_y, c, &mut run.rngs[b]);
+                axpy(&mut x, -1.0, &corr);
+                axpy(&mut x, 1.0, &noise);
             }
-            check_finite(&xs, i, sigma)?;
-            observer.on_step(i, sigmas.len(), sigma);
+            xs[b] = x;
         }
-        Ok(solutions(xs, sigmas.len(), 0))
+        Ok(())
     }
 }

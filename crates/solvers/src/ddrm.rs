@@ -17,17 +17,33 @@
 //! code does so for deblurring; masks and block averaging have none that small). Needs the
 //! operator's SVD: FFT motion blur is refused (typed error).
 
-use crate::common::{ddpm_levels, flat, solutions, split, unit};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
-use vmlmap_core::rng::{normal_vec, seeded};
+use crate::common::{ddpm_levels, unit};
+use crate::driver::{Iterates, Level, ReverseProcess, Run};
+use crate::{Computes, Declaration, Problem, SolverError};
+use vmlmap_core::rng::normal_vec;
 use vmlmap_core::Denoiser;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<Ddrm>(
+    "ddrm",
+    "denoising diffusion restoration models (Kawar et al. 2022): DDIM in the operator's SVD basis",
+    Computes::Sample,
+    true,
+);
+
 /// Settings of DDRM.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Ddrm {
+    /// Steps on the DDPM table.
     pub steps: usize,
+    /// Stochasticity of the unobserved and noisily observed coordinates, in [0, 1].
     pub eta: f64,
+    /// Weight of the measurement on the coordinates observed less noisily than the level,
+    /// in [0, 1].
     pub eta_b: f64,
+    /// Singular values below this share of the largest count as zero (the official code's
+    /// deblurring threshold).
     pub sv_threshold: f64,
 }
 
@@ -60,19 +76,23 @@ impl Ddrm {
 
 /// One problem in DDRM's coordinates: singular values (zero below the threshold) and the
 /// spectral measurement `y_bar`.
-struct Spectral<'a> {
-    svd: &'a dyn vmlmap_operators::SvdBasis,
+struct Spectral {
     s: Vec<f64>,
     y_bar: Vec<f64>,
     sigma_y: f64,
 }
 
+/// The operator's SVD, which DDRM needs.
+fn svd<'a>(p: &Problem<'a>) -> Result<&'a dyn vmlmap_operators::SvdBasis, SolverError> {
+    p.op.svd().ok_or_else(|| SolverError::NeedsSvd {
+        solver: "ddrm",
+        operator: p.op.describe(),
+    })
+}
+
 impl Ddrm {
-    fn spectral<'a>(&self, p: &'a Problem) -> Result<Spectral<'a>, SolverError> {
-        let svd = p.op.svd().ok_or_else(|| SolverError::NeedsSvd {
-            solver: "ddrm",
-            operator: p.op.describe(),
-        })?;
+    fn spectral(&self, p: &Problem) -> Result<Spectral, SolverError> {
+        let svd = svd(p)?;
         let top = svd.spectrum().iter().cloned().fold(0.0, f64::max);
         let cut = self.sv_threshold.max(vmlmap_operators::RANK_TOL) * top.max(1e-300);
         let s: Vec<f64> = svd
@@ -87,104 +107,133 @@ impl Ddrm {
             .map(|(u, &s)| if s > 0.0 { u / s } else { 0.0 })
             .collect();
         Ok(Spectral {
-            svd,
             s,
             y_bar,
             sigma_y: p.sigma_y,
         })
     }
+
+    /// The start `V c`: `c_j = y_bar_j + sqrt(top² - (sigma_y/s_j)²) z_j` where the
+    /// coordinate is observed less noisily than `top`, `top z_j` elsewhere.
+    fn start_one(
+        sp: &Spectral,
+        svd: &dyn vmlmap_operators::SvdBasis,
+        top: f64,
+        z: &[f64],
+    ) -> Vec<f64> {
+        let c: Vec<f64> = (0..z.len())
+            .map(|j| {
+                let s = sp.s[j];
+                let noise = if s > 0.0 {
+                    sp.sigma_y / s
+                } else {
+                    f64::INFINITY
+                };
+                if noise < top {
+                    sp.y_bar[j] + (top * top - noise * noise).sqrt() * z[j]
+                } else {
+                    top * z[j]
+                }
+            })
+            .collect();
+        svd.v(&c)
+    }
+
+    /// One image's move from `sigma` to `next` (its eq. 7–8, module doc).
+    #[allow(clippy::too_many_arguments)]
+    fn move_one(
+        &self,
+        sp: &Spectral,
+        svd: &dyn vmlmap_operators::SvdBasis,
+        x: &[f64],
+        d: &[f64],
+        sigma: f64,
+        next: f64,
+        z: &[f64],
+    ) -> Vec<f64> {
+        let x0 = svd.v_t(d);
+        let xb = svd.v_t(x);
+        let keep = (1.0 - self.eta * self.eta).sqrt();
+        let c: Vec<f64> = (0..z.len())
+            .map(|j| {
+                let s = sp.s[j];
+                if s == 0.0 {
+                    return x0[j] + keep * next * (xb[j] - x0[j]) / sigma + self.eta * next * z[j];
+                }
+                let noise = sp.sigma_y / s;
+                if next < noise {
+                    x0[j] + keep * next * (sp.y_bar[j] - x0[j]) / noise + self.eta * next * z[j]
+                } else {
+                    let var = (next * next - (self.eta_b * noise).powi(2)).max(0.0);
+                    (1.0 - self.eta_b) * x0[j] + self.eta_b * sp.y_bar[j] + var.sqrt() * z[j]
+                }
+            })
+            .collect();
+        svd.v(&c)
+    }
 }
 
-impl Solver for Ddrm {
-    fn name(&self) -> &'static str {
-        "ddrm"
+impl crate::Settings for Ddrm {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::Sample
+}
+
+/// DDRM's state: the iterates, the problems in spectral form, and the last estimate.
+pub struct DdrmState {
+    xs: Vec<Vec<f64>>,
+    specs: Vec<Spectral>,
+    last: Vec<Vec<f64>>,
+}
+
+impl Iterates for DdrmState {
+    fn iterates(&self) -> &[Vec<f64>] {
+        &self.xs
+    }
+    fn finish(self) -> Vec<Vec<f64>> {
+        self.last
+    }
+}
+
+impl ReverseProcess for Ddrm {
+    type State = DdrmState;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let sigmas = ddpm_levels(self.steps, denoiser)?;
-        let specs = problems
+    fn levels(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        ddpm_levels(self.steps, denoiser)
+    }
+
+    fn start(&self, run: &mut Run, top: f64) -> Result<Self::State, SolverError> {
+        let specs = run
+            .problems
             .iter()
             .map(|p| self.spectral(p))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rngs: Vec<_> = seeds.iter().map(|&s| seeded(s)).collect();
-        let top = sigmas[0];
-        let mut xs: Vec<Vec<f64>> = specs
-            .iter()
-            .zip(rngs.iter_mut())
-            .map(|(sp, rng)| {
-                let z = normal_vec(rng, n);
-                let c: Vec<f64> = (0..n)
-                    .map(|j| {
-                        let s = sp.s[j];
-                        let noise = if s > 0.0 {
-                            sp.sigma_y / s
-                        } else {
-                            f64::INFINITY
-                        };
-                        if noise < top {
-                            sp.y_bar[j] + (top * top - noise * noise).sqrt() * z[j]
-                        } else {
-                            top * z[j]
-                        }
-                    })
-                    .collect();
-                sp.svd.v(&c)
-            })
-            .collect();
-        let mut last = Vec::new();
-        for (i, &sigma) in sigmas.iter().enumerate() {
-            let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-            let d = split(
-                &denoiser.denoise_batch(&flat(&xs), &vec![sigma; problems.len()])?,
-                n,
-            );
-            if next == 0.0 {
-                last = d;
-                observer.on_step(i, sigmas.len(), sigma);
-                break;
-            }
-            for (b, sp) in specs.iter().enumerate() {
-                let x0 = sp.svd.v_t(&d[b]);
-                let xb = sp.svd.v_t(&xs[b]);
-                let z = normal_vec(&mut rngs[b], n);
-                let keep = (1.0 - self.eta * self.eta).sqrt();
-                let c: Vec<f64> = (0..n)
-                    .map(|j| {
-                        let s = sp.s[j];
-                        if s == 0.0 {
-                            return x0[j]
-                                + keep * next * (xb[j] - x0[j]) / sigma
-                                + self.eta * next * z[j];
-                        }
-                        let noise = sp.sigma_y / s;
-                        if next < noise {
-                            x0[j]
-                                + keep * next * (sp.y_bar[j] - x0[j]) / noise
-                                + self.eta * next * z[j]
-                        } else {
-                            let var = (next * next - (self.eta_b * noise).powi(2)).max(0.0);
-                            (1.0 - self.eta_b) * x0[j]
-                                + self.eta_b * sp.y_bar[j]
-                                + var.sqrt() * z[j]
-                        }
-                    })
-                    .collect();
-                xs[b] = sp.svd.v(&c);
-            }
-            crate::common::check_finite(&xs, i, sigma)?;
-            observer.on_step(i, sigmas.len(), sigma);
+        let mut xs = Vec::with_capacity(specs.len());
+        for ((p, sp), rng) in run.problems.iter().zip(&specs).zip(run.rngs.iter_mut()) {
+            let z = normal_vec(rng, run.n);
+            xs.push(Self::start_one(sp, svd(p)?, top, &z));
         }
-        Ok(solutions(last, sigmas.len(), 0))
+        Ok(DdrmState {
+            xs,
+            specs,
+            last: Vec::new(),
+        })
+    }
+
+    fn step(&self, run: &mut Run, l: Level, st: &mut Self::State) -> Result<(), SolverError> {
+        let d = run.net.denoise(&st.xs, l.sigma)?;
+        if l.next == 0.0 {
+            st.last = d;
+            return Ok(());
+        }
+        for (b, p) in run.problems.iter().enumerate() {
+            let z = normal_vec(&mut run.rngs[b], run.n);
+            st.xs[b] = self.move_one(&st.specs[b], svd(p)?, &st.xs[b], &d[b], l.sigma, l.next, &z);
+        }
+        Ok(())
     }
 }

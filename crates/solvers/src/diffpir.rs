@@ -16,24 +16,34 @@
 //! clamps each denoised estimate to `[-1, 1]` as deepinv does: +1.7 dB on noisy Gaussian
 //! deblurring of the shipped prior (`docs/results/crosscheck-deepinv.md`).
 
-use crate::common::{
-    check_finite, clamp_to_data_range, ddpm_levels, ddpm_sigmas, flat, positive, solutions, split,
-    start, unit,
-};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
+use crate::common::{clamp_to_data_range, ddpm_levels, ddpm_sigmas, positive, unit};
+use crate::driver::{Level, ReverseProcess, Run};
+use crate::{Computes, Declaration, SolverError};
 use vmlmap_core::rng::normal_vec;
 use vmlmap_core::vector::add;
 use vmlmap_core::Denoiser;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<DiffPir>(
+    "diffpir",
+    "diffusion plug-and-play restoration (Zhu et al. 2023): a closed-form proximal data step on D at each level",
+    Computes::Sample,
+    true,
+);
+
 /// Settings of DiffPIR.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct DiffPir {
+    /// Steps on the DDPM table.
     pub steps: usize,
+    /// The weight of the proximal step, rho = lambda sigma_y² / sigma².
     pub lambda: f64,
-    /// `None`: the per-task default (see the module doc).
+    /// The share of fresh noise in [0, 1]; by default 1.0 for inpainting, 0.25 for
+    /// super-resolution, 0.1 for the other tasks (the paper's).
     pub zeta: Option<f64>,
-    /// Clamp each denoised estimate to `[-1, 1]` before the data step (deepinv does; off
-    /// by default, as in the paper's equations).
+    /// Clamp each denoised estimate to [-1, 1] before the data step (deepinv does; off by
+    /// default, as in the paper's equations).
     pub clip: bool,
 }
 
@@ -70,57 +80,53 @@ impl DiffPir {
     }
 }
 
-impl Solver for DiffPir {
-    fn name(&self) -> &'static str {
-        "diffpir"
+impl crate::Settings for DiffPir {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::Sample
+}
+
+impl ReverseProcess for DiffPir {
+    type State = Vec<Vec<f64>>;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let sigmas = ddpm_levels(self.steps, denoiser)?;
-        let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
-        for (i, &sigma) in sigmas.iter().enumerate() {
-            let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-            let mut d = split(
-                &denoiser.denoise_batch(&flat(&xs), &vec![sigma; problems.len()])?,
-                n,
-            );
-            if self.clip {
-                d.iter_mut().for_each(|db| clamp_to_data_range(db));
-            }
-            for (b, p) in problems.iter().enumerate() {
-                let rho = self.lambda * (p.sigma_y / sigma).powi(2);
-                let x0 = add(
-                    &p.op.regularized_pinv(&p.y, rho),
-                    &p.op.null_filter(&d[b], rho),
-                );
-                if next == 0.0 {
-                    xs[b] = x0;
-                    continue;
-                }
-                let zeta = self.zeta.unwrap_or_else(|| default_zeta(&p.op.describe()));
-                let z = normal_vec(&mut rngs[b], n);
-                let (a, c) = (next * (1.0 - zeta).sqrt(), next * zeta.sqrt());
-                xs[b] = x0
-                    .iter()
-                    .zip(&xs[b])
-                    .zip(&z)
-                    .map(|((x0, x), z)| x0 + a * (x - x0) / sigma + c * z)
-                    .collect();
-            }
-            check_finite(&xs, i, sigma)?;
-            observer.on_step(i, sigmas.len(), sigma);
+    fn levels(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        ddpm_levels(self.steps, denoiser)
+    }
+
+    fn start(&self, run: &mut Run, sigma0: f64) -> Result<Self::State, SolverError> {
+        Ok(run.noise_start(sigma0))
+    }
+
+    fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
+        let (sigma, next) = (l.sigma, l.next);
+        let mut d = run.net.denoise(xs, sigma)?;
+        if self.clip {
+            d.iter_mut().for_each(|db| clamp_to_data_range(db));
         }
-        Ok(solutions(xs, sigmas.len(), 0))
+        for (b, p) in run.problems.iter().enumerate() {
+            let rho = self.lambda * (p.sigma_y / sigma).powi(2);
+            let x0 = add(
+                &p.op.regularized_pinv(&p.y, rho),
+                &p.op.null_filter(&d[b], rho),
+            );
+            if next == 0.0 {
+                xs[b] = x0;
+                continue;
+            }
+            let zeta = self.zeta.unwrap_or_else(|| default_zeta(&p.op.describe()));
+            let z = normal_vec(&mut run.rngs[b], run.n);
+            let (a, c) = (next * (1.0 - zeta).sqrt(), next * zeta.sqrt());
+            xs[b] = x0
+                .iter()
+                .zip(&xs[b])
+                .zip(&z)
+                .map(|((x0, x), z)| x0 + a * (x - x0) / sigma + c * z)
+                .collect();
+        }
+        Ok(())
     }
 }

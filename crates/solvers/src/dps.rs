@@ -17,23 +17,31 @@
 //! (`clip_denoised: True`, so the gradient is zero where the clamp is active). The paper's
 //! Algorithm 1 has no clamp; `clip=false` gives it.
 
-use crate::common::{
-    check_finite, clamp_to_data_range, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat,
-    positive, solutions, split, start,
-};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
+use crate::common::{clamp_to_data_range, ddpm_levels, ddpm_sigmas, positive, Ddim};
+use crate::driver::{Level, ReverseProcess, Run};
+use crate::{Computes, Declaration, SolverError};
 use vmlmap_core::vector::{axpy, norm, sub};
 use vmlmap_core::Denoiser;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<Dps>(
+    "dps",
+    "diffusion posterior sampling (Chung et al. 2023): ancestral steps plus a gradient step on ‖y - H D‖",
+    Computes::Sample,
+    true,
+);
+
 /// Settings of DPS.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Dps {
+    /// Ancestral steps on the DDPM table (1000 visits every training step).
     pub steps: usize,
-    /// `None`: the per-task default (see the module doc).
+    /// The step weight; by default 0.5 for inpainting, 0.3 for the other tasks (the
+    /// official configurations).
     pub zeta: Option<f64>,
-    /// Clamp each denoised estimate to the data range `[-1, 1]`, in the ancestral step and
-    /// in the measurement residual (whose gradient is then zero where the clamp is
-    /// active), as the official code does (`clip_denoised: True`).
+    /// Clamp each denoised estimate to [-1, 1] in the step and the residual, as the
+    /// official code does; false gives the paper's Algorithm 1.
     pub clip: bool,
 }
 
@@ -66,72 +74,71 @@ impl Dps {
     }
 }
 
-impl Solver for Dps {
-    fn name(&self) -> &'static str {
-        "dps"
+impl crate::Settings for Dps {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::Sample
+}
+
+impl ReverseProcess for Dps {
+    type State = Vec<Vec<f64>>;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let sigmas = ddpm_levels(self.steps, denoiser)?;
-        let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
-        for (i, &sigma) in sigmas.iter().enumerate() {
-            let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-            let lin = denoiser.linearize_batch(&flat(&xs), &vec![sigma; problems.len()])?;
-            let mut d = split(lin.output(), n);
-            if self.clip {
-                d.iter_mut().for_each(|db| clamp_to_data_range(db));
-            }
-            let w: Vec<f64> = problems
-                .iter()
-                .zip(&d)
-                .flat_map(|(p, db)| {
-                    let resid = sub(&p.op.apply(db), &p.y);
-                    let r = norm(&resid).max(f64::MIN_POSITIVE);
-                    p.op.adjoint(&resid)
-                        .into_iter()
-                        .zip(db)
-                        // The clamp's derivative: zero where it is active.
-                        .map(|(v, &x)| {
-                            if x.abs() < 1.0 || !self.clip {
-                                v / r
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            let grad = split(&lin.vjp(&w)?, n);
-            let vp = ((1.0 + next * next) * (1.0 + sigma * sigma)).sqrt();
-            for (b, p) in problems.iter().enumerate() {
-                let e = eps_hat(&xs[b], &d[b], sigma);
-                let mut x = ddim_move(&d[b], &e, sigma, next, 1.0, &mut rngs[b]);
-                let zeta = self.zeta.unwrap_or_else(|| default_zeta(&p.op.describe()));
-                axpy(&mut x, -zeta * vp, &grad[b]);
-                xs[b] = x;
-            }
-            check_finite(&xs, i, sigma)?;
-            observer.on_step(i, sigmas.len(), sigma);
+    fn levels(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        ddpm_levels(self.steps, denoiser)
+    }
+
+    fn start(&self, run: &mut Run, sigma0: f64) -> Result<Self::State, SolverError> {
+        Ok(run.noise_start(sigma0))
+    }
+
+    fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
+        let lin = run.net.linearize(xs, l.sigma)?;
+        let mut d = lin.outputs.clone();
+        if self.clip {
+            d.iter_mut().for_each(|db| clamp_to_data_range(db));
         }
-        Ok(solutions(xs, sigmas.len(), sigmas.len()))
+        let w: Vec<Vec<f64>> = run
+            .problems
+            .iter()
+            .zip(&d)
+            .map(|(p, db)| {
+                let resid = sub(&p.op.apply(db), &p.y);
+                let r = norm(&resid).max(f64::MIN_POSITIVE);
+                p.op.adjoint(&resid)
+                    .into_iter()
+                    .zip(db)
+                    // The clamp's derivative: zero where it is active.
+                    .map(|(v, &x)| {
+                        if x.abs() < 1.0 || !self.clip {
+                            v / r
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let grad = lin.vjp(&w)?;
+        let vp = ((1.0 + l.next * l.next) * (1.0 + l.sigma * l.sigma)).sqrt();
+        let ddim = Ddim::new(l.sigma, l.next, 1.0);
+        for (b, p) in run.problems.iter().enumerate() {
+            let mut x = ddim.step(&xs[b], &d[b], &mut run.rngs[b]);
+            let zeta = self.zeta.unwrap_or_else(|| default_zeta(&p.op.describe()));
+            axpy(&mut x, -zeta * vp, &grad[b]);
+            xs[b] = x;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Silent;
+    use crate::{Problem, Silent, Solver};
     use vmlmap_core::Shape;
     use vmlmap_operators::TaskSpec;
     use vmlmap_priors::{Covariance, GaussianPrior};

@@ -5,8 +5,10 @@
 //! RED-diff, the classical Tikhonov estimate and the trivial `pinv`.
 //!
 //! A [`Solver`] takes a validated [`Problem`], a [`Denoiser`] and a seed, reports progress
-//! to an [`Observer`] and returns a [`Solution`] with its NFE and VJP counts. Adding a
-//! solver is one file and one line in [`registry`].
+//! to an [`Observer`] and returns a [`Solution`] with its NFE and VJP counts. A solver is
+//! declared in its own file ([`Declaration`]: name, what it computes, its serde settings)
+//! and listed in [`registry::SOLVERS`]; a diffusion solver writes only its per-level
+//! update ([`driver::ReverseProcess`]), and the [`driver`] runs the reverse loop for it.
 //!
 //! Batches: [`Solver::solve_batch`] runs several problems on images of one shape (several
 //! images, or one image with several seeds) together, so that a solver sharing the noise
@@ -21,16 +23,19 @@ pub mod ddnm;
 pub mod ddrm;
 pub mod diffpir;
 pub mod dps;
+pub mod driver;
 pub mod pigdm;
 pub mod pinv;
 pub mod red_diff;
 pub mod registry;
 pub mod sampler;
+pub mod settings;
 pub mod tikhonov;
 pub mod vml_map;
 
-pub use registry::{build_solver, SolverOptions, SOLVER_NAMES};
+pub use registry::{build_solver, solver_names, Declaration, Settings, SolverOptions, SOLVERS};
 
+use std::ops::ControlFlow;
 use vmlmap_core::{Denoiser, DenoiserError};
 use vmlmap_operators::LinearOperator;
 
@@ -43,7 +48,7 @@ pub enum SolverError {
         value: String,
         reason: String,
     },
-    #[error("unknown solver {0:?}; known solvers: {list}", list = SOLVER_NAMES.join(", "))]
+    #[error("unknown solver {0:?}; known solvers: {list}", list = registry::solver_names().join(", "))]
     UnknownSolver(String),
     #[error("measurement has {found} values, the operator {operator} gives {expected}")]
     MeasurementLength {
@@ -60,18 +65,13 @@ pub enum SolverError {
     },
     #[error("iterate became non-finite at step {step} (sigma = {sigma}); lower the step size")]
     Diverged { step: usize, sigma: f64 },
-    #[error("solver {solver}: unknown option {key:?}; options: {known}")]
-    UnknownOption {
-        solver: String,
-        key: String,
-        known: String,
+    #[error("solver {solver}: {message}")]
+    Options {
+        solver: &'static str,
+        message: String,
     },
-    #[error("solver {solver}: option {key}={value:?} is not a valid value")]
-    InvalidOption {
-        solver: String,
-        key: String,
-        value: String,
-    },
+    #[error("the run was cancelled at step {step}")]
+    Cancelled { step: usize },
     #[error("{solver} needs the explicit SVD of the operator here, and {operator} has none")]
     NeedsSvd {
         solver: &'static str,
@@ -138,8 +138,11 @@ pub struct Solution {
 
 /// Progress hooks.
 pub trait Observer {
-    /// Called after reverse step `step` (0-based) of `total`, at noise level `sigma`.
-    fn on_step(&mut self, _step: usize, _total: usize, _sigma: f64) {}
+    /// Called after reverse step `step` (0-based) of `total`, at noise level `sigma`;
+    /// `Break` stops the run ([`SolverError::Cancelled`]).
+    fn on_step(&mut self, _step: usize, _total: usize, _sigma: f64) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// An observer that ignores everything.
@@ -179,15 +182,22 @@ impl Computes {
 /// for a solver that shares network evaluations across a batch (each default calls the
 /// other, so at least one must be implemented).
 pub trait Solver: Send + Sync + std::fmt::Debug {
-    fn name(&self) -> &'static str;
+    /// What its file declares about it.
+    fn declaration(&self) -> &'static Declaration;
 
-    /// What it computes (declared by each solver: no default).
-    fn computes(&self) -> Computes;
+    fn name(&self) -> &'static str {
+        self.declaration().name
+    }
+
+    /// What it computes.
+    fn computes(&self) -> Computes {
+        self.declaration().computes
+    }
 
     /// Whether the solver evaluates the prior; those that do not (`pinv`, `tikhonov`) run
     /// with [`vmlmap_core::denoiser::NoPrior`] and need no model.
     fn uses_prior(&self) -> bool {
-        true
+        self.declaration().uses_prior
     }
 
     /// One problem; the default is a batch of one.

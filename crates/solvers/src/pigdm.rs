@@ -12,17 +12,27 @@
 //! Defaults: 100 DDIM steps on the DDPM table; eta = 0.2 (InverseBench's `algo/pigdm.py`;
 //! there is no official repository).
 
-use crate::common::{
-    check_finite, ddim_move, ddpm_levels, ddpm_sigmas, eps_hat, flat, solutions, split, start, unit,
-};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
+use crate::common::{ddpm_levels, ddpm_sigmas, unit, Ddim};
+use crate::driver::{Level, ReverseProcess, Run};
+use crate::{Computes, Declaration, SolverError};
 use vmlmap_core::vector::{axpy, sub};
 use vmlmap_core::Denoiser;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<PiGdm>(
+    "pigdm",
+    "pseudoinverse-guided diffusion (Song et al. 2023): DDIM plus J^T H^+ (y - H D)",
+    Computes::Sample,
+    true,
+);
+
 /// Settings of ΠGDM.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct PiGdm {
+    /// DDIM steps on the DDPM table.
     pub steps: usize,
+    /// DDIM stochasticity in [0, 1] (InverseBench's 0.2).
     pub eta: f64,
 }
 
@@ -43,48 +53,47 @@ impl PiGdm {
     }
 }
 
-impl Solver for PiGdm {
-    fn name(&self) -> &'static str {
-        "pigdm"
+impl crate::Settings for PiGdm {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::Sample
+}
+
+impl ReverseProcess for PiGdm {
+    type State = Vec<Vec<f64>>;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let sigmas = ddpm_levels(self.steps, denoiser)?;
-        let (mut rngs, mut xs) = start(denoiser, seeds, sigmas[0]);
-        for (i, &sigma) in sigmas.iter().enumerate() {
-            let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-            let lin = denoiser.linearize_batch(&flat(&xs), &vec![sigma; problems.len()])?;
-            let d = split(lin.output(), n);
-            let r2 = sigma * sigma / (1.0 + sigma * sigma);
-            let w: Vec<f64> = problems
-                .iter()
-                .zip(&d)
-                .flat_map(|(p, db)| {
-                    let resid = sub(&p.y, &p.op.apply(db));
-                    p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / r2)
-                })
-                .collect();
-            let guidance = split(&lin.vjp(&w)?, n);
-            for b in 0..problems.len() {
-                let e = eps_hat(&xs[b], &d[b], sigma);
-                let mut x = ddim_move(&d[b], &e, sigma, next, self.eta, &mut rngs[b]);
-                axpy(&mut x, 1.0, &guidance[b]);
-                xs[b] = x;
-            }
-            check_finite(&xs, i, sigma)?;
-            observer.on_step(i, sigmas.len(), sigma);
+    fn levels(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        ddpm_levels(self.steps, denoiser)
+    }
+
+    fn start(&self, run: &mut Run, sigma0: f64) -> Result<Self::State, SolverError> {
+        Ok(run.noise_start(sigma0))
+    }
+
+    fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
+        let lin = run.net.linearize(xs, l.sigma)?;
+        let d = lin.outputs.clone();
+        let r2 = l.sigma * l.sigma / (1.0 + l.sigma * l.sigma);
+        let w: Vec<Vec<f64>> = run
+            .problems
+            .iter()
+            .zip(&d)
+            .map(|(p, db)| {
+                let resid = sub(&p.y, &p.op.apply(db));
+                p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / r2)
+            })
+            .collect();
+        let guidance = lin.vjp(&w)?;
+        let ddim = Ddim::new(l.sigma, l.next, self.eta);
+        for (b, g) in guidance.iter().enumerate() {
+            let mut x = ddim.step(&xs[b], &d[b], &mut run.rngs[b]);
+            axpy(&mut x, 1.0, g);
+            xs[b] = x;
         }
-        Ok(solutions(xs, sigmas.len(), sigmas.len()))
+        Ok(())
     }
 }

@@ -17,18 +17,29 @@
 //! the noise through by up to 1e6 here, and Adam at lr 0.1 cannot walk back from that).
 
 use crate::adam::Adam;
-use crate::common::{
-    check_finite, ddpm_levels, ddpm_sigmas, eps_hat, flat, positive, solutions, split,
-};
-use crate::{check_batch, Observer, Problem, Solution, Solver, SolverError};
-use vmlmap_core::rng::{normal_vec, seeded};
+use crate::common::{ddpm_levels, ddpm_sigmas, eps_hat, positive};
+use crate::driver::{Iterates, Level, ReverseProcess, Run};
+use crate::{Computes, Declaration, SolverError};
+use vmlmap_core::rng::normal_vec;
 use vmlmap_core::Denoiser;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<RedDiff>(
+    "red-diff",
+    "regularisation by denoising diffusion (Mardani et al. 2024): Adam on a variational mean over the noise levels",
+    Computes::RegularisedPoint,
+    true,
+);
+
 /// Settings of RED-diff.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct RedDiff {
+    /// Levels of the DDPM table swept (one Adam step each).
     pub steps: usize,
+    /// The weight of the denoising regulariser, w = lambda sigma.
     pub lambda: f64,
+    /// Adam's learning rate.
     pub lr: f64,
 }
 
@@ -51,65 +62,83 @@ impl RedDiff {
     }
 }
 
-impl Solver for RedDiff {
-    fn name(&self) -> &'static str {
-        "red-diff"
+impl crate::Settings for RedDiff {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(self.check()?))
     }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::RegularisedPoint
+}
+
+/// RED-diff's state: the means and their Adam moments.
+pub struct RedDiffState {
+    mus: Vec<Vec<f64>>,
+    adams: Vec<Adam>,
+}
+
+impl Iterates for RedDiffState {
+    fn iterates(&self) -> &[Vec<f64>] {
+        &self.mus
+    }
+    fn finish(self) -> Vec<Vec<f64>> {
+        self.mus
+    }
+}
+
+impl ReverseProcess for RedDiff {
+    type State = RedDiffState;
+
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
-    fn solve_batch(
-        &self,
-        problems: &[Problem],
-        denoiser: &dyn Denoiser,
-        seeds: &[u64],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Solution>, SolverError> {
-        check_batch(problems, denoiser, seeds)?;
-        let n = denoiser.shape().numel();
-        let sigmas = ddpm_levels(self.steps, denoiser)?;
-        let mut rngs: Vec<_> = seeds.iter().map(|&s| seeded(s)).collect();
-        let mut mus: Vec<Vec<f64>> = problems
+    fn levels(&self, denoiser: &dyn Denoiser) -> Result<Vec<f64>, SolverError> {
+        ddpm_levels(self.steps, denoiser)
+    }
+
+    fn start(&self, run: &mut Run, _sigma0: f64) -> Result<Self::State, SolverError> {
+        let mus = run
+            .problems
             .iter()
             .map(|p| {
                 let lambda = p.sigma_y * p.sigma_y / crate::tikhonov::PRIOR_VARIANCE;
                 p.op.regularized_pinv(&p.y, lambda)
             })
             .collect();
-        let mut adams: Vec<Adam> = problems.iter().map(|_| Adam::new(n, 0.9, 0.99)).collect();
-        for (i, &sigma) in sigmas.iter().enumerate() {
-            let eps: Vec<Vec<f64>> = rngs.iter_mut().map(|r| normal_vec(r, n)).collect();
-            let xs: Vec<Vec<f64>> = mus
-                .iter()
-                .zip(&eps)
-                .map(|(mu, e)| mu.iter().zip(e).map(|(m, e)| m + sigma * e).collect())
-                .collect();
-            let d = split(
-                &denoiser.denoise_batch(&flat(&xs), &vec![sigma; problems.len()])?,
-                n,
-            );
-            let w = self.lambda * sigma;
-            for (b, p) in problems.iter().enumerate() {
-                let m = p.y.len() as f64;
-                let resid: Vec<f64> =
-                    p.op.apply(&mus[b])
-                        .iter()
-                        .zip(&p.y)
-                        .map(|(a, y)| a - y)
-                        .collect();
-                let data = p.op.adjoint(&resid);
-                let e_hat = eps_hat(&xs[b], &d[b], sigma);
-                let g: Vec<f64> = data
+        let adams = run
+            .problems
+            .iter()
+            .map(|_| Adam::new(run.n, 0.9, 0.99))
+            .collect();
+        Ok(RedDiffState { mus, adams })
+    }
+
+    fn step(&self, run: &mut Run, l: Level, st: &mut Self::State) -> Result<(), SolverError> {
+        let (n, sigma) = (run.n, l.sigma);
+        let eps: Vec<Vec<f64>> = run.rngs.iter_mut().map(|r| normal_vec(r, n)).collect();
+        let xs: Vec<Vec<f64>> = st
+            .mus
+            .iter()
+            .zip(&eps)
+            .map(|(mu, e)| mu.iter().zip(e).map(|(m, e)| m + sigma * e).collect())
+            .collect();
+        let d = run.net.denoise(&xs, sigma)?;
+        let w = self.lambda * sigma;
+        for (b, p) in run.problems.iter().enumerate() {
+            let m = p.y.len() as f64;
+            let resid: Vec<f64> =
+                p.op.apply(&st.mus[b])
                     .iter()
-                    .zip(e_hat.iter().zip(&eps[b]))
-                    .map(|(dg, (eh, e))| dg / m + w * (eh - e) / n as f64)
+                    .zip(&p.y)
+                    .map(|(a, y)| a - y)
                     .collect();
-                adams[b].step(&mut mus[b], &g, self.lr);
-            }
-            check_finite(&mus, i, sigma)?;
-            observer.on_step(i, sigmas.len(), sigma);
+            let data = p.op.adjoint(&resid);
+            let e_hat = eps_hat(&xs[b], &d[b], sigma);
+            let g: Vec<f64> = data
+                .iter()
+                .zip(e_hat.iter().zip(&eps[b]))
+                .map(|(dg, (eh, e))| dg / m + w * (eh - e) / n as f64)
+                .collect();
+            st.adams[b].step(&mut st.mus[b], &g, self.lr);
         }
-        Ok(solutions(mus, sigmas.len(), 0))
+        Ok(())
     }
 }

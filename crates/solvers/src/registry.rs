@@ -1,68 +1,132 @@
-//! Solvers by name, with the options shared by the command line: flags for the common
-//! settings and `--solver-opt key=value` for every solver's own hyperparameters, checked
-//! here so that a misspelt or misplaced key is a typed error naming the solver.
+//! The solvers by name, built from the declarations each solver's file makes
+//! ([`Declaration`]): its name, what it computes, whether it evaluates the prior, a
+//! one-line summary, and its serde settings struct (`#[serde(default,
+//! deny_unknown_fields)]`, documented fields). The command line's help, `vmlmap solvers`,
+//! `validate`, the bench config and the Python package read this list; adding a solver is
+//! its file, its `mod` line in lib.rs and its line in [`SOLVERS`].
+//!
+//! Options arrive as the common flags of [`SolverOptions`] and `key=value` pairs; both go
+//! through the settings struct (a flag wins over a pair of the same key), so a misspelt or
+//! misplaced key is an error naming the solver and the key.
 
-use crate::daps::Daps;
-use crate::ddnm::Ddnm;
-use crate::ddrm::Ddrm;
-use crate::diffpir::DiffPir;
-use crate::dps::Dps;
-use crate::pigdm::PiGdm;
-use crate::pinv::PseudoInverse;
-use crate::red_diff::RedDiff;
-use crate::tikhonov::Tikhonov;
-use crate::vml_map::{Preconditioning, VmlMapConfig};
-use crate::{Solver, SolverError};
-use std::collections::BTreeMap;
+use crate::settings::{from_pairs, option_docs, OptionDoc, Pairs};
+use crate::{Computes, Solver, SolverError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Every solver name.
-pub const SOLVER_NAMES: &[&str] = &[
-    "vml-map",
-    "vml-map-plain",
-    "pinv",
-    "tikhonov",
-    "ddnm",
-    "ddrm",
-    "diffpir",
-    "pigdm",
-    "dps",
-    "daps",
-    "red-diff",
+/// A solver's settings struct: read from `key=value` text, documented by its schema, and
+/// turned into the validated solver.
+pub trait Settings: Serialize + DeserializeOwned + schemars::JsonSchema + Default {
+    /// The solver, or a typed error naming the first invalid setting.
+    fn into_solver(self) -> Result<Box<dyn Solver>, SolverError>;
+}
+
+/// Builds a solver from its name and its `key=value` pairs.
+type BuildFn = fn(&'static str, &Pairs) -> Result<Box<dyn Solver>, SolverError>;
+
+/// What a solver's file declares about it.
+pub struct Declaration {
+    /// The name users type (`--solver`).
+    pub name: &'static str,
+    /// One line for the help.
+    pub summary: &'static str,
+    /// What it estimates.
+    pub computes: Computes,
+    /// Whether it evaluates the prior (`pinv` and `tikhonov` do not).
+    pub uses_prior: bool,
+    build: BuildFn,
+    schema: fn() -> schemars::Schema,
+}
+
+impl Declaration {
+    /// The declaration of the solver whose settings are `S`.
+    pub const fn of<S: Settings>(
+        name: &'static str,
+        summary: &'static str,
+        computes: Computes,
+        uses_prior: bool,
+    ) -> Self {
+        Self {
+            name,
+            summary,
+            computes,
+            uses_prior,
+            build: build_with::<S>,
+            schema: schema_of::<S>,
+        }
+    }
+
+    /// The solver with these options.
+    pub fn build(&self, o: &SolverOptions) -> Result<Box<dyn Solver>, SolverError> {
+        (self.build)(self.name, &o.pairs()?)
+    }
+
+    /// Its options, with their kinds, defaults and documentation.
+    pub fn options(&self) -> Vec<OptionDoc> {
+        option_docs(&(self.schema)())
+    }
+}
+
+impl std::fmt::Debug for Declaration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Declaration")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+fn build_with<S: Settings>(
+    solver: &'static str,
+    pairs: &Pairs,
+) -> Result<Box<dyn Solver>, SolverError> {
+    from_pairs::<S>(pairs)
+        .map_err(|message| SolverError::Options {
+            solver,
+            // serde's words for a struct, in the words of the command line.
+            message: message
+                .replace("unknown field", "unknown option")
+                .replace("expected one of", "its options are")
+                .replace("there are no fields", "it takes no options"),
+        })?
+        .into_solver()
+}
+
+fn schema_of<S: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::schema_for!(S)
+}
+
+/// Every solver, in the order help texts list them.
+pub static SOLVERS: &[&Declaration] = &[
+    &crate::vml_map::DECLARATION,
+    &crate::vml_map::PLAIN_DECLARATION,
+    &crate::pinv::DECLARATION,
+    &crate::tikhonov::DECLARATION,
+    &crate::ddnm::DECLARATION,
+    &crate::ddrm::DECLARATION,
+    &crate::diffpir::DECLARATION,
+    &crate::pigdm::DECLARATION,
+    &crate::dps::DECLARATION,
+    &crate::daps::DECLARATION,
+    &crate::red_diff::DECLARATION,
 ];
 
-/// The `--solver-opt` keys each solver takes.
-pub fn solver_keys(name: &str) -> &'static [&'static str] {
-    match name {
-        "vml-map" | "vml-map-plain" => &[
-            "steps",
-            "inner",
-            "lr",
-            "eta",
-            "sigma_max",
-            "sigma_min",
-            "final_data_step",
-            "start",
-            "inner_tol",
-            "guide_below",
-            "lr_end",
-            "optimizer",
-        ],
-        "tikhonov" => &["lambda"],
-        "ddnm" | "pigdm" => &["steps", "eta"],
-        "ddrm" => &["steps", "eta", "eta_b", "sv_threshold"],
-        "diffpir" => &["steps", "lambda", "zeta", "clip"],
-        "dps" => &["steps", "zeta", "clip"],
-        "daps" => &[
-            "steps",
-            "ode_steps",
-            "langevin_steps",
-            "lr",
-            "lr_min_ratio",
-            "tau",
-        ],
-        "red-diff" => &["steps", "lambda", "lr"],
-        _ => &[],
-    }
+/// Every solver name, in [`SOLVERS`]' order.
+pub fn solver_names() -> Vec<&'static str> {
+    SOLVERS.iter().map(|d| d.name).collect()
+}
+
+/// The declaration of a solver.
+pub fn declaration(name: &str) -> Result<&'static Declaration, SolverError> {
+    SOLVERS
+        .iter()
+        .copied()
+        .find(|d| d.name == name)
+        .ok_or_else(|| SolverError::UnknownSolver(name.to_string()))
+}
+
+/// A validated solver.
+pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, SolverError> {
+    declaration(name)?.build(o)
 }
 
 /// Options a user may set; `None` keeps the solver's default.
@@ -79,195 +143,34 @@ pub struct SolverOptions {
     pub extra: Vec<String>,
 }
 
-/// The `--solver-opt` pairs of one solver, parsed and checked against its keys.
-struct Extra {
-    solver: String,
-    values: BTreeMap<String, String>,
-}
-
-impl Extra {
-    fn new(solver: &str, pairs: &[String]) -> Result<Self, SolverError> {
-        let keys = solver_keys(solver);
-        let mut values = BTreeMap::new();
-        for pair in pairs {
+impl SolverOptions {
+    /// The pairs, then the flags set (which win), keys with `-` read as `_`.
+    fn pairs(&self) -> Result<Pairs, SolverError> {
+        let mut out = Pairs::new();
+        for pair in &self.extra {
             let (k, v) = pair
                 .split_once('=')
                 .ok_or_else(|| SolverError::MalformedOption(pair.clone()))?;
-            let k = k.trim().replace('-', "_");
-            if !keys.contains(&k.as_str()) {
-                return Err(SolverError::UnknownOption {
-                    solver: solver.to_string(),
-                    key: k,
-                    known: if keys.is_empty() {
-                        "none".into()
-                    } else {
-                        keys.join(", ")
-                    },
-                });
+            out.insert(k.trim().replace('-', "_"), v.trim().to_string());
+        }
+        let flags = [
+            ("steps", self.steps.map(|v| v.to_string())),
+            ("inner", self.inner.map(|v| v.to_string())),
+            ("lr", self.lr.map(|v| v.to_string())),
+            ("eta", self.eta.map(|v| v.to_string())),
+            ("sigma_max", self.sigma_max.map(|v| v.to_string())),
+            ("sigma_min", self.sigma_min.map(|v| v.to_string())),
+            (
+                "final_data_step",
+                self.final_data_step.map(|v| v.to_string()),
+            ),
+        ];
+        for (k, v) in flags {
+            if let Some(v) = v {
+                out.insert(k.to_string(), v);
             }
-            values.insert(k, v.trim().to_string());
         }
-        Ok(Self {
-            solver: solver.to_string(),
-            values,
-        })
-    }
-
-    fn parse<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, SolverError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| SolverError::InvalidOption {
-                solver: self.solver.clone(),
-                key: key.to_string(),
-                value: v.clone(),
-            }),
-        }
-    }
-
-    /// The flag's value, else the `--solver-opt` value, else `default`.
-    fn get<T: std::str::FromStr + Copy>(
-        &self,
-        key: &str,
-        flag: Option<T>,
-        default: T,
-    ) -> Result<T, SolverError> {
-        Ok(flag.or(self.parse(key)?).unwrap_or(default))
-    }
-}
-
-/// A validated solver.
-pub fn build_solver(name: &str, o: &SolverOptions) -> Result<Box<dyn Solver>, SolverError> {
-    if !SOLVER_NAMES.contains(&name) {
-        return Err(SolverError::UnknownSolver(name.to_string()));
-    }
-    let x = Extra::new(name, &o.extra)?;
-    let vml = name.starts_with("vml-map");
-    let not_for = |flag: &'static str, set: bool| -> Result<(), SolverError> {
-        if set && !solver_keys(name).contains(&flag) {
-            return Err(SolverError::UnknownOption {
-                solver: name.to_string(),
-                key: flag.to_string(),
-                known: solver_keys(name).join(", "),
-            });
-        }
-        Ok(())
-    };
-    not_for("steps", o.steps.is_some())?;
-    not_for("inner", o.inner.is_some())?;
-    not_for("lr", o.lr.is_some())?;
-    not_for("eta", o.eta.is_some())?;
-    not_for("sigma_max", o.sigma_max.is_some())?;
-    not_for("sigma_min", o.sigma_min.is_some())?;
-    not_for("final_data_step", o.final_data_step.is_some() && !vml)?;
-    match name {
-        "vml-map" | "vml-map-plain" => {
-            let d = VmlMapConfig::default();
-            let cfg = VmlMapConfig {
-                steps: x.get("steps", o.steps, d.steps)?,
-                inner: x.get("inner", o.inner, d.inner)?,
-                lr: x.get("lr", o.lr, d.lr)?,
-                eta: x.get("eta", o.eta, d.eta)?,
-                sigma_max: x.get("sigma_max", o.sigma_max, d.sigma_max)?,
-                sigma_min: x.get("sigma_min", o.sigma_min, d.sigma_min)?,
-                rho: d.rho,
-                final_data_step: x.get("final_data_step", o.final_data_step, d.final_data_step)?,
-                start: x.get("start", None, d.start)?,
-                inner_tol: x.parse("inner_tol")?.or(d.inner_tol),
-                guide_below: x.parse("guide_below")?.or(d.guide_below),
-                lr_end: x.parse("lr_end")?.or(d.lr_end),
-                optimizer: x.get("optimizer", None, d.optimizer)?,
-                preconditioning: if name == "vml-map" {
-                    Preconditioning::Gram
-                } else {
-                    Preconditioning::Plain
-                },
-            };
-            Ok(Box::new(cfg.check()?))
-        }
-        "pinv" => Ok(Box::new(PseudoInverse)),
-        "tikhonov" => Ok(Box::new(Tikhonov::new(x.parse("lambda")?)?)),
-        "ddnm" => {
-            let d = Ddnm::default();
-            Ok(Box::new(
-                Ddnm {
-                    steps: x.get("steps", o.steps, d.steps)?,
-                    eta: x.get("eta", o.eta, d.eta)?,
-                }
-                .check()?,
-            ))
-        }
-        "ddrm" => {
-            let d = Ddrm::default();
-            Ok(Box::new(
-                Ddrm {
-                    steps: x.get("steps", o.steps, d.steps)?,
-                    eta: x.get("eta", o.eta, d.eta)?,
-                    eta_b: x.get("eta_b", None, d.eta_b)?,
-                    sv_threshold: x.get("sv_threshold", None, d.sv_threshold)?,
-                }
-                .check()?,
-            ))
-        }
-        "pigdm" => {
-            let d = PiGdm::default();
-            Ok(Box::new(
-                PiGdm {
-                    steps: x.get("steps", o.steps, d.steps)?,
-                    eta: x.get("eta", o.eta, d.eta)?,
-                }
-                .check()?,
-            ))
-        }
-        "diffpir" => {
-            let d = DiffPir::default();
-            Ok(Box::new(
-                DiffPir {
-                    steps: x.get("steps", o.steps, d.steps)?,
-                    lambda: x.get("lambda", None, d.lambda)?,
-                    zeta: x.parse("zeta")?,
-                    clip: x.get("clip", None, d.clip)?,
-                }
-                .check()?,
-            ))
-        }
-        "dps" => {
-            let d = Dps::default();
-            Ok(Box::new(
-                Dps {
-                    steps: x.get("steps", o.steps, d.steps)?,
-                    zeta: x.parse("zeta")?,
-                    clip: x.get("clip", None, d.clip)?,
-                }
-                .check()?,
-            ))
-        }
-        "daps" => {
-            let d = Daps::default();
-            Ok(Box::new(
-                Daps {
-                    levels: x.get("steps", o.steps, d.levels)?,
-                    ode_steps: x.get("ode_steps", None, d.ode_steps)?,
-                    langevin_steps: x.get("langevin_steps", None, d.langevin_steps)?,
-                    lr: o.lr.or(x.parse("lr")?),
-                    lr_min_ratio: x.get("lr_min_ratio", None, d.lr_min_ratio)?,
-                    tau: x.get("tau", None, d.tau)?,
-                    ..d
-                }
-                .check()?,
-            ))
-        }
-        "red-diff" => {
-            let d = RedDiff::default();
-            Ok(Box::new(
-                RedDiff {
-                    steps: x.get("steps", o.steps, d.steps)?,
-                    lambda: x.get("lambda", None, d.lambda)?,
-                    lr: x.get("lr", o.lr, d.lr)?,
-                }
-                .check()?,
-            ))
-        }
-        other => Err(SolverError::UnknownSolver(other.to_string())),
+        Ok(out)
     }
 }
 
@@ -376,10 +279,10 @@ mod tests {
             build_solver("dps2", &SolverOptions::default()),
             Err(SolverError::UnknownSolver(_))
         ));
-        for n in SOLVER_NAMES {
+        for n in solver_names() {
             assert_eq!(
                 build_solver(n, &SolverOptions::default()).unwrap().name(),
-                *n
+                n
             );
         }
     }

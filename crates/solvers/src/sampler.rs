@@ -5,8 +5,7 @@
 //! With `clip_denoised` each denoised estimate is clamped to the data range `[-1, 1]` before
 //! the step, as guided-diffusion's samplers do by default (`clip_denoised=True`).
 
-use crate::common::clamp_to_data_range;
-use crate::vml_map::ddim_step;
+use crate::common::{clamp_to_data_range, Ddim};
 use crate::SolverError;
 use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::karras;
@@ -43,7 +42,7 @@ pub fn ddim_sample(
             clamp_to_data_range(&mut d);
         }
         let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
-        x = ddim_step(&x, &d, s, next, eta, &mut rng);
+        x = Ddim::new(s, next, eta).step(&x, &d, &mut rng);
     }
     Ok(x)
 }

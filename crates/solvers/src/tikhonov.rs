@@ -8,17 +8,32 @@
 //! `lambda = 4 sigma_y²`; `--solver-opt lambda=` sets it directly.
 
 use crate::common::positive;
-use crate::{Observer, Problem, Solution, Solver, SolverError};
+use crate::{Computes, Declaration, Observer, Problem, Solution, Solver, SolverError};
 use vmlmap_core::Denoiser;
 
 /// Prior variance behind the default `lambda = sigma_y² / PRIOR_VARIANCE`.
 pub const PRIOR_VARIANCE: f64 = 0.25;
 
+/// How the registry knows it.
+pub static DECLARATION: Declaration = Declaration::of::<Tikhonov>(
+    "tikhonov",
+    "the Tikhonov / Wiener estimate (H^T H + lambda I)^-1 H^T y, no network",
+    Computes::GaussianMap,
+    false,
+);
+
 /// `x = (H^T H + lambda I)^-1 H^T y`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Tikhonov {
-    /// `None`: `sigma_y² / PRIOR_VARIANCE`.
+    /// The regularisation weight; by default sigma_y² / 0.25, the MAP of N(0, 0.25 I).
     pub lambda: Option<f64>,
+}
+
+impl crate::Settings for Tikhonov {
+    fn into_solver(self) -> Result<Box<dyn Solver>, SolverError> {
+        Ok(Box::new(Self::new(self.lambda)?))
+    }
 }
 
 impl Tikhonov {
@@ -37,15 +52,8 @@ impl Tikhonov {
 }
 
 impl Solver for Tikhonov {
-    fn name(&self) -> &'static str {
-        "tikhonov"
-    }
-    fn computes(&self) -> crate::Computes {
-        crate::Computes::GaussianMap
-    }
-
-    fn uses_prior(&self) -> bool {
-        false
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn solve(
@@ -59,7 +67,9 @@ impl Solver for Tikhonov {
         let x = problem
             .op
             .regularized_pinv(&problem.y, self.lambda_for(problem));
-        observer.on_step(0, 1, 0.0);
+        if observer.on_step(0, 1, 0.0).is_break() {
+            return Err(SolverError::Cancelled { step: 0 });
+        }
         Ok(Solution { x, nfe: 0, vjp: 0 })
     }
 }

@@ -15,6 +15,7 @@ use vmlmap_core::rng::{normal_vec, seeded};
 use vmlmap_core::schedule::VpTable;
 use vmlmap_models::adm::{AdmConfig, UNetModel};
 use vmlmap_models::checkpoint::{Checkpoint, RawTensor, WeightLoader};
+use vmlmap_models::registry::Engine;
 use vmlmap_models::weights::{Builder, RandomInit};
 
 /// Training settings.
@@ -95,7 +96,7 @@ pub struct TrainState {
     /// The settings of the run that last saved this state (`TrainConfig::recipe`); empty
     /// for checkpoints written before it was recorded.
     pub recipe: String,
-    /// Steps run on the native engine (CPU, unless `VMLMAP_ENGINE=burn`) instead of burn's
+    /// Steps run on the native engine (the CPU with [`Engine::Native`]) instead of burn's
     /// autodiff.
     pub native: bool,
 }
@@ -140,14 +141,10 @@ impl TrainState {
         config: &AdmConfig,
         tc: &TrainConfig,
         device: &Device,
+        engine: Engine,
     ) -> Result<Self, TrainError> {
         let ad = device.clone().autodiff();
-        let native = Self::cpu(device)
-            && vmlmap_models::registry::Engine::from_env().map_err(|e| TrainError::Config {
-                field: "VMLMAP_ENGINE",
-                value: std::env::var("VMLMAP_ENGINE").unwrap_or_default(),
-                reason: e.to_string(),
-            })? == vmlmap_models::registry::Engine::Native;
+        let native = Self::cpu(device) && engine == Engine::Native;
         if path.is_file() {
             let ck = Checkpoint::open(path).map_err(|e| match e {
                 // The path is in TrainError's message already.
@@ -296,7 +293,7 @@ impl TrainState {
     ) -> Result<vmlmap_models::registry::NetworkDenoiser, TrainError> {
         use vmlmap_models::autodiff_denoiser::{AutodiffDenoiser, Precision};
         use vmlmap_models::eps_denoiser::{Adm, EpsDenoiser, EpsNetwork};
-        use vmlmap_models::registry::{Engine, NetworkDenoiser};
+        use vmlmap_models::registry::NetworkDenoiser;
         let ck = Checkpoint {
             tensors: self.tensors("", &self.ema).into_iter().collect(),
             format: "EMA".into(),
@@ -316,10 +313,11 @@ impl TrainState {
             net,
             config: self.config.clone(),
         });
-        let engine = Engine::from_env().map_err(|e| TrainError::Export {
-            path: "EMA weights".into(),
-            reason: e.to_string(),
-        })?;
+        let engine = if self.native {
+            Engine::Native
+        } else {
+            Engine::Burn
+        };
         let burn =
             AutodiffDenoiser::new(EpsDenoiser::new(net, "EMA"), device.clone(), Precision::F32);
         Ok(NetworkDenoiser::new(burn, engine))

@@ -38,7 +38,14 @@ fn native_steps_keep_the_resident_size_flat() {
         std::process::id()
     ));
     let dev = burn::tensor::Device::flex();
-    let mut state = TrainState::load_or_init(&none, &cfg, &tc, &dev).unwrap();
+    let mut state = TrainState::load_or_init(
+        &none,
+        &cfg,
+        &tc,
+        &dev,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
     assert!(state.native, "the CPU trains on the native engine");
     // Warm-up: the allocator's pools and the first steps' buffers settle.
     for _ in 0..100 {

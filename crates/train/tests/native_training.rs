@@ -30,8 +30,22 @@ fn native_steps_match_burn_steps() {
         "vmlmap-no-state-{}.safetensors",
         std::process::id()
     ));
-    let mut native = TrainState::load_or_init(&none, &cfg, &tc, &dev).unwrap();
-    let mut burn = TrainState::load_or_init(&none, &cfg, &tc, &dev).unwrap();
+    let mut native = TrainState::load_or_init(
+        &none,
+        &cfg,
+        &tc,
+        &dev,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
+    let mut burn = TrainState::load_or_init(
+        &none,
+        &cfg,
+        &tc,
+        &dev,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
     assert!(
         native.native,
         "the CPU trains on the native engine by default"

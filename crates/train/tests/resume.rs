@@ -29,8 +29,14 @@ fn resumed_training_equals_uninterrupted_training() {
     std::fs::create_dir_all(&dir).unwrap();
     let dev = burn::tensor::Device::flex();
 
-    let mut a =
-        TrainState::load_or_init(&dir.join("none.safetensors"), &tiny(), &tc, &dev).unwrap();
+    let mut a = TrainState::load_or_init(
+        &dir.join("none.safetensors"),
+        &tiny(),
+        &tc,
+        &dev,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
     let losses: Vec<f32> = (0..4).map(|_| a.step(&data, &tc, &table)).collect();
     assert!(
         losses.iter().all(|l| l.is_finite() && *l > 0.0),
@@ -38,12 +44,26 @@ fn resumed_training_equals_uninterrupted_training() {
     );
 
     let ck = dir.join("state.safetensors");
-    let mut b = TrainState::load_or_init(&ck, &tiny(), &tc, &dev).unwrap();
+    let mut b = TrainState::load_or_init(
+        &ck,
+        &tiny(),
+        &tc,
+        &dev,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
     b.step(&data, &tc, &table);
     b.step(&data, &tc, &table);
     b.save(&ck).unwrap();
     drop(b);
-    let mut c = TrainState::load_or_init(&ck, &tiny(), &tc, &dev).unwrap();
+    let mut c = TrainState::load_or_init(
+        &ck,
+        &tiny(),
+        &tc,
+        &dev,
+        vmlmap_models::registry::Engine::Native,
+    )
+    .unwrap();
     assert_eq!(c.opt.step, 2);
     c.step(&data, &tc, &table);
     c.step(&data, &tc, &table);

@@ -88,7 +88,7 @@ impl SolverEntry {
     /// Whether the solver evaluates the prior (`pinv` and `tikhonov` do not: they need no
     /// model and use no randomness).
     pub fn uses_prior(&self) -> bool {
-        build_solver(&self.solver, &SolverOptions::default()).is_ok_and(|s| s.uses_prior())
+        vmlmap_solvers::registry::declaration(&self.solver).is_ok_and(|d| d.uses_prior)
     }
 }
 

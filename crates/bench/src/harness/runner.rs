@@ -9,6 +9,7 @@ use super::plan::{Batch, Run};
 use super::record::{append_records, run_key, RunRecord};
 use super::HarnessError;
 use std::collections::{BTreeSet, HashMap};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vmlmap_core::{Denoiser, Shape};
@@ -95,11 +96,18 @@ pub trait BenchProgress {
     fn step(&mut self, _step: usize, _steps: usize) {}
 }
 
+/// The measurements of a bench by (task, noise level, image).
+type Measurements = HashMap<(usize, usize, usize), Vec<f64>>;
+
+/// A run's outcome, its seconds, and the size of the batch it was computed in.
+type Outcome = (Result<vmlmap_solvers::Solution, String>, f64, usize);
+
 struct Steps<'a>(&'a mut dyn BenchProgress);
 
 impl Observer for Steps<'_> {
-    fn on_step(&mut self, step: usize, total: usize, _sigma: f64) {
+    fn on_step(&mut self, step: usize, total: usize, _sigma: f64) -> ControlFlow<()> {
         self.0.step(step, total);
+        ControlFlow::Continue(())
     }
 }
 
@@ -194,7 +202,7 @@ impl<'a> Bench<'a> {
         progress: &mut dyn BenchProgress,
     ) -> Result<usize, HarnessError> {
         let results = out.join("results.jsonl");
-        let mut ys: HashMap<(usize, usize, usize), Vec<f64>> = HashMap::new();
+        let mut ys: Measurements = HashMap::new();
         let mut failed = 0;
         for (i, batch) in todo.iter().enumerate() {
             let entry = &self.settings.solvers[batch.runs[0].solver];
@@ -218,142 +226,15 @@ impl<'a> Bench<'a> {
                 field: "solvers".into(),
                 reason: e.to_string(),
             })?;
-            let problem = |r: &Run| {
-                Problem::new(
-                    self.ops[r.task].as_ref(),
-                    ys[&(r.task, r.sigma, r.image)].clone(),
-                    self.settings.sigma_y[r.sigma],
-                )
-            };
-            let t = Instant::now();
-            let whole = batch
-                .runs
-                .iter()
-                .map(problem)
-                .collect::<Result<Vec<_>, _>>()
-                .and_then(|problems| {
-                    let seeds: Vec<u64> = batch.runs.iter().map(|r| r.seed).collect();
-                    solver.solve_batch(&problems, den, &seeds, &mut Steps(progress))
-                });
-            let n = batch.runs.len();
-            // (outcome, seconds, batch size it was computed in) per run. A batch that fails
-            // is run again one run at a time, so that one failing run (a diverging image,
-            // an operator the solver cannot take) does not take the others with it.
-            let outcomes: Vec<(Result<vmlmap_solvers::Solution, String>, f64, usize)> = match whole
-            {
-                Ok(sols) => {
-                    let secs = t.elapsed().as_secs_f64() / n as f64;
-                    sols.into_iter().map(|x| (Ok(x), secs, n)).collect()
-                }
-                Err(e) if n == 1 => vec![(Err(e.to_string()), t.elapsed().as_secs_f64(), 1)],
-                Err(_) => batch
-                    .runs
-                    .iter()
-                    .map(|r| {
-                        let t = Instant::now();
-                        let res = problem(r)
-                            .and_then(|p| solver.solve(&p, den, r.seed, &mut Steps(progress)));
-                        (res.map_err(|e| e.to_string()), t.elapsed().as_secs_f64(), 1)
-                    })
-                    .collect(),
-            };
-            // LPIPS of the batch's outputs in one pass (its time is not the solver's).
-            let lpips: Vec<Option<f64>> = match self.lpips {
-                None => vec![None; n],
-                Some(m) => {
-                    let ok: Vec<usize> = (0..n).filter(|&k| outcomes[k].0.is_ok()).collect();
-                    let mut out = vec![None; n];
-                    if !ok.is_empty() {
-                        let outs: Vec<f64> = ok
-                            .iter()
-                            .flat_map(|&k| {
-                                outcomes[k]
-                                    .0
-                                    .as_ref()
-                                    .map(|s| s.x.clone())
-                                    .unwrap_or_default()
-                            })
-                            .collect();
-                        let gts: Vec<f64> = ok
-                            .iter()
-                            .flat_map(|&k| self.images[batch.runs[k].image].x.iter().copied())
-                            .collect();
-                        let d = m.distances(&outs, &gts, self.shape).map_err(|source| {
-                            HarnessError::Metric {
-                                metric: "LPIPS",
-                                source,
-                            }
-                        })?;
-                        for (&k, v) in ok.iter().zip(d) {
-                            out[k] = Some(v);
-                        }
-                    }
-                    out
-                }
-            };
+            let outcomes = self.solve(batch, solver.as_ref(), &ys, den, progress);
+            let lpips = self.lpips_of(batch, &outcomes)?;
             let rss = peak_rss_mb();
             let mut lines = Vec::new();
             for (k, r) in batch.runs.iter().enumerate() {
-                let im = &self.images[r.image];
-                let task = &self.settings.tasks[r.task];
-                let sy = self.settings.sigma_y[r.sigma];
-                let mut rec = RunRecord {
-                    image: im.name.clone(),
-                    task: task.label.clone(),
-                    solver: entry.label.clone(),
-                    sigma_y: sy,
-                    seed: r.seed,
-                    status: "ok".into(),
-                    psnr: None,
-                    ssim: None,
-                    lpips: None,
-                    nfe: None,
-                    vjp: None,
-                    seconds: outcomes[k].1,
-                    peak_rss_mb: rss,
-                    error: None,
-                    solver_name: entry.solver.clone(),
-                    solver_opts: entry.opts.clone(),
-                    task_opts: self.task_opts[r.task].clone(),
-                    model: meta.model.clone(),
-                    model_sha256: meta.model_sha256.clone(),
-                    batch: batch.index,
-                    batch_size: outcomes[k].2,
-                    machine: meta.machine.clone(),
-                    threads: meta.threads,
-                    vmlmap_version: meta.vmlmap_version.clone(),
-                    date: meta.date.clone(),
-                };
-                match &outcomes[k].0 {
-                    Ok(sol) => {
-                        let x = &sol.x;
-                        rec.psnr = Some(vmlmap_metrics::psnr(x, &im.x));
-                        rec.ssim = vmlmap_metrics::ssim(x, &im.x, self.shape).ok();
-                        rec.lpips = lpips[k];
-                        rec.nfe = Some(sol.nfe);
-                        rec.vjp = Some(sol.vjp);
-                        if r.image < self.settings.grid_images && r.seed == 0 {
-                            let dir = outputs_dir(out, &task.label, sy);
-                            self.save(&dir.join(&entry.label), &im.name, x)?;
-                            self.save(&dir.join("_ground-truth"), &im.name, &im.x)?;
-                            let y = &ys[&(r.task, r.sigma, r.image)];
-                            let v = measurement_view(
-                                self.ops[r.task].as_ref(),
-                                y,
-                                self.shape,
-                                &task.name,
-                            );
-                            self.save(&dir.join("_measurement"), &im.name, &v)?;
-                        }
-                    }
-                    Err(e) => {
-                        rec.status = "failed".into();
-                        rec.error = Some(e.clone());
-                    }
-                }
-                if rec.ok() && !rec.psnr.is_some_and(f64::is_finite) {
-                    rec.status = "failed".into();
-                    rec.error = Some("the output is not finite".into());
+                let mut rec = self.record(r, batch, &outcomes[k], meta, rss);
+                rec.lpips = lpips[k];
+                if let Ok(sol) = &outcomes[k].0 {
+                    self.save_grid_pictures(r, &sol.x, &ys, out)?;
                 }
                 failed += usize::from(!rec.ok());
                 if !done.contains(&rec.key()) {
@@ -364,6 +245,179 @@ impl<'a> Bench<'a> {
         }
         progress.batch(todo.len(), todo.len(), "");
         Ok(failed)
+    }
+
+    /// The batch's runs solved together; a batch that fails is run again one run at a time,
+    /// so that one failing run (a diverging image, an operator the solver cannot take) does
+    /// not take the others with it.
+    fn solve(
+        &self,
+        batch: &Batch,
+        solver: &dyn vmlmap_solvers::Solver,
+        ys: &Measurements,
+        den: &dyn Denoiser,
+        progress: &mut dyn BenchProgress,
+    ) -> Vec<Outcome> {
+        let problem = |r: &Run| {
+            Problem::new(
+                self.ops[r.task].as_ref(),
+                ys[&(r.task, r.sigma, r.image)].clone(),
+                self.settings.sigma_y[r.sigma],
+            )
+        };
+        let t = Instant::now();
+        let whole = batch
+            .runs
+            .iter()
+            .map(problem)
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|problems| {
+                let seeds: Vec<u64> = batch.runs.iter().map(|r| r.seed).collect();
+                solver.solve_batch(&problems, den, &seeds, &mut Steps(progress))
+            });
+        let n = batch.runs.len();
+        match whole {
+            Ok(sols) => {
+                let secs = t.elapsed().as_secs_f64() / n as f64;
+                sols.into_iter().map(|x| (Ok(x), secs, n)).collect()
+            }
+            Err(e) if n == 1 => vec![(Err(e.to_string()), t.elapsed().as_secs_f64(), 1)],
+            Err(_) => batch
+                .runs
+                .iter()
+                .map(|r| {
+                    let t = Instant::now();
+                    let res = problem(r)
+                        .and_then(|p| solver.solve(&p, den, r.seed, &mut Steps(progress)));
+                    (res.map_err(|e| e.to_string()), t.elapsed().as_secs_f64(), 1)
+                })
+                .collect(),
+        }
+    }
+
+    /// LPIPS of the batch's outputs in one pass (its time is not the solver's); `None` for
+    /// a failed run or without an LPIPS model.
+    fn lpips_of(
+        &self,
+        batch: &Batch,
+        outcomes: &[Outcome],
+    ) -> Result<Vec<Option<f64>>, HarnessError> {
+        let n = outcomes.len();
+        let Some(m) = self.lpips else {
+            return Ok(vec![None; n]);
+        };
+        let ok: Vec<usize> = (0..n).filter(|&k| outcomes[k].0.is_ok()).collect();
+        let mut out = vec![None; n];
+        if ok.is_empty() {
+            return Ok(out);
+        }
+        let outs: Vec<f64> = ok
+            .iter()
+            .flat_map(|&k| {
+                outcomes[k]
+                    .0
+                    .as_ref()
+                    .map(|s| s.x.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let gts: Vec<f64> = ok
+            .iter()
+            .flat_map(|&k| self.images[batch.runs[k].image].x.iter().copied())
+            .collect();
+        let d = m
+            .distances(&outs, &gts, self.shape)
+            .map_err(|source| HarnessError::Metric {
+                metric: "LPIPS",
+                source,
+            })?;
+        for (&k, v) in ok.iter().zip(d) {
+            out[k] = Some(v);
+        }
+        Ok(out)
+    }
+
+    /// The record of one run (without LPIPS): its scores, or why it failed.
+    fn record(
+        &self,
+        r: &Run,
+        batch: &Batch,
+        outcome: &Outcome,
+        meta: &RunMeta,
+        rss: Option<f64>,
+    ) -> RunRecord {
+        let entry = &self.settings.solvers[r.solver];
+        let im = &self.images[r.image];
+        let mut rec = RunRecord {
+            image: im.name.clone(),
+            task: self.settings.tasks[r.task].label.clone(),
+            solver: entry.label.clone(),
+            sigma_y: self.settings.sigma_y[r.sigma],
+            seed: r.seed,
+            status: "ok".into(),
+            psnr: None,
+            ssim: None,
+            lpips: None,
+            nfe: None,
+            vjp: None,
+            seconds: outcome.1,
+            peak_rss_mb: rss,
+            error: None,
+            solver_name: entry.solver.clone(),
+            solver_opts: entry.opts.clone(),
+            task_opts: self.task_opts[r.task].clone(),
+            model: meta.model.clone(),
+            model_sha256: meta.model_sha256.clone(),
+            batch: batch.index,
+            batch_size: outcome.2,
+            machine: meta.machine.clone(),
+            threads: meta.threads,
+            vmlmap_version: meta.vmlmap_version.clone(),
+            date: meta.date.clone(),
+        };
+        match &outcome.0 {
+            Ok(sol) => {
+                rec.psnr = Some(vmlmap_metrics::psnr(&sol.x, &im.x));
+                rec.ssim = vmlmap_metrics::ssim(&sol.x, &im.x, self.shape).ok();
+                rec.nfe = Some(sol.nfe);
+                rec.vjp = Some(sol.vjp);
+            }
+            Err(e) => {
+                rec.status = "failed".into();
+                rec.error = Some(e.clone());
+            }
+        }
+        if rec.ok() && !rec.psnr.is_some_and(f64::is_finite) {
+            rec.status = "failed".into();
+            rec.error = Some("the output is not finite".into());
+        }
+        rec
+    }
+
+    /// The pictures of the report's grids: seed 0 of the first `grid_images` images, with
+    /// their ground truth and measurement.
+    fn save_grid_pictures(
+        &self,
+        r: &Run,
+        x: &[f64],
+        ys: &Measurements,
+        out: &Path,
+    ) -> Result<(), HarnessError> {
+        if r.image >= self.settings.grid_images || r.seed != 0 {
+            return Ok(());
+        }
+        let im = &self.images[r.image];
+        let task = &self.settings.tasks[r.task];
+        let dir = outputs_dir(out, &task.label, self.settings.sigma_y[r.sigma]);
+        self.save(
+            &dir.join(&self.settings.solvers[r.solver].label),
+            &im.name,
+            x,
+        )?;
+        self.save(&dir.join("_ground-truth"), &im.name, &im.x)?;
+        let y = &ys[&(r.task, r.sigma, r.image)];
+        let v = measurement_view(self.ops[r.task].as_ref(), y, self.shape, &task.name);
+        self.save(&dir.join("_measurement"), &im.name, &v)
     }
 
     fn save(&self, dir: &Path, name: &str, x: &[f64]) -> Result<(), HarnessError> {

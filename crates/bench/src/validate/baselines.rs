@@ -28,28 +28,29 @@ use std::time::Instant;
 use vmlmap_core::rng::seeded;
 use vmlmap_core::vector::{all_finite, rel_err};
 use vmlmap_priors::{Covariance, GaussianPrior};
-use vmlmap_solvers::{build_solver, Problem, Silent, SolverError, SolverOptions};
+use vmlmap_solvers::{build_solver, Computes, Problem, Silent, SolverError, SolverOptions};
 
 /// Seeded runs of each sampler (one batch).
 pub const SAMPLER_SEEDS: usize = 64;
 /// Tikhonov must equal its closed form to this relative error.
 pub const TIKHONOV_TOL: f64 = 1e-6;
 
-/// What a solver's derivation says it computes, as the solver declares it
-/// ([`vmlmap_solvers::Solver::computes`]); `"unknown solver"` for a name the registry does
-/// not know.
+/// What a solver's derivation says it computes, as its declaration says
+/// ([`vmlmap_solvers::Declaration::computes`]); `"unknown solver"` for a name the registry
+/// does not know.
 pub fn computes(solver: &str) -> &'static str {
-    build_solver(solver, &SolverOptions::default())
-        .map(|s| s.computes().describe())
+    vmlmap_solvers::registry::declaration(solver)
+        .map(|d| d.computes.describe())
         .unwrap_or("unknown solver")
 }
 
-/// The solvers this check covers, in the registry's order.
+/// The solvers this check covers, in the registry's order: all but the mode seekers (the
+/// `mode` check's) and the data fit (the reference every one is compared with).
 pub fn baseline_solvers() -> Vec<&'static str> {
-    vmlmap_solvers::SOLVER_NAMES
+    vmlmap_solvers::SOLVERS
         .iter()
-        .copied()
-        .filter(|s| !["vml-map", "vml-map-plain", "pinv"].contains(s))
+        .filter(|d| !matches!(d.computes, Computes::Mode | Computes::DataFit))
+        .map(|d| d.name)
         .collect()
 }
 

@@ -170,7 +170,7 @@ fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCod
         "vmlmap-bench-no-checkpoint-{}.safetensors",
         std::process::id()
     ));
-    let mut state = TrainState::load_or_init(&fresh, &cfg, &tc, device)?;
+    let mut state = TrainState::load_or_init(&fresh, &cfg, &tc, device, Engine::from_env()?)?;
     if let Some(e) = &a.engine {
         state.native = e.parse::<Engine>()? == Engine::Native && state.native_capable();
     }

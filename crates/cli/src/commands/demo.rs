@@ -10,6 +10,7 @@
 use crate::assets::FASHION_TEST;
 use anyhow::Context;
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -90,6 +91,31 @@ fn label(solver: &str) -> &str {
     }
 }
 
+/// One (image, task, noise level): the clean image and its measurement.
+struct Case {
+    name: &'static str,
+    task: &'static str,
+    sigma_y: f64,
+    x: Vec<f64>,
+    m: Measurement,
+}
+
+/// Reverse steps of the batch under way, as the progress message.
+struct Ticks<'a> {
+    progress: &'a mut super::progress::Progress,
+    done: u64,
+    total: u64,
+    label: String,
+}
+
+impl vmlmap_solvers::Observer for Ticks<'_> {
+    fn on_step(&mut self, step: usize, total: usize, _sigma: f64) -> ControlFlow<()> {
+        let msg = format!("({}: step {}/{total})", self.label, step + 1);
+        self.progress.set(self.done, self.total, &msg);
+        ControlFlow::Continue(())
+    }
+}
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.images == 0 || a.images > FASHION_TEST.len() {
         anyhow::bail!("--images must be in 1..={}", FASHION_TEST.len());
@@ -110,7 +136,38 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let device = a.device.parse::<DeviceSpec>()?.device()?;
     let (den, info) = super::load_model(&a.model, &device)?;
-    let shape = den.shape();
+    let solvers = solvers(&a)?;
+    let cases = cases(&a, den.shape())?;
+    let batch = a.batch.min(cases.len());
+    let started = Instant::now();
+    let (rows, outputs) = restore_all(&a, &solvers, &cases, &den, batch)?;
+    let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
+    let grid = grid(&a, &cases, &outputs, &names, den.shape());
+    // The folder is made only now, when there is something to put in it.
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    vmlmap_io::write_atomic(&grid_path, a.force, |tmp| {
+        grid.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })?;
+    let prior = info.preset.as_deref().unwrap_or(&info.source);
+    let md = summary(&a, &rows, &names, prior, info.parameters, batch)?;
+    vmlmap_io::write_atomic(&md_path, a.force, |tmp| {
+        std::fs::write(tmp, &md).map_err(|e| e.to_string())
+    })?;
+    print!("{md}");
+    eprintln!(
+        "{} restorations in {:.0} s -> {}, {}",
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        grid_path.display(),
+        md_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The solvers of `--solvers` with their `--solver-opt`s (`--steps` first for VML-MAP, so
+/// that a `--solver-opt steps=...` after it wins).
+fn solvers(a: &Args) -> anyhow::Result<Vec<Box<dyn vmlmap_solvers::Solver>>> {
     let mut extra = super::bench::grouped("solver-opt", &a.solver_opt)?;
     if let Some(name) = extra.keys().find(|k| !a.solvers.contains(k)) {
         anyhow::bail!(
@@ -122,8 +179,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .solvers
         .iter()
         .map(|name| {
-            // --steps is VML-MAP's first option, so that a --solver-opt steps=... after
-            // it wins.
             let mut opts: Vec<String> = name
                 .starts_with("vml-map")
                 .then(|| format!("steps={}", a.steps))
@@ -142,15 +197,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if solvers.is_empty() {
         anyhow::bail!("--solvers is empty");
     }
-    // Every (image, task, noise level) is one problem; VML-MAP solves them in batches that
-    // share each network evaluation (each with the same seed, as single runs would).
-    struct Case {
-        name: &'static str,
-        task: &'static str,
-        sigma_y: f64,
-        x: Vec<f64>,
-        m: Measurement,
-    }
+    Ok(solvers)
+}
+
+/// Every (image, task, noise level), its measurement seeded by `--seed` and the image.
+fn cases(a: &Args, shape: vmlmap_core::Shape) -> anyhow::Result<Vec<Case>> {
     let mut cases = Vec::new();
     for &pick in PICKS.iter().take(a.images) {
         let (name, x) = crate::assets::shipped_image(pick)?;
@@ -174,23 +225,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let batch = a.batch.min(cases.len());
+    Ok(cases)
+}
+
+/// Every solver on every case, `batch` cases at a time sharing each network evaluation
+/// (each with the same seed, as single runs would): the scores per case, and each case's
+/// outputs in solver order.
+#[allow(clippy::type_complexity)]
+fn restore_all(
+    a: &Args,
+    solvers: &[Box<dyn vmlmap_solvers::Solver>],
+    cases: &[Case],
+    den: &dyn Denoiser,
+    batch: usize,
+) -> anyhow::Result<(Vec<Row>, Vec<Vec<Vec<f64>>>)> {
+    let shape = den.shape();
     let batches = cases.len().div_ceil(batch);
     let total = (solvers.len() * batches) as u64;
     let mut progress = super::progress::Progress::new("demo", total, "solver batches");
-    /// Reverse steps of the batch under way, as the progress message.
-    struct Ticks<'a> {
-        progress: &'a mut super::progress::Progress,
-        done: u64,
-        total: u64,
-        label: String,
-    }
-    impl vmlmap_solvers::Observer for Ticks<'_> {
-        fn on_step(&mut self, step: usize, total: usize, _sigma: f64) {
-            let msg = format!("({}: step {}/{total})", self.label, step + 1);
-            self.progress.set(self.done, self.total, &msg);
-        }
-    }
     let mut outputs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cases.len()];
     let mut rows: Vec<Row> = cases
         .iter()
@@ -201,10 +253,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             scores: Vec::new(),
         })
         .collect();
-    let started = Instant::now();
     let mut done = 0;
     let cancel = Cancel::new();
-    for solver in &solvers {
+    for solver in solvers {
         for (i, chunk) in cases.chunks(batch).enumerate() {
             let ms: Vec<&Measurement> = chunk.iter().map(|c| &c.m).collect();
             let mut ticks = Ticks {
@@ -213,7 +264,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 label: format!("{} batch {}/{batches}", solver.name(), i + 1),
                 progress: &mut progress,
             };
-            let sols = restore_batch(&ms, solver.as_ref(), &den, a.seed, &cancel, &mut ticks)?;
+            let sols = restore_batch(&ms, solver.as_ref(), den, a.seed, &cancel, &mut ticks)?;
             for (k, (c, sol)) in chunk.iter().zip(sols).enumerate() {
                 let at = i * batch + k;
                 rows[at].scores.push(Score {
@@ -230,8 +281,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     progress.finish();
-    // One block per task and noise level (a line of tasks noise-free, then one noisy); in a
-    // block, a column per image and a row per ground truth, measurement and solver.
+    Ok((rows, outputs))
+}
+
+/// One block per task and noise level (a line of tasks noise-free, then one noisy); in a
+/// block, a column per image and a row per ground truth, measurement and solver.
+fn grid(
+    a: &Args,
+    cases: &[Case],
+    outputs: &[Vec<Vec<f64>>],
+    names: &[&str],
+    shape: vmlmap_core::Shape,
+) -> image::RgbImage {
     let tile = |v: Vec<f64>| {
         Some(vmlmap_plot::Tile {
             data: v,
@@ -246,7 +307,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             let picked: Vec<usize> = (0..cases.len())
                 .filter(|&i| cases[i].task == *task && cases[i].sigma_y == sy)
                 .collect();
-            let mut rows = vec![Vec::new(); 2 + solvers.len()];
+            let mut rows = vec![Vec::new(); 2 + names.len()];
             for &i in &picked {
                 let c = &cases[i];
                 rows[0].push(tile(c.x.clone()));
@@ -269,35 +330,40 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 title: format!("{task}, {noise}"),
                 row_labels: ["ground truth", "measurement"]
                     .iter()
+                    .chain(names)
                     .map(|s| s.to_string())
-                    .chain(solvers.iter().map(|s| label(s.name()).to_string()))
                     .collect(),
                 col_labels: picked.iter().map(|&i| cases[i].name.to_string()).collect(),
                 rows,
             });
         }
     }
-    let grid = vmlmap_plot::LabelledGrid {
+    vmlmap_plot::LabelledGrid {
         blocks,
         block_cols: TASKS.len(),
         zoom: a
             .zoom
             .map_or(vmlmap_io::legible_zoom(shape.w), |z| z as usize),
     }
-    .draw();
-    // The folder is made only now, when there is something to put in it.
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    vmlmap_io::write_atomic(&grid_path, a.force, |tmp| {
-        grid.save_with_format(tmp, image::ImageFormat::Png)
-            .map_err(|e| e.to_string())
-    })?;
-    let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
+    .draw()
+}
+
+/// The Markdown summary: the means per task, noise level and solver, then each
+/// restoration.
+fn summary(
+    a: &Args,
+    rows: &[Row],
+    names: &[&str],
+    prior: &str,
+    parameters: usize,
+    batch: usize,
+) -> anyhow::Result<String> {
     let mut md = String::new();
     writeln!(md, "# vmlmap demo\n")?;
     if !a.solver_opt.is_empty() {
         writeln!(md, "Solver options: {}.\n", a.solver_opt.join(", "))?;
     }
-    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5, from the Tikhonov estimate at sigma 1 unless --solver-opt says otherwise; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", info.preset.as_deref().unwrap_or(&info.source), info.parameters, names.join(", "), a.steps, batch)?;
+    writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5, from the Tikhonov estimate at sigma 1 unless --solver-opt says otherwise; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", prior, parameters, names.join(", "), a.steps, batch)?;
     writeln!(md, "Noise-free Gaussian deblurring at 32x32 is solved by the pseudo-inverse itself (about 70 dB: far below 8-bit quantisation), so there a difference under 1 dB between solvers is a tie.\n")?;
     writeln!(md, "Means over images:\n")?;
     writeln!(
@@ -334,7 +400,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .collect();
     writeln!(md, "| image | task | sigma_y | {} |", header.join(" | "))?;
     writeln!(md, "|---|---|---|{}", "---|---|".repeat(names.len()))?;
-    for r in &rows {
+    for r in rows {
         let cells: Vec<String> = r
             .scores
             .iter()
@@ -349,16 +415,5 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             cells.join(" | ")
         )?;
     }
-    vmlmap_io::write_atomic(&md_path, a.force, |tmp| {
-        std::fs::write(tmp, &md).map_err(|e| e.to_string())
-    })?;
-    print!("{md}");
-    eprintln!(
-        "{} restorations in {:.0} s -> {}, {}",
-        rows.len(),
-        started.elapsed().as_secs_f64(),
-        grid_path.display(),
-        md_path.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(md)
 }

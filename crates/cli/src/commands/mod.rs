@@ -10,6 +10,7 @@ pub mod models;
 pub mod progress;
 pub mod restore;
 pub mod sample;
+pub mod solvers;
 pub mod tasks;
 pub mod train;
 pub mod validate;

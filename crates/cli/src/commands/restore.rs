@@ -3,6 +3,7 @@
 
 use super::progress::Progress;
 use anyhow::{bail, Context};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vmlmap_core::{NoiseConvention, Shape};
@@ -39,13 +40,12 @@ pub struct Args {
     /// records its own.
     #[arg(long = "task-opt")]
     task_opts: Vec<String>,
-    /// vml-map (default), vml-map-plain, pinv, tikhonov, ddnm, ddrm, diffpir, pigdm, dps, daps,
-    /// red-diff
-    /// (README: the solver table with each one's defaults).
-    #[arg(long, default_value = "vml-map")]
+    /// The solver (`vmlmap solvers` lists each with its options and defaults).
+    #[arg(long, default_value = "vml-map",
+          value_parser = clap::builder::PossibleValuesParser::new(vmlmap_solvers::solver_names()))]
     solver: String,
     /// A solver hyperparameter, `key=value` (repeat): e.g. `zeta=0.5` for dps, `lambda=0.01`
-    /// for tikhonov; unknown keys are errors that list the solver's keys.
+    /// for tikhonov; unknown keys are errors that list the solver's keys (`vmlmap solvers`).
     #[arg(long = "solver-opt")]
     solver_opt: Vec<String>,
     /// `default` (the embedded prior), a checkpoint file, a diffusers folder or a preset
@@ -107,9 +107,10 @@ struct Bar {
 }
 
 impl Observer for Bar {
-    fn on_step(&mut self, step: usize, total: usize, sigma: f64) {
+    fn on_step(&mut self, step: usize, total: usize, sigma: f64) -> ControlFlow<()> {
         let msg = format!("{} sigma {sigma:.3}", self.label);
         self.progress.set(step as u64 + 1, total as u64, &msg);
+        ControlFlow::Continue(())
     }
 }
 
@@ -261,59 +262,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let sigma_y = a.sigma_y.map(|s| convention.to_internal(s));
-    let mut items = Vec::with_capacity(jsons.len());
-    for (i, source) in jsons.iter().enumerate() {
-        let m = match (source, model_shape, &task) {
-            (Source::Raw(path), Some(shape), Some(task)) => {
-                let (m, notes) = Measurement::read_raw(path, task, shape, sigma_y.unwrap_or(1e-9))?;
-                for n in notes {
-                    eprintln!("warning: {}: {n}", path.display());
-                }
-                m
-            }
-            (Source::Sidecar(json), ..) | (Source::Raw(json), ..) => {
-                read_sidecar(json, &a, sigma_y, model_shape.filter(|_| loaded.is_some()))?
-            }
-        };
-        let output = if many {
-            Path::new(&a.output)
-                .join(format!("{}.{}", m.name, a.format))
-                .to_string_lossy()
-                .into_owned()
-        } else {
-            a.output.clone()
-        };
-        let ground_truth = match a.ground_truth.as_slice() {
-            [] => None,
-            [one] if Path::new(one).is_dir() => Some((
-                Path::new(one)
-                    .join(format!("{}.png", m.name))
-                    .to_string_lossy()
-                    .into_owned(),
-                Vec::new(),
-            )),
-            all => Some((all[i].clone(), Vec::new())),
-        };
-        items.push(Item {
-            m,
-            output,
-            ground_truth,
-        });
-    }
-    let mut names = std::collections::BTreeSet::new();
-    for it in &items {
-        if !names.insert(&it.output) {
-            bail!(
-                "two measurements would both be written to {}: give them different names",
-                it.output
-            );
-        }
-        if !many {
-            super::check_output(&it.output, &["png", "npy"], a.force)?;
-        } else if Path::new(&it.output).exists() && !a.force {
-            bail!("{} exists; pass --force to overwrite it", it.output);
-        }
-    }
+    let sidecar_shape = model_shape.filter(|_| loaded.is_some());
+    let mut items = items(&a, &jsons, &task, model_shape, sidecar_shape, sigma_y, many)?;
+    check_outputs(&items, &a, many)?;
     let shape = items[0].m.shape;
     if let Some(it) = items.iter().find(|it| it.m.shape != shape) {
         bail!(
@@ -326,20 +277,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if many {
         std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output))?;
     }
-    for it in &mut items {
-        if let Some((gt, _)) = &it.ground_truth {
-            if same_file(gt, &it.output) {
-                bail!(
-                    "--ground-truth {gt} is also the output file: the score would compare the output with itself"
-                );
-            }
-            let (g, gs) = super::read_input(gt, Some(it.m.shape), false, 0.0)
-                .with_context(|| format!("reading the ground truth {gt}"))?;
-            vmlmap_metrics::check_shapes(gs, it.m.shape)
-                .with_context(|| format!("ground truth {gt} for {}", it.m.name))?;
-            it.ground_truth = Some((gt.clone(), g));
-        }
-    }
+    read_ground_truths(&mut items)?;
     // pinv and tikhonov use no prior: no model is loaded (nor required).
     let prior = match loaded {
         Some(p) => p.fit(shape)?,
@@ -369,6 +307,96 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     observer.progress.finish();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each measurement to restore with its output path and ground-truth path (read later).
+fn items(
+    a: &Args,
+    jsons: &[Source],
+    task: &Option<TaskSpec>,
+    model_shape: Option<Shape>,
+    sidecar_shape: Option<Shape>,
+    sigma_y: Option<f64>,
+    many: bool,
+) -> anyhow::Result<Vec<Item>> {
+    let mut items = Vec::with_capacity(jsons.len());
+    for (i, source) in jsons.iter().enumerate() {
+        let m = match (source, model_shape, task) {
+            (Source::Raw(path), Some(shape), Some(task)) => {
+                let (m, notes) = Measurement::read_raw(path, task, shape, sigma_y.unwrap_or(1e-9))?;
+                for n in notes {
+                    eprintln!("warning: {}: {n}", path.display());
+                }
+                m
+            }
+            (Source::Sidecar(json), ..) | (Source::Raw(json), ..) => {
+                read_sidecar(json, a, sigma_y, sidecar_shape)?
+            }
+        };
+        let output = if many {
+            Path::new(&a.output)
+                .join(format!("{}.{}", m.name, a.format))
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            a.output.clone()
+        };
+        let ground_truth = match a.ground_truth.as_slice() {
+            [] => None,
+            [one] if Path::new(one).is_dir() => Some((
+                Path::new(one)
+                    .join(format!("{}.png", m.name))
+                    .to_string_lossy()
+                    .into_owned(),
+                Vec::new(),
+            )),
+            all => Some((all[i].clone(), Vec::new())),
+        };
+        items.push(Item {
+            m,
+            output,
+            ground_truth,
+        });
+    }
+    Ok(items)
+}
+
+/// No two outputs in one file, and none overwritten unasked.
+fn check_outputs(items: &[Item], a: &Args, many: bool) -> anyhow::Result<()> {
+    let mut names = std::collections::BTreeSet::new();
+    for it in items {
+        if !names.insert(&it.output) {
+            bail!(
+                "two measurements would both be written to {}: give them different names",
+                it.output
+            );
+        }
+        if !many {
+            super::check_output(&it.output, &["png", "npy"], a.force)?;
+        } else if Path::new(&it.output).exists() && !a.force {
+            bail!("{} exists; pass --force to overwrite it", it.output);
+        }
+    }
+    Ok(())
+}
+
+/// Reads each ground truth (checked against its measurement's image shape).
+fn read_ground_truths(items: &mut [Item]) -> anyhow::Result<()> {
+    for it in items.iter_mut() {
+        if let Some((gt, _)) = &it.ground_truth {
+            if same_file(gt, &it.output) {
+                bail!(
+                    "--ground-truth {gt} is also the output file: the score would compare the output with itself"
+                );
+            }
+            let (g, gs) = super::read_input(gt, Some(it.m.shape), false, 0.0)
+                .with_context(|| format!("reading the ground truth {gt}"))?;
+            vmlmap_metrics::check_shapes(gs, it.m.shape)
+                .with_context(|| format!("ground truth {gt} for {}", it.m.name))?;
+            it.ground_truth = Some((gt.clone(), g));
+        }
+    }
+    Ok(())
 }
 
 /// Writes one restoration and prints its line (or JSON line), with scores against its

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::process::ExitCode;
 use vmlmap_models::adm::AdmConfig;
-use vmlmap_train::data::{fashion_mnist, image_folder, FASHION_MNIST_DIR};
+use vmlmap_train::data::{fashion_mnist, image_folder, ImageSet, FASHION_MNIST_DIR};
 use vmlmap_train::lr::LrDecay;
 use vmlmap_train::trainer::{TrainConfig, TrainState};
 
@@ -147,38 +147,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else {
         AdmConfig::preset(&a.arch)?
     };
-    let dir = Path::new(&a.data);
-    let idx = dir.join("train-images-idx3-ubyte.gz").is_file()
-        || dir.join("train-images-idx3-ubyte").is_file();
-    let data = if idx {
-        fashion_mnist(dir, "train")?
-    } else {
-        image_folder(dir, arch.in_channels == 1)?
-    };
-    if (data.c, data.h, data.w) != (arch.in_channels, arch.image_size, arch.image_size) {
-        anyhow::bail!(
-            "training images are {}x{}x{}, the architecture expects {}x{}x{}",
-            data.c,
-            data.h,
-            data.w,
-            arch.in_channels,
-            arch.image_size,
-            arch.image_size
-        );
-    }
+    let (data, idx) = training_images(&a, &arch)?;
     let (eval_every, eval_images) = (a.eval_every, a.eval_images);
-    let held_out = if a.eval_every == 0 || a.eval_images == 0 {
-        None
-    } else if idx || a.eval_data.is_some() {
-        let d = a.eval_data.clone().unwrap_or_else(|| a.data.clone());
-        Some(super::held_out::held_out_images(
-            Path::new(&d),
-            arch.in_channels == 1,
-        )?)
-    } else {
-        eprintln!("note: no held-out loss during training (pass --eval-data DIR)");
-        None
-    };
+    let held_out = held_out_set(&a, idx, &arch)?;
     // Ctrl-C or SIGTERM: finish the step under way, save, and stop (resumable).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -187,35 +158,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .context("installing the interrupt handler")?;
     }
     let ckpt = Path::new(&a.checkpoint);
-    let resuming = ckpt.exists();
-    let mut state = TrainState::load_or_init(ckpt, &arch, &tc, &burn::tensor::Device::flex())?;
-    let params: usize = state
-        .names
-        .iter()
-        .map(|(_, s)| s.iter().product::<usize>())
-        .sum();
-    let start = if resuming {
-        format!(
-            "resuming from {} at step {}",
-            ckpt.display(),
-            state.opt.step
-        )
-    } else {
-        format!("a fresh start, checkpoint {}", ckpt.display())
-    };
-    eprintln!("{} images; {params} parameters; {start}", data.len());
-    if resuming && state.recipe != tc.recipe() {
-        eprintln!(
-            "note: the checkpoint was trained with: {}\n      continuing with:           {}",
-            if state.recipe.is_empty() {
-                "(not recorded)"
-            } else {
-                &state.recipe
-            },
-            tc.recipe()
-        );
-    }
-    state.recipe = tc.recipe();
+    let mut state = open_state(ckpt, &arch, &tc, data.len())?;
     let table = vmlmap_core::schedule::VpTable::ddpm_linear();
     let bar = ProgressBar::new(tc.steps);
     bar.set_style(
@@ -291,4 +234,94 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         eprintln!("EMA weights -> {out}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The training images (a Fashion-MNIST idx folder or an image folder), checked against
+/// the architecture; and whether they came from an idx folder.
+fn training_images(a: &Args, arch: &AdmConfig) -> anyhow::Result<(ImageSet, bool)> {
+    let dir = Path::new(&a.data);
+    let idx = dir.join("train-images-idx3-ubyte.gz").is_file()
+        || dir.join("train-images-idx3-ubyte").is_file();
+    let data = if idx {
+        fashion_mnist(dir, "train")?
+    } else {
+        image_folder(dir, arch.in_channels == 1)?
+    };
+    if (data.c, data.h, data.w) != (arch.in_channels, arch.image_size, arch.image_size) {
+        anyhow::bail!(
+            "training images are {}x{}x{}, the architecture expects {}x{}x{}",
+            data.c,
+            data.h,
+            data.w,
+            arch.in_channels,
+            arch.image_size,
+            arch.image_size
+        );
+    }
+    Ok((data, idx))
+}
+
+/// The held-out images the loss is measured on during training, if any.
+fn held_out_set(
+    a: &Args,
+    idx: bool,
+    arch: &AdmConfig,
+) -> anyhow::Result<Option<(ImageSet, String)>> {
+    Ok(if a.eval_every == 0 || a.eval_images == 0 {
+        None
+    } else if idx || a.eval_data.is_some() {
+        let d = a.eval_data.clone().unwrap_or_else(|| a.data.clone());
+        Some(super::held_out::held_out_images(
+            Path::new(&d),
+            arch.in_channels == 1,
+        )?)
+    } else {
+        eprintln!("note: no held-out loss during training (pass --eval-data DIR)");
+        None
+    })
+}
+
+/// The training state: resumed from the checkpoint when it exists, else fresh; says which.
+fn open_state(
+    ckpt: &Path,
+    arch: &AdmConfig,
+    tc: &TrainConfig,
+    images: usize,
+) -> anyhow::Result<TrainState> {
+    let resuming = ckpt.exists();
+    let mut state = TrainState::load_or_init(
+        ckpt,
+        arch,
+        tc,
+        &burn::tensor::Device::flex(),
+        vmlmap_models::registry::Engine::from_env()?,
+    )?;
+    let params: usize = state
+        .names
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    let start = if resuming {
+        format!(
+            "resuming from {} at step {}",
+            ckpt.display(),
+            state.opt.step
+        )
+    } else {
+        format!("a fresh start, checkpoint {}", ckpt.display())
+    };
+    eprintln!("{images} images; {params} parameters; {start}");
+    if resuming && state.recipe != tc.recipe() {
+        eprintln!(
+            "note: the checkpoint was trained with: {}\n      continuing with:           {}",
+            if state.recipe.is_empty() {
+                "(not recorded)"
+            } else {
+                &state.recipe
+            },
+            tc.recipe()
+        );
+    }
+    state.recipe = tc.recipe();
+    Ok(state)
 }

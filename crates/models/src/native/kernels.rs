@@ -5,20 +5,39 @@
 
 use super::math;
 
-/// Whether the AVX2 + FMA versions run: the CPU has both, and `VMLMAP_SIMD` is not
-/// `baseline` (which forces the portable versions, to check them on any machine). Other
-/// architectures: never.
+/// The kernels' choice: 0 not yet made, 1 AVX2 + FMA, 2 the portable versions.
+static CHOICE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Makes every later kernel call run the portable versions (what a CPU without AVX2 runs),
+/// to check them on any machine. The library reads no environment: the `vmlmap` binary and
+/// the Python package call this when `VMLMAP_SIMD=baseline`.
+pub fn force_portable() {
+    CHOICE.store(2, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the AVX2 + FMA versions run: the CPU has both and [`force_portable`] was not
+/// called. Other architectures: never.
 pub fn has_avx2_fma() -> bool {
-    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FAST.get_or_init(|| {
-        let forced_off = std::env::var("VMLMAP_SIMD").is_ok_and(|v| v == "baseline");
-        #[cfg(target_arch = "x86_64")]
-        let cpu = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let cpu = false;
-        cpu && !forced_off
-    })
+    use std::sync::atomic::Ordering;
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            #[cfg(target_arch = "x86_64")]
+            let cpu = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            #[cfg(not(target_arch = "x86_64"))]
+            let cpu = false;
+            // A concurrent force_portable wins over the detection.
+            let _ = CHOICE.compare_exchange(
+                0,
+                if cpu { 1 } else { 2 },
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            CHOICE.load(Ordering::Relaxed) == 1
+        }
+    }
 }
 
 /// Defines `pub fn $name(args)` whose body is compiled for baseline and for AVX2 + FMA.

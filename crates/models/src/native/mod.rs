@@ -31,5 +31,5 @@ mod unet;
 pub use act::Act;
 pub use denoiser::NativeEpsDenoiser;
 pub use grads::ParamGrads;
-pub use kernels::has_avx2_fma;
+pub use kernels::{force_portable, has_avx2_fma};
 pub use unet::{Mode, NativeAdm};

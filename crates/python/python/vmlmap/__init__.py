@@ -222,7 +222,13 @@ def tasks() -> list:
 
 
 def solvers() -> list:
-    """The solvers: ``[{"name", "uses_prior", "options": [keys]}]``."""
+    """The solvers, from their declarations: ``[{"name", "summary", "computes",
+    "uses_prior", "options": {key: {"kind", "default", "doc"}}}]``.
+
+    ``kind`` is ``count``, ``number``, ``true|false`` or the choices (``sgd|adam``);
+    ``default`` is ``auto`` where the solver chooses per problem. Each option is a
+    keyword of :func:`restore`, e.g. ``restore(y, meta=meta, solver="dps", zeta=0.5)``.
+    """
     return _vmlmap.solvers()
 
 
