@@ -95,23 +95,8 @@ fn a_killed_bench_resumes_to_the_same_results_and_shards_merge_to_them() {
     let text = std::fs::read_to_string(whole.join("results.jsonl")).unwrap();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        for k in [
-            "image",
-            "task",
-            "solver",
-            "sigma_y",
-            "seed",
-            "psnr",
-            "ssim",
-            "lpips",
-            "nfe",
-            "vjp",
-            "seconds",
-            "peak_rss_mb",
-            "status",
-            "model_sha256",
-            "solver_opts",
-        ] {
+        let fields = "image task solver sigma_y seed psnr ssim lpips nfe vjp seconds peak_rss_mb status model_sha256 solver_opts";
+        for k in fields.split(' ') {
             assert!(v.get(k).is_some(), "{k} missing in {line}");
         }
         assert_eq!(v["status"], "ok", "{line}");
@@ -397,7 +382,7 @@ fn lpips_from_a_backbone_file_is_recorded_and_matches_the_metric() {
         let got = v["lpips"].as_f64().expect("lpips recorded");
         let (img, solver) = (v["image"].as_str().unwrap(), v["solver"].as_str().unwrap());
         let dir = out.join("outputs/sr4/5e-2");
-        let read = |p: PathBuf| vmlmap_io::read_array(&s(&p), Some(shape), false).unwrap().0;
+        let read = |p: PathBuf| vmlmap_io::read_array(s(&p), Some(shape), false).unwrap().0;
         let x = read(dir.join(solver).join(format!("{img}.npy")));
         let gt = read(dir.join("_ground-truth").join(format!("{img}.npy")));
         let want = m.distances(&x, &gt, shape).unwrap()[0];

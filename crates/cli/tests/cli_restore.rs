@@ -159,13 +159,13 @@ fn noise_free_measurement_is_written_exactly() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn restore_many_measurements_in_batches_equals_single_restores() {
-    let dir = std::env::temp_dir().join(format!("vmlmap-cli-batch-{}", std::process::id()));
-    let ys = dir.join("ys");
-    std::fs::create_dir_all(&ys).unwrap();
+/// Three 16x16 colour images `a`, `b`, `c` in `dir`, degraded into `ys` by box
+/// inpainting, 2x super-resolution and Gaussian deblurring; returns (name, task, sigma_y).
+fn degrade_three(
+    dir: &std::path::Path,
+    ys: &std::path::Path,
+) -> [(&'static str, &'static str, &'static str); 3] {
     let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
-    let model = fixture("ddpm/tiny_ddpm");
     let tasks = [
         ("a", "inpaint-box", "0.05"),
         ("b", "sr2", "1e-9"),
@@ -195,6 +195,17 @@ fn restore_many_measurements_in_batches_equals_single_restores() {
         ]);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     }
+    tasks
+}
+
+#[test]
+fn restore_many_measurements_in_batches_equals_single_restores() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-batch-{}", std::process::id()));
+    let ys = dir.join("ys");
+    std::fs::create_dir_all(&ys).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let model = fixture("ddpm/tiny_ddpm");
+    let tasks = degrade_three(&dir, &ys);
     let common = [
         "--model",
         model.as_str(),
@@ -247,11 +258,21 @@ fn restore_many_measurements_in_batches_equals_single_restores() {
         let r = vmlmap(&args);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
         let (a, _) = vmlmap_io::read_npy(&s).unwrap();
-        let (b, _) = vmlmap_io::read_npy(&p(&out.join(format!("{name}.npy")))).unwrap();
+        let (b, _) = vmlmap_io::read_npy(p(&out.join(format!("{name}.npy")))).unwrap();
         let e = vmlmap_core::vector::rel_err(&b, &a);
         assert!(e < 1e-4, "{name}: batch vs single {e}");
     }
-    // Repeated --input, ground truths in order; an existing output is refused before any work.
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn repeated_inputs_take_their_ground_truths_in_order_and_outputs_are_not_overwritten() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-repeated-{}", std::process::id()));
+    let ys = dir.join("ys");
+    std::fs::create_dir_all(&ys).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let model = fixture("ddpm/tiny_ddpm");
+    degrade_three(&dir, &ys);
     let ya = p(&ys.join("a.png"));
     let yb = p(&ys.join("b.json"));
     let ga = p(&dir.join("a.png"));
@@ -417,6 +438,21 @@ fn restore_runs_every_solver_and_checks_solver_options() {
     let model = fixture("ddpm/tiny_ddpm");
     let list = vmlmap(&["restore", "--help"]);
     let help = String::from_utf8_lossy(&list.stdout);
+    // Every solver the binary declares (`vmlmap solvers --json`), not a list kept here.
+    let listed = vmlmap(&["solvers", "--json"]);
+    assert!(listed.status.success());
+    let solvers: Vec<(String, bool)> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["uses_prior"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(solvers.len() >= 11 && solvers.iter().any(|(n, _)| n == "vml-map"));
     for (task, sy) in [
         ("inpaint-box", "1e-9"),
         ("sr2", "0.05"),
@@ -435,19 +471,8 @@ fn restore_runs_every_solver_and_checks_solver_options() {
             sy,
         ]);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        for solver in [
-            "vml-map",
-            "vml-map-plain",
-            "pinv",
-            "tikhonov",
-            "ddnm",
-            "ddrm",
-            "diffpir",
-            "pigdm",
-            "dps",
-            "daps",
-            "red-diff",
-        ] {
+        for (solver, uses_prior) in &solvers {
+            let solver = solver.as_str();
             assert!(help.contains(solver), "--help lists {solver}");
             let out = dir.join(format!("{task}-{solver}.png"));
             let mut args = vec![
@@ -464,7 +489,7 @@ fn restore_runs_every_solver_and_checks_solver_options() {
                 p(&gt),
                 "--json".into(),
             ];
-            let steps = !["pinv", "tikhonov"].contains(&solver);
+            let steps = *uses_prior;
             if steps {
                 args.extend(["--steps".into(), "3".into()]);
             }
@@ -484,8 +509,32 @@ fn restore_runs_every_solver_and_checks_solver_options() {
             assert_eq!(nfe > 0, steps, "{solver} {task}: nfe {nfe}");
         }
     }
-    // Solver options: applied, and typed errors name the solver, key and value.
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn solver_options_are_applied_and_errors_name_the_solver_key_and_value() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-options-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |q: &std::path::Path| q.to_str().unwrap().to_string();
+    let gt = dir.join("gt.png");
+    image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 15) as u8, (y * 15) as u8, 90])
+    })
+    .save(&gt)
+    .unwrap();
+    let model = fixture("ddpm/tiny_ddpm");
     let y = p(&dir.join("sr2.png"));
+    let r = vmlmap(&[
+        "degrade",
+        "--task",
+        "sr2",
+        "--input",
+        &p(&gt),
+        "--output",
+        &y,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let bad = |opts: &[&str], message: &str| {
         let mut args = vec![
             "restore",

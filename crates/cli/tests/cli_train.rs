@@ -212,24 +212,10 @@ fn interrupted_training_saves_its_checkpoint_and_exits_130() {
 fn held_out_loss_during_training_and_from_models_eval_agree() {
     let (dir, data, arch) = tiny_training_setup("heldout", 3);
     let (ck, out) = (dir.join("state.safetensors"), dir.join("tiny.safetensors"));
-    let r = vmlmap(&train_args(
-        &data,
-        &arch,
-        "3",
-        &ck,
-        &[
-            "--batch",
-            "2",
-            "--eval-every",
-            "2",
-            "--eval-images",
-            "3",
-            "--eval-data",
-            data.to_str().unwrap(),
-            "--export",
-            out.to_str().unwrap(),
-        ],
-    ));
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let eval = ["--batch", "2", "--eval-every", "2", "--eval-images", "3"];
+    let extra = [&eval[..], &["--eval-data", data_s, "--export", out_s]].concat();
+    let r = vmlmap(&train_args(&data, &arch, "3", &ck, &extra));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(r.status.success(), "{err}");
     // At step 2 (every 2) and at the end.

@@ -3,15 +3,17 @@
 
 use crate::{write_atomic, IoError};
 use image::{DynamicImage, GenericImageView};
+use std::path::Path;
 use vmlmap_core::Shape;
 
 /// Reads an image as `C x H x W` in `[-1, 1]`. With `expected`, the channel count is
 /// converted (grey <-> RGB) and a different size is an error unless `resize` is set.
 pub fn read_image(
-    path: &str,
+    path: impl AsRef<Path>,
     expected: Option<Shape>,
     resize: bool,
 ) -> Result<(Vec<f64>, Shape), IoError> {
+    let path = path.as_ref();
     read_image_noting(path, expected, resize).map(|(v, s, _)| (v, s))
 }
 
@@ -19,12 +21,13 @@ pub fn read_image(
 /// converted to grey (luminance) or grey replicated to RGB, an alpha channel dropped, a
 /// resampling.
 pub fn read_image_noting(
-    path: &str,
+    path: impl AsRef<Path>,
     expected: Option<Shape>,
     resize: bool,
 ) -> Result<(Vec<f64>, Shape, Vec<String>), IoError> {
+    let path = path.as_ref();
     let img = image::open(path).map_err(|e| IoError::Read {
-        path: path.into(),
+        path: path.display().to_string(),
         reason: e.to_string(),
     })?;
     let mut notes = Vec::new();
@@ -52,7 +55,7 @@ pub fn read_image_noting(
         if (w as usize, h as usize) != (e.w, e.h) {
             if !resize {
                 return Err(IoError::Shape {
-                    path: path.into(),
+                    path: path.display().to_string(),
                     expected: e,
                     found: format!("{w}x{h} (WxH)"),
                     hint: " (pass --resize to resample it)".into(),
@@ -77,7 +80,7 @@ pub fn read_image_noting(
     };
     let (w, h) = (img.width() as usize, img.height() as usize);
     let shape = Shape::new(c, h, w).map_err(|e| IoError::Read {
-        path: path.into(),
+        path: path.display().to_string(),
         reason: e.to_string(),
     })?;
     let mut out = vec![0.0; shape.numel()];
@@ -89,7 +92,13 @@ pub fn read_image_noting(
 }
 
 /// Writes `C x H x W` values in `[-1, 1]` as an 8-bit PNG (values outside are clipped).
-pub fn write_png(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<(), IoError> {
+pub fn write_png(
+    path: impl AsRef<Path>,
+    data: &[f64],
+    shape: Shape,
+    force: bool,
+) -> Result<(), IoError> {
+    let path = path.as_ref();
     let (h, w) = (shape.h, shape.w);
     let to8 = |v: f64| (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
     let img = match shape.c {
@@ -102,7 +111,7 @@ pub fn write_png(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<
         })),
         c => {
             return Err(IoError::Write {
-                path: path.into(),
+                path: path.display().to_string(),
                 reason: format!("{c} channels; images need 1 or 3"),
             })
         }

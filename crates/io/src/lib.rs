@@ -10,6 +10,7 @@ pub use atomic::write_atomic;
 pub use images::{legible_zoom, read_image, read_image_noting, write_grid, write_png};
 pub use npy::{read_npy, write_npy};
 
+use std::path::Path;
 use vmlmap_core::Shape;
 
 /// A file that cannot be read or written.
@@ -30,19 +31,26 @@ pub enum IoError {
     },
 }
 
+/// Whether a path names a `.npy` file (by its extension, in any case).
+fn is_npy(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
 /// An array from `.npy` (raw values) or an image (mapped to `[-1, 1]`), checked against
 /// `expected` when given (images are resized only when `resize` is set).
 pub fn read_array(
-    path: &str,
+    path: impl AsRef<Path>,
     expected: Option<Shape>,
     resize: bool,
 ) -> Result<(Vec<f64>, Shape), IoError> {
-    if path.to_ascii_lowercase().ends_with(".npy") {
+    let path = path.as_ref();
+    if is_npy(path) {
         let (v, shape) = read_npy(path)?;
         if let Some(e) = expected {
             if shape != e {
                 return Err(IoError::Shape {
-                    path: path.into(),
+                    path: path.display().to_string(),
                     expected: e,
                     found: shape.to_string(),
                     hint: String::new(),
@@ -59,12 +67,13 @@ pub fn read_array(
 /// [`read_image_noting`]) and for `.npy` values outside `[-1 - slack, 1 + slack]` (vmlmap's
 /// arrays are in the model's `[-1, 1]` units; `slack` leaves room for measurement noise).
 pub fn read_array_noting(
-    path: &str,
+    path: impl AsRef<Path>,
     expected: Option<Shape>,
     resize: bool,
     slack: f64,
 ) -> Result<(Vec<f64>, Shape, Vec<String>), IoError> {
-    if !path.to_ascii_lowercase().ends_with(".npy") {
+    let path = path.as_ref();
+    if !is_npy(path) {
         return read_image_noting(path, expected, resize);
     }
     let (v, shape) = read_array(path, expected, resize)?;
@@ -83,8 +92,14 @@ pub fn read_array_noting(
 }
 
 /// Writes `.npy` (raw values) or a PNG (values in `[-1, 1]` mapped to 0..255) atomically.
-pub fn write_array(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<(), IoError> {
-    if path.to_ascii_lowercase().ends_with(".npy") {
+pub fn write_array(
+    path: impl AsRef<Path>,
+    data: &[f64],
+    shape: Shape,
+    force: bool,
+) -> Result<(), IoError> {
+    let path = path.as_ref();
+    if is_npy(path) {
         write_npy(path, data, shape, force)
     } else {
         write_png(path, data, shape, force)

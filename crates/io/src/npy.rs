@@ -2,17 +2,19 @@
 
 use crate::{write_atomic, IoError};
 use npyz::WriterBuilder;
+use std::path::Path;
 use vmlmap_core::Shape;
 
-fn read_err(path: &str, reason: impl ToString) -> IoError {
+fn read_err(path: &Path, reason: impl ToString) -> IoError {
     IoError::Read {
-        path: path.into(),
+        path: path.display().to_string(),
         reason: reason.to_string(),
     }
 }
 
 /// Reads a float array of shape `C x H x W` (a leading batch of 1 is accepted).
-pub fn read_npy(path: &str) -> Result<(Vec<f64>, Shape), IoError> {
+pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f64>, Shape), IoError> {
+    let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| read_err(path, e))?;
     if npy.order() != npyz::Order::C {
@@ -86,7 +88,13 @@ fn npy_data_len(bytes: &[u8]) -> usize {
 
 /// Writes a float64 `C x H x W` array atomically (every value exactly as computed: a
 /// noise-free measurement needs more than float32's 7 digits).
-pub fn write_npy(path: &str, data: &[f64], shape: Shape, force: bool) -> Result<(), IoError> {
+pub fn write_npy(
+    path: impl AsRef<Path>,
+    data: &[f64],
+    shape: Shape,
+    force: bool,
+) -> Result<(), IoError> {
+    let path = path.as_ref();
     write_atomic(path, force, |tmp| {
         let file = std::fs::File::create(tmp).map_err(|e| e.to_string())?;
         let mut w = npyz::WriteOptions::new()

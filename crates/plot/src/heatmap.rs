@@ -86,6 +86,28 @@ impl Heatmap {
             reason,
         };
         self.check().map_err(err)?;
+        let l = self.layout();
+        let mut img = RgbImage::from_pixel(l.w, l.h, Rgb([255, 255, 255]));
+        self.paint(&mut img, &l);
+        let texts = self.texts(&l);
+        {
+            let buf: &mut [u8] = img.as_mut();
+            let root = BitMapBackend::with_buffer(buf, (l.w, l.h)).into_drawing_area();
+            for (t, x, y, size, hpos) in &texts {
+                let style = ("sans-serif", *size as f64)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(*hpos, VPos::Center));
+                root.draw_text(t, &style, (*x, *y))
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            root.present().map_err(|e| err(e.to_string()))?;
+        }
+        Ok(img)
+    }
+
+    /// Where everything goes.
+    fn layout(&self) -> Layout {
         let tw = |s: &str| crate::text_width(s, FONT);
         let label_w = self.row_labels.iter().map(|s| tw(s)).max().unwrap_or(0) + 2 * PAD;
         let cell_w = self
@@ -118,71 +140,71 @@ impl Heatmap {
         let w = (label_w + (cols * cell_w).max(bar_w) + PAD)
             .max(title_w)
             .max(notes_w);
-        let h = top + table_h + footer;
-        let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+        Layout {
+            label_w,
+            cell_w,
+            rows,
+            cols,
+            top,
+            table_h,
+            bar_y: top + table_h + 2 * PAD,
+            bar_w,
+            bar_h,
+            w,
+            h: top + table_h + footer,
+            low,
+            high,
+        }
+    }
+
+    /// The cells, their grid lines and frames, and the colour bar.
+    fn paint(&self, img: &mut RgbImage, l: &Layout) {
         let fill = |img: &mut RgbImage, x0: u32, y0: u32, x1: u32, y1: u32, c: (u8, u8, u8)| {
-            for y in y0..y1.min(h) {
-                for x in x0..x1.min(w) {
+            for y in y0..y1.min(l.h) {
+                for x in x0..x1.min(l.w) {
                     img.put_pixel(x, y, Rgb([c.0, c.1, c.2]));
                 }
             }
         };
-        // Cells, their grid lines and frames.
-        for r in 0..rows as usize {
-            for c in 0..cols as usize {
-                let (x0, y0) = (label_w + c as u32 * cell_w, top + r as u32 * CELL_H);
-                fill(
-                    &mut img,
-                    x0,
-                    y0,
-                    x0 + cell_w,
-                    y0 + CELL_H,
-                    diverging(self.values[r][c], self.limit),
-                );
-                let grey = (200, 200, 200);
-                fill(&mut img, x0, y0, x0 + cell_w, y0 + 1, grey);
-                fill(&mut img, x0, y0, x0 + 1, y0 + CELL_H, grey);
+        let (cell_w, grey) = (l.cell_w, (200, 200, 200));
+        for r in 0..l.rows as usize {
+            for c in 0..l.cols as usize {
+                let (x0, y0) = (l.label_w + c as u32 * cell_w, l.top + r as u32 * CELL_H);
+                let colour = diverging(self.values[r][c], self.limit);
+                fill(img, x0, y0, x0 + cell_w, y0 + CELL_H, colour);
+                fill(img, x0, y0, x0 + cell_w, y0 + 1, grey);
+                fill(img, x0, y0, x0 + 1, y0 + CELL_H, grey);
                 if self.framed[r][c] {
                     let k = (0, 0, 0);
                     let (x1, y1) = (x0 + cell_w - 1, y0 + CELL_H - 1);
-                    fill(&mut img, x0 + 1, y0 + 1, x1, y0 + 3, k);
-                    fill(&mut img, x0 + 1, y1 - 2, x1, y1, k);
-                    fill(&mut img, x0 + 1, y0 + 1, x0 + 3, y1, k);
-                    fill(&mut img, x1 - 2, y0 + 1, x1, y1, k);
+                    fill(img, x0 + 1, y0 + 1, x1, y0 + 3, k);
+                    fill(img, x0 + 1, y1 - 2, x1, y1, k);
+                    fill(img, x0 + 1, y0 + 1, x0 + 3, y1, k);
+                    fill(img, x1 - 2, y0 + 1, x1, y1, k);
                 }
             }
         }
-        let x_end = label_w + cols * cell_w;
-        fill(
-            &mut img,
-            label_w,
-            top + table_h,
-            x_end + 1,
-            top + table_h + 1,
-            (200, 200, 200),
-        );
-        fill(
-            &mut img,
-            x_end,
-            top,
-            x_end + 1,
-            top + table_h,
-            (200, 200, 200),
-        );
+        let x_end = l.label_w + l.cols * cell_w;
+        let bottom = l.top + l.table_h;
+        fill(img, l.label_w, bottom, x_end + 1, bottom + 1, grey);
+        fill(img, x_end, l.top, x_end + 1, bottom, grey);
         // The colour bar: from -limit to +limit under the table's columns.
-        let bar_y = top + table_h + 2 * PAD;
-        for i in 0..bar_w {
-            let v = self.limit * (2.0 * (i as f64 + 0.5) / bar_w as f64 - 1.0);
+        for i in 0..l.bar_w {
+            let v = self.limit * (2.0 * (i as f64 + 0.5) / l.bar_w as f64 - 1.0);
+            let x = l.label_w + i;
             fill(
-                &mut img,
-                label_w + i,
-                bar_y,
-                label_w + i + 1,
-                bar_y + bar_h,
+                img,
+                x,
+                l.bar_y,
+                x + 1,
+                l.bar_y + l.bar_h,
                 diverging(v, self.limit),
             );
         }
-        // Text, all of it through one drawing area.
+    }
+
+    /// Every text with its anchor, size and alignment.
+    fn texts(&self, l: &Layout) -> Vec<(String, i32, i32, u32, HPos)> {
         let mut texts: Vec<(String, i32, i32, u32, HPos)> = Vec::new();
         texts.push((
             self.title.clone(),
@@ -192,47 +214,64 @@ impl Heatmap {
             HPos::Left,
         ));
         let mid = |n: u32, size: u32| (n * size + size / 2) as i32;
-        for (c, l) in self.col_labels.iter().enumerate() {
-            let x = label_w as i32 + mid(c as u32, cell_w);
-            texts.push((l.clone(), x, (top - CELL_H / 2) as i32, FONT, HPos::Center));
+        for (c, t) in self.col_labels.iter().enumerate() {
+            let x = l.label_w as i32 + mid(c as u32, l.cell_w);
+            texts.push((
+                t.clone(),
+                x,
+                (l.top - CELL_H / 2) as i32,
+                FONT,
+                HPos::Center,
+            ));
         }
-        for (r, l) in self.row_labels.iter().enumerate() {
-            let y = top as i32 + mid(r as u32, CELL_H);
-            texts.push((l.clone(), PAD as i32, y, FONT, HPos::Left));
+        for (r, t) in self.row_labels.iter().enumerate() {
+            let y = l.top as i32 + mid(r as u32, CELL_H);
+            texts.push((t.clone(), PAD as i32, y, FONT, HPos::Left));
             for (c, t) in self.text[r].iter().enumerate() {
-                let x = label_w as i32 + mid(c as u32, cell_w);
+                let x = l.label_w as i32 + mid(c as u32, l.cell_w);
                 texts.push((t.clone(), x, y, FONT, HPos::Center));
             }
         }
-        let scale_y = (bar_y + bar_h + 4 + CELL_H / 2) as i32;
-        texts.push((low, label_w as i32, scale_y, FONT, HPos::Left));
+        let scale_y = (l.bar_y + l.bar_h + 4 + CELL_H / 2) as i32;
+        texts.push((l.low.clone(), l.label_w as i32, scale_y, FONT, HPos::Left));
         texts.push((
             "0".into(),
-            (label_w + bar_w / 2) as i32,
+            (l.label_w + l.bar_w / 2) as i32,
             scale_y,
             FONT,
             HPos::Center,
         ));
-        texts.push((high, (label_w + bar_w) as i32, scale_y, FONT, HPos::Right));
+        texts.push((
+            l.high.clone(),
+            (l.label_w + l.bar_w) as i32,
+            scale_y,
+            FONT,
+            HPos::Right,
+        ));
         for (i, n) in self.notes.iter().enumerate() {
             let y = scale_y + (CELL_H / 2 + PAD) as i32 + (i as u32 * (FONT + 6)) as i32;
             texts.push((n.clone(), PAD as i32, y, FONT, HPos::Left));
         }
-        {
-            let buf: &mut [u8] = img.as_mut();
-            let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
-            for (t, x, y, size, hpos) in &texts {
-                let style = ("sans-serif", *size as f64)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(*hpos, VPos::Center));
-                root.draw_text(t, &style, (*x, *y))
-                    .map_err(|e| err(e.to_string()))?;
-            }
-            root.present().map_err(|e| err(e.to_string()))?;
-        }
-        Ok(img)
+        texts
     }
+}
+
+/// Where the parts of a heat map go (pixels).
+struct Layout {
+    label_w: u32,
+    cell_w: u32,
+    rows: u32,
+    cols: u32,
+    top: u32,
+    table_h: u32,
+    bar_y: u32,
+    bar_w: u32,
+    bar_h: u32,
+    w: u32,
+    h: u32,
+    /// The colour bar's end labels.
+    low: String,
+    high: String,
 }
 
 #[cfg(test)]

@@ -286,4 +286,41 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn every_declared_solver_builds_and_takes_each_documented_default() {
+        // No hand-kept list: every declaration in SOLVERS, and every option its schema
+        // documents. Setting an option to its documented default gives the default solver.
+        assert_eq!(solver_names().len(), SOLVERS.len());
+        for d in SOLVERS {
+            let default = d.build(&SolverOptions::default()).unwrap();
+            assert_eq!(default.name(), d.name);
+            assert_eq!(default.computes(), d.computes);
+            assert_eq!(default.uses_prior(), d.uses_prior);
+            assert!(!d.summary.is_empty(), "{} has no summary", d.name);
+            for o in d.options() {
+                assert!(
+                    !o.doc.is_empty(),
+                    "{}: option {} is undocumented",
+                    d.name,
+                    o.key
+                );
+                if o.default == "auto" {
+                    continue;
+                }
+                let set = SolverOptions {
+                    extra: vec![format!("{}={}", o.key, o.default)],
+                    ..Default::default()
+                };
+                let built = d.build(&set).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+                assert_eq!(
+                    format!("{built:?}"),
+                    format!("{default:?}"),
+                    "{} {}",
+                    d.name,
+                    o.key
+                );
+            }
+        }
+    }
 }

@@ -138,11 +138,11 @@ impl BenchConfig {
     pub fn from_toml_file(path: &str) -> Result<Self, HarnessError> {
         let text = std::fs::read_to_string(path).map_err(|e| HarnessError::Config {
             source_name: path.to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         toml::from_str(&text).map_err(|e| HarnessError::Config {
             source_name: path.to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })
     }
 
@@ -174,6 +174,47 @@ impl BenchConfig {
     /// Checks every setting that does not need the model: known solvers with valid
     /// options, known tasks with valid options, noise levels, seeds, batch.
     pub fn resolve(&self) -> Result<BenchSettings, HarnessError> {
+        let bad = |field: &str, reason: String| HarnessError::Setting {
+            field: field.to_string(),
+            reason,
+        };
+        let solvers = self.resolve_solvers()?;
+        let tasks = self.resolve_tasks()?;
+        let sigma_y = self
+            .sigma_y
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SIGMAS.to_vec());
+        if sigma_y.is_empty() {
+            return Err(bad("sigma_y", "the list is empty".into()));
+        }
+        if let Some(s) = sigma_y.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
+            return Err(bad("sigma_y", format!("{s} is not a finite value >= 0")));
+        }
+        let seeds = self.seeds.unwrap_or(1);
+        if seeds == 0 || seeds > MAX_SEEDS {
+            return Err(bad("seeds", format!("{seeds} is not in 1..={MAX_SEEDS}")));
+        }
+        let batch = self.batch.unwrap_or(DEFAULT_BATCH);
+        if batch == 0 {
+            return Err(bad("batch", "must be at least 1".into()));
+        }
+        let lpips = self.resolve_lpips()?;
+        Ok(BenchSettings {
+            lpips,
+            images: self.images.clone().unwrap_or_else(|| "shipped".into()),
+            tasks,
+            solvers,
+            sigma_y,
+            seeds,
+            seeds_for: self.seeds_for.unwrap_or_default(),
+            model: self.model.clone().unwrap_or_else(|| "default".into()),
+            batch,
+            grid_images: self.grid_images.unwrap_or(DEFAULT_GRID_IMAGES),
+        })
+    }
+
+    /// The solvers (or variants), each with its options checked by building it.
+    fn resolve_solvers(&self) -> Result<Vec<SolverEntry>, HarnessError> {
         let bad = |field: &str, reason: String| HarnessError::Setting {
             field: field.to_string(),
             reason,
@@ -222,6 +263,15 @@ impl BenchConfig {
                 ));
             }
         }
+        Ok(solvers)
+    }
+
+    /// The tasks, each with its options parsed.
+    fn resolve_tasks(&self) -> Result<Vec<TaskEntry>, HarnessError> {
+        let bad = |field: &str, reason: String| HarnessError::Setting {
+            field: field.to_string(),
+            reason,
+        };
         let task_names = self
             .tasks
             .clone()
@@ -250,25 +300,16 @@ impl BenchConfig {
                 ));
             }
         }
-        let sigma_y = self
-            .sigma_y
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SIGMAS.to_vec());
-        if sigma_y.is_empty() {
-            return Err(bad("sigma_y", "the list is empty".into()));
-        }
-        if let Some(s) = sigma_y.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
-            return Err(bad("sigma_y", format!("{s} is not a finite value >= 0")));
-        }
-        let seeds = self.seeds.unwrap_or(1);
-        if seeds == 0 || seeds > MAX_SEEDS {
-            return Err(bad("seeds", format!("{seeds} is not in 1..={MAX_SEEDS}")));
-        }
-        let batch = self.batch.unwrap_or(DEFAULT_BATCH);
-        if batch == 0 {
-            return Err(bad("batch", "must be at least 1".into()));
-        }
-        let lpips = match &self.lpips {
+        Ok(tasks)
+    }
+
+    /// The LPIPS model's files, if any.
+    fn resolve_lpips(&self) -> Result<Option<LpipsSpec>, HarnessError> {
+        let bad = |field: &str, reason: String| HarnessError::Setting {
+            field: field.to_string(),
+            reason,
+        };
+        Ok(match &self.lpips {
             None if self.lpips_lin.is_some() => {
                 return Err(bad(
                     "lpips_lin",
@@ -294,18 +335,6 @@ impl BenchConfig {
                     lin: self.lpips_lin.clone(),
                 })
             }
-        };
-        Ok(BenchSettings {
-            lpips,
-            images: self.images.clone().unwrap_or_else(|| "shipped".into()),
-            tasks,
-            solvers,
-            sigma_y,
-            seeds,
-            seeds_for: self.seeds_for.unwrap_or_default(),
-            model: self.model.clone().unwrap_or_else(|| "default".into()),
-            batch,
-            grid_images: self.grid_images.unwrap_or(DEFAULT_GRID_IMAGES),
         })
     }
 }

@@ -19,12 +19,12 @@ fn save(img: &image::RgbImage, path: &Path) -> Result<(), HarnessError> {
     })
     .map_err(|e| HarnessError::Io {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
 fn plot_err(e: vmlmap_plot::PlotError) -> HarnessError {
-    HarnessError::Plot(e.to_string())
+    HarnessError::Plot(Box::new(e))
 }
 
 /// Points more than this many dB below the best of their panel are left out of the
@@ -371,7 +371,7 @@ pub fn write_figures(
             if let Some(g) = grid(settings, records, shape, out, &t.label)? {
                 std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Io {
                     path: dir.display().to_string(),
-                    reason: e.to_string(),
+                    source: e.into(),
                 })?;
                 save(&g, &dir.join(format!("{}.png", t.label)))?;
                 grids += 1;
@@ -448,7 +448,7 @@ fn grid(
         }
     }
     let read = |p: &Path| -> Option<Tile> {
-        let (data, s) = vmlmap_io::read_array(&p.to_string_lossy(), Some(shape), false).ok()?;
+        let (data, s) = vmlmap_io::read_array(p, Some(shape), false).ok()?;
         Some(Tile {
             data,
             channels: s.c,

@@ -34,25 +34,43 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use vmlmap_core::Shape;
 
+/// The error behind a failed read, write or parse, kept with its type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a bench cannot start, go on or be reported.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
-    #[error("{source_name}: {reason}")]
-    Config { source_name: String, reason: String },
+    #[error("{source_name}: {source}")]
+    Config {
+        source_name: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("bench setting {field}: {reason}")]
     Setting { field: String, reason: String },
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
-    #[error("{path} line {line}: {reason}")]
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{path}: not a bench.json: {source}")]
+    BenchJson {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path} line {line}: {source}")]
     Record {
         path: String,
         line: usize,
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     #[error("{0}")]
     Resume(String),
     #[error("{0}")]
-    Plot(String),
+    Plot(#[source] BoxError),
     /// A perceptual metric that failed on the outputs (not a bad setting).
     #[error("{metric} could not score the outputs: {source}")]
     Metric {
@@ -92,11 +110,11 @@ impl BenchState {
         let p = dir.join("bench.json");
         let text = std::fs::read_to_string(&p).map_err(|e| HarnessError::Io {
             path: p.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
-        serde_json::from_str(&text).map_err(|e| HarnessError::Io {
+        serde_json::from_str(&text).map_err(|e| HarnessError::BenchJson {
             path: p.display().to_string(),
-            reason: format!("not a bench.json: {e}"),
+            source: e,
         })
     }
 
@@ -104,14 +122,14 @@ impl BenchState {
         let p = dir.join("bench.json");
         let text = serde_json::to_string_pretty(self).map_err(|e| HarnessError::Io {
             path: p.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         vmlmap_io::write_atomic(&p, true, |tmp| {
             std::fs::write(tmp, text + "\n").map_err(|e| e.to_string())
         })
         .map_err(|e| HarnessError::Io {
             path: p.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })
     }
 
@@ -198,7 +216,7 @@ pub fn open_out(
 ) -> Result<(BTreeSet<String>, Option<String>), HarnessError> {
     let io = |p: &Path, e: std::io::Error| HarnessError::Io {
         path: p.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     };
     if out.exists() && !out.is_dir() {
         return Err(HarnessError::Setting {
@@ -301,7 +319,7 @@ pub fn write_report(out: &Path) -> Result<ReportFiles, HarnessError> {
     })
     .map_err(|e| HarnessError::Io {
         path: p.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let grids = figures::write_figures(&state.settings, &records, state.shape(), out)?;
     Ok(ReportFiles {
@@ -315,7 +333,7 @@ pub fn write_report(out: &Path) -> Result<ReportFiles, HarnessError> {
 fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
     let io = |p: &Path, e: std::io::Error| HarnessError::Io {
         path: p.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     };
     std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
@@ -382,7 +400,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<MergeSummary, 
     }
     std::fs::create_dir_all(out).map_err(|e| HarnessError::Io {
         path: out.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     // Plan order: by batch, and within a batch in the order it was written.
     records.sort_by_key(|r| r.batch);

@@ -68,7 +68,7 @@ pub fn run_key(image: &str, task: &str, solver: &str, sigma_y: f64, seed: u64) -
 pub fn read_records(path: &Path) -> Result<(Vec<RunRecord>, Option<String>), HarnessError> {
     let text = std::fs::read_to_string(path).map_err(|e| HarnessError::Io {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let mut out = Vec::new();
     let mut dropped = None;
@@ -85,7 +85,7 @@ pub fn read_records(path: &Path) -> Result<(Vec<RunRecord>, Option<String>), Har
                 return Err(HarnessError::Record {
                     path: path.display().to_string(),
                     line: i + 1,
-                    reason: e.to_string(),
+                    source: e.into(),
                 })
             }
         }
@@ -104,14 +104,14 @@ pub fn write_records(path: &Path, records: &[RunRecord]) -> Result<(), HarnessEr
     })
     .map_err(|e| HarnessError::Io {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
 fn line(r: &RunRecord) -> Result<String, HarnessError> {
     let mut s = serde_json::to_string(r).map_err(|e| HarnessError::Io {
         path: "results.jsonl".into(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     s.push('\n');
     Ok(s)
@@ -121,7 +121,7 @@ fn line(r: &RunRecord) -> Result<String, HarnessError> {
 pub fn append_records(path: &Path, records: &[RunRecord]) -> Result<(), HarnessError> {
     let io = |e: std::io::Error| HarnessError::Io {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     };
     let mut text = String::new();
     for r in records {

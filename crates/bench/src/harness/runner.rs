@@ -423,14 +423,12 @@ impl<'a> Bench<'a> {
     fn save(&self, dir: &Path, name: &str, x: &[f64]) -> Result<(), HarnessError> {
         std::fs::create_dir_all(dir).map_err(|e| HarnessError::Io {
             path: dir.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         let p = dir.join(format!("{name}.npy"));
-        vmlmap_io::write_array(&p.to_string_lossy(), x, self.shape, true).map_err(|e| {
-            HarnessError::Io {
-                path: p.display().to_string(),
-                reason: e.to_string(),
-            }
+        vmlmap_io::write_array(&p, x, self.shape, true).map_err(|e| HarnessError::Io {
+            path: p.display().to_string(),
+            source: e.into(),
         })
     }
 }

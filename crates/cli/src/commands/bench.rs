@@ -341,23 +341,7 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
         Some(p) => BenchConfig::from_toml_file(p)?,
         None => BenchConfig::default(),
     };
-    let flags = BenchConfig {
-        images: a.images.clone(),
-        tasks: a.tasks.clone(),
-        solvers: a.solvers.clone(),
-        sigma_y: a.sigma_y.clone(),
-        seeds: a.seeds,
-        seeds_for: a.seeds_for,
-        model: a.model.clone(),
-        out: a.out.clone(),
-        batch: a.batch,
-        grid_images: a.grid_images,
-        lpips: a.lpips.clone(),
-        lpips_lin: a.lpips_lin.clone(),
-        solver_opts: grouped("solver-opt", &a.solver_opt)?,
-        task_opts: grouped("task-opt", &a.task_opt)?,
-        variants: BTreeMap::new(),
-    };
+    let flags = flag_config(&a)?;
     let config = file.overlay(flags);
     let settings = config.resolve()?;
     let out = PathBuf::from(config.out.clone().unwrap_or_else(|| "bench-out".into()));
@@ -375,22 +359,7 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (images, shape) = read_images(&settings.images, model.as_ref().map(|m| m.shape()))?;
     let mut bench = harness::Bench::new(&settings, &images, shape)?;
-    let lpips = match &settings.lpips {
-        None => {
-            eprintln!("note: LPIPS is left out (no --lpips weights given)");
-            None
-        }
-        Some(l) => {
-            let net = l.net.parse::<vmlmap_models::lpips::LpipsNet>()?;
-            let m = vmlmap_models::lpips::Lpips::load(
-                net,
-                Path::new(&l.backbone),
-                l.lin.as_deref().map(Path::new),
-                &device,
-            )?;
-            Some(LpipsMetric(m))
-        }
-    };
+    let lpips = lpips_metric(&settings, &device)?;
     bench.lpips = lpips.as_ref().map(|m| m as &dyn PerceptualMetric);
     let state = BenchState {
         settings: settings.clone(),
@@ -419,18 +388,7 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
         done.len(),
         out.display()
     );
-    let meta = RunMeta {
-        model: settings.model.clone(),
-        model_sha256: if uses_prior {
-            model_sha256(&settings.model)?
-        } else {
-            "none (no solver uses a prior)".into()
-        },
-        machine: machine(),
-        threads: rayon::current_num_threads(),
-        vmlmap_version: env!("CARGO_PKG_VERSION").to_string(),
-        date: today(),
-    };
+    let meta = run_meta(&settings, uses_prior)?;
     let none = vmlmap_core::denoiser::NoPrior(shape);
     let den: &dyn Denoiser = match &model {
         Some(m) => m,
@@ -461,6 +419,66 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     );
     no_grids_note(&report, &out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The settings the flags give (a config file's are overlaid by them).
+fn flag_config(a: &RunArgs) -> anyhow::Result<BenchConfig> {
+    Ok(BenchConfig {
+        images: a.images.clone(),
+        tasks: a.tasks.clone(),
+        solvers: a.solvers.clone(),
+        sigma_y: a.sigma_y.clone(),
+        seeds: a.seeds,
+        seeds_for: a.seeds_for,
+        model: a.model.clone(),
+        out: a.out.clone(),
+        batch: a.batch,
+        grid_images: a.grid_images,
+        lpips: a.lpips.clone(),
+        lpips_lin: a.lpips_lin.clone(),
+        solver_opts: grouped("solver-opt", &a.solver_opt)?,
+        task_opts: grouped("task-opt", &a.task_opt)?,
+        variants: BTreeMap::new(),
+    })
+}
+
+/// The LPIPS model the settings name, if any (a note says when LPIPS is left out).
+fn lpips_metric(
+    settings: &harness::BenchSettings,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Option<LpipsMetric>> {
+    Ok(match &settings.lpips {
+        None => {
+            eprintln!("note: LPIPS is left out (no --lpips weights given)");
+            None
+        }
+        Some(l) => {
+            let net = l.net.parse::<vmlmap_models::lpips::LpipsNet>()?;
+            let m = vmlmap_models::lpips::Lpips::load(
+                net,
+                Path::new(&l.backbone),
+                l.lin.as_deref().map(Path::new),
+                device,
+            )?;
+            Some(LpipsMetric(m))
+        }
+    })
+}
+
+/// What every record of this run says of where it ran.
+fn run_meta(settings: &harness::BenchSettings, uses_prior: bool) -> anyhow::Result<RunMeta> {
+    Ok(RunMeta {
+        model: settings.model.clone(),
+        model_sha256: if uses_prior {
+            model_sha256(&settings.model)?
+        } else {
+            "none (no solver uses a prior)".into()
+        },
+        machine: machine(),
+        threads: rayon::current_num_threads(),
+        vmlmap_version: env!("CARGO_PKG_VERSION").to_string(),
+        date: today(),
+    })
 }
 
 /// Says once why a report has no image grids, when it has runs and wanted grids but drew

@@ -79,6 +79,133 @@ pub fn timestep_embedding(timesteps: &[f64], dim: usize) -> (Vec<f32>, [usize; 2
     (v, [timesteps.len(), dim])
 }
 
+/// The walk down and up the U-Net while it is built: the channels and downsampling factor
+/// at the current block, and the channels of the skips the output blocks will take.
+struct Walk<'a> {
+    cfg: &'a AdmConfig,
+    /// The time embedding's width.
+    ted: usize,
+    ch: usize,
+    ds: usize,
+    skips: Vec<usize>,
+}
+
+impl Walk<'_> {
+    fn res(&self, b: &mut Builder, name: &str, ch_in: usize, out: usize, r: Resample) -> Layer {
+        Layer::Res(ResBlock::new(
+            b,
+            name,
+            ch_in,
+            self.ted,
+            out,
+            self.cfg.use_scale_shift_norm,
+            r,
+        ))
+    }
+
+    fn attn(&self, b: &mut Builder, name: &str, output_side: bool) -> Layer {
+        Layer::Attn(AttentionBlock::new(
+            b,
+            name,
+            self.ch,
+            self.cfg.heads(self.ch, output_side),
+            self.cfg.use_new_attention_order,
+        ))
+    }
+
+    /// The stem convolution, then per level its ResBlocks (with attention at the listed
+    /// resolutions) and a downsampling block between levels.
+    fn input_blocks(&mut self, b: &mut Builder) -> Vec<Block> {
+        let (cfg, mc) = (self.cfg, self.cfg.model_channels);
+        let stem = Conv::new(b, "input_blocks.0.0", cfg.in_channels, self.ch, 3, 1, false);
+        let mut blocks = vec![Block {
+            layers: vec![Layer::Conv(stem)],
+        }];
+        let levels = cfg.channel_mult.len();
+        for (level, &mult) in cfg.channel_mult.iter().enumerate() {
+            for _ in 0..cfg.num_res_blocks {
+                let i = blocks.len();
+                let out = mult * mc;
+                let mut layers = vec![self.res(
+                    b,
+                    &format!("input_blocks.{i}.0"),
+                    self.ch,
+                    out,
+                    Resample::None,
+                )];
+                self.ch = out;
+                if cfg.attention_ds.contains(&self.ds) {
+                    layers.push(self.attn(b, &format!("input_blocks.{i}.1"), false));
+                }
+                blocks.push(Block { layers });
+                self.skips.push(self.ch);
+            }
+            if level != levels - 1 {
+                let name = format!("input_blocks.{}.0", blocks.len());
+                let layer = if cfg.resblock_updown {
+                    self.res(b, &name, self.ch, self.ch, Resample::Down)
+                } else {
+                    Layer::Down(Downsample::new(
+                        b,
+                        &name,
+                        self.ch,
+                        self.ch,
+                        cfg.conv_resample,
+                    ))
+                };
+                blocks.push(Block {
+                    layers: vec![layer],
+                });
+                self.skips.push(self.ch);
+                self.ds *= 2;
+            }
+        }
+        blocks
+    }
+
+    /// ResBlock, attention, ResBlock.
+    fn middle_block(&self, b: &mut Builder) -> Block {
+        Block {
+            layers: vec![
+                self.res(b, "middle_block.0", self.ch, self.ch, Resample::None),
+                self.attn(b, "middle_block.1", false),
+                self.res(b, "middle_block.2", self.ch, self.ch, Resample::None),
+            ],
+        }
+    }
+
+    /// Per level, from the deepest, one more ResBlock than on the way down (each taking a
+    /// skip), attention at the listed resolutions, and an upsampling block between levels.
+    fn output_blocks(&mut self, b: &mut Builder) -> Vec<Block> {
+        let (cfg, mc) = (self.cfg, self.cfg.model_channels);
+        let mut blocks = Vec::new();
+        for (level, &mult) in cfg.channel_mult.iter().enumerate().rev() {
+            for i in 0..=cfg.num_res_blocks {
+                let idx = blocks.len();
+                let skip = self.skips.pop().expect("one skip per input block");
+                let out = mc * mult;
+                let name = format!("output_blocks.{idx}.0");
+                let mut layers = vec![self.res(b, &name, self.ch + skip, out, Resample::None)];
+                self.ch = out;
+                if cfg.attention_ds.contains(&self.ds) {
+                    layers.push(self.attn(b, &format!("output_blocks.{idx}.1"), true));
+                }
+                if level > 0 && i == cfg.num_res_blocks {
+                    let name = format!("output_blocks.{idx}.{}", layers.len());
+                    layers.push(if cfg.resblock_updown {
+                        self.res(b, &name, self.ch, self.ch, Resample::Up)
+                    } else {
+                        Layer::Up(Upsample::new(b, &name, self.ch, self.ch, cfg.conv_resample))
+                    });
+                    self.ds /= 2;
+                }
+                blocks.push(Block { layers });
+            }
+        }
+        blocks
+    }
+}
+
 impl UNetModel {
     /// Builds the network, taking every weight from `b` under its state-dict name.
     pub fn new(cfg: &AdmConfig, b: &mut Builder) -> Result<Self, ConfigError> {
@@ -87,146 +214,18 @@ impl UNetModel {
         let ted = cfg.time_embed_dim();
         let time_embed_0 = Linear::new(b, "time_embed.0", mc, ted);
         let time_embed_2 = Linear::new(b, "time_embed.2", ted, ted);
-        let mut ch = cfg.channel_mult[0] * mc;
-        let input_ch = ch;
-        let mut input_blocks = vec![Block {
-            layers: vec![Layer::Conv(Conv::new(
-                b,
-                "input_blocks.0.0",
-                cfg.in_channels,
-                ch,
-                3,
-                1,
-                false,
-            ))],
-        }];
-        let mut chans = vec![ch];
-        let mut ds = 1;
-        let levels = cfg.channel_mult.len();
-        for (level, &mult) in cfg.channel_mult.iter().enumerate() {
-            for _ in 0..cfg.num_res_blocks {
-                let i = input_blocks.len();
-                let out = mult * mc;
-                let mut layers = vec![Layer::Res(ResBlock::new(
-                    b,
-                    &format!("input_blocks.{i}.0"),
-                    ch,
-                    ted,
-                    out,
-                    cfg.use_scale_shift_norm,
-                    Resample::None,
-                ))];
-                ch = out;
-                if cfg.attention_ds.contains(&ds) {
-                    layers.push(Layer::Attn(AttentionBlock::new(
-                        b,
-                        &format!("input_blocks.{i}.1"),
-                        ch,
-                        cfg.heads(ch, false),
-                        cfg.use_new_attention_order,
-                    )));
-                }
-                input_blocks.push(Block { layers });
-                chans.push(ch);
-            }
-            if level != levels - 1 {
-                let i = input_blocks.len();
-                let name = format!("input_blocks.{i}.0");
-                let layer = if cfg.resblock_updown {
-                    Layer::Res(ResBlock::new(
-                        b,
-                        &name,
-                        ch,
-                        ted,
-                        ch,
-                        cfg.use_scale_shift_norm,
-                        Resample::Down,
-                    ))
-                } else {
-                    Layer::Down(Downsample::new(b, &name, ch, ch, cfg.conv_resample))
-                };
-                input_blocks.push(Block {
-                    layers: vec![layer],
-                });
-                chans.push(ch);
-                ds *= 2;
-            }
-        }
-        let middle_block = Block {
-            layers: vec![
-                Layer::Res(ResBlock::new(
-                    b,
-                    "middle_block.0",
-                    ch,
-                    ted,
-                    ch,
-                    cfg.use_scale_shift_norm,
-                    Resample::None,
-                )),
-                Layer::Attn(AttentionBlock::new(
-                    b,
-                    "middle_block.1",
-                    ch,
-                    cfg.heads(ch, false),
-                    cfg.use_new_attention_order,
-                )),
-                Layer::Res(ResBlock::new(
-                    b,
-                    "middle_block.2",
-                    ch,
-                    ted,
-                    ch,
-                    cfg.use_scale_shift_norm,
-                    Resample::None,
-                )),
-            ],
+        let input_ch = cfg.channel_mult[0] * mc;
+        let mut walk = Walk {
+            cfg,
+            ted,
+            ch: input_ch,
+            ds: 1,
+            skips: vec![input_ch],
         };
-        let mut output_blocks = Vec::new();
-        for (level, &mult) in cfg.channel_mult.iter().enumerate().rev() {
-            for i in 0..=cfg.num_res_blocks {
-                let idx = output_blocks.len();
-                let ich = chans.pop().expect("one skip per input block");
-                let out = mc * mult;
-                let mut layers = vec![Layer::Res(ResBlock::new(
-                    b,
-                    &format!("output_blocks.{idx}.0"),
-                    ch + ich,
-                    ted,
-                    out,
-                    cfg.use_scale_shift_norm,
-                    Resample::None,
-                ))];
-                ch = out;
-                if cfg.attention_ds.contains(&ds) {
-                    layers.push(Layer::Attn(AttentionBlock::new(
-                        b,
-                        &format!("output_blocks.{idx}.1"),
-                        ch,
-                        cfg.heads(ch, true),
-                        cfg.use_new_attention_order,
-                    )));
-                }
-                if level > 0 && i == cfg.num_res_blocks {
-                    let name = format!("output_blocks.{idx}.{}", layers.len());
-                    layers.push(if cfg.resblock_updown {
-                        Layer::Res(ResBlock::new(
-                            b,
-                            &name,
-                            ch,
-                            ted,
-                            ch,
-                            cfg.use_scale_shift_norm,
-                            Resample::Up,
-                        ))
-                    } else {
-                        Layer::Up(Upsample::new(b, &name, ch, ch, cfg.conv_resample))
-                    });
-                    ds /= 2;
-                }
-                output_blocks.push(Block { layers });
-            }
-        }
-        let out_norm = GroupNorm::new(b, "out.0", ch);
+        let input_blocks = walk.input_blocks(b);
+        let middle_block = walk.middle_block(b);
+        let output_blocks = walk.output_blocks(b);
+        let out_norm = GroupNorm::new(b, "out.0", walk.ch);
         let out_conv = Conv::new(b, "out.2", input_ch, cfg.out_channels, 3, 1, true);
         Ok(Self {
             time_embed_0,

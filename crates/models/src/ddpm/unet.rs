@@ -58,6 +58,58 @@ pub fn timestep_embedding(t: f64, dim: usize, flip: bool, shift: f64) -> Vec<f32
     v
 }
 
+/// What every down or up stage's layers share while the network is built.
+struct Parts<'a> {
+    cfg: &'a DdpmConfig,
+    /// The time embedding's width.
+    ted: usize,
+    legacy: bool,
+}
+
+impl Parts<'_> {
+    /// A stage `prefix`: one ResNet block per input width (each followed by attention in an
+    /// attention stage), all `out` wide, then the resampling convolution `(name, stride)`.
+    fn stage(
+        &self,
+        b: &mut Builder,
+        prefix: &str,
+        attn: bool,
+        inputs: &[usize],
+        out: usize,
+        resampler: Option<(&str, usize)>,
+    ) -> Stage {
+        let cfg = self.cfg;
+        let (g, eps) = (cfg.norm_num_groups, cfg.norm_eps);
+        let ag = cfg.attn_norm_num_groups.unwrap_or(g);
+        let mut resnets = Vec::new();
+        let mut attentions = Vec::new();
+        for (j, &cin) in inputs.iter().enumerate() {
+            let name = format!("{prefix}.resnets.{j}");
+            resnets.push(ResnetBlock::new(b, &name, cin, out, self.ted, g, eps, 1.0));
+            if attn {
+                attentions.push(AttentionBlock::new(
+                    b,
+                    &format!("{prefix}.attentions.{j}"),
+                    out,
+                    cfg.heads(out),
+                    ag,
+                    eps,
+                    1.0,
+                    self.legacy,
+                ));
+            }
+        }
+        let resampler = resampler.map(|(name, stride)| {
+            Conv::new(b, &format!("{prefix}.{name}"), out, out, 3, stride, false)
+        });
+        Stage {
+            resnets,
+            attentions,
+            resampler,
+        }
+    }
+}
+
 impl UNet2DModel {
     /// Builds the network; `legacy` selects the old attention names.
     pub fn new(cfg: &DdpmConfig, b: &mut Builder, legacy: bool) -> Result<Self, UnsupportedConfig> {
@@ -70,55 +122,19 @@ impl UNet2DModel {
         let linear_1 = Linear::new(b, "time_embedding.linear_1", boc[0], ted);
         let linear_2 = Linear::new(b, "time_embedding.linear_2", ted, ted);
         let conv_in = Conv::new(b, "conv_in", cfg.in_channels, boc[0], 3, 1, false);
+        let parts = Parts { cfg, ted, legacy };
         let mut down = Vec::new();
         let mut out_ch = boc[0];
         for (i, kind) in cfg.down_block_types.iter().enumerate() {
             let in_ch = out_ch;
             out_ch = boc[i];
+            let inputs: Vec<usize> = (0..cfg.layers_per_block)
+                .map(|j| if j == 0 { in_ch } else { out_ch })
+                .collect();
+            let resampler = (i + 1 < n).then_some(("downsamplers.0.conv", 2));
+            let prefix = format!("down_blocks.{i}");
             let attn = kind == "AttnDownBlock2D";
-            let mut resnets = Vec::new();
-            let mut attentions = Vec::new();
-            for j in 0..cfg.layers_per_block {
-                let cin = if j == 0 { in_ch } else { out_ch };
-                resnets.push(ResnetBlock::new(
-                    b,
-                    &format!("down_blocks.{i}.resnets.{j}"),
-                    cin,
-                    out_ch,
-                    ted,
-                    g,
-                    eps,
-                    1.0,
-                ));
-                if attn {
-                    attentions.push(AttentionBlock::new(
-                        b,
-                        &format!("down_blocks.{i}.attentions.{j}"),
-                        out_ch,
-                        cfg.heads(out_ch),
-                        ag,
-                        eps,
-                        1.0,
-                        legacy,
-                    ));
-                }
-            }
-            let resampler = (i + 1 < n).then(|| {
-                Conv::new(
-                    b,
-                    &format!("down_blocks.{i}.downsamplers.0.conv"),
-                    out_ch,
-                    out_ch,
-                    3,
-                    2,
-                    false,
-                )
-            });
-            down.push(Stage {
-                resnets,
-                attentions,
-                resampler,
-            });
+            down.push(parts.stage(b, &prefix, attn, &inputs, out_ch, resampler));
         }
         let mid = boc[n - 1];
         let s = cfg.mid_block_scale_factor;
@@ -142,52 +158,18 @@ impl UNet2DModel {
         for (i, kind) in cfg.up_block_types.iter().enumerate() {
             let out_c = rev[i];
             let in_c = rev[(i + 1).min(n - 1)];
-            let attn = kind == "AttnUpBlock2D";
             let layers = cfg.layers_per_block + 1;
-            let mut resnets = Vec::new();
-            let mut attentions = Vec::new();
-            for j in 0..layers {
-                let skip = if j == layers - 1 { in_c } else { out_c };
-                let cin = if j == 0 { prev_out } else { out_c };
-                resnets.push(ResnetBlock::new(
-                    b,
-                    &format!("up_blocks.{i}.resnets.{j}"),
-                    cin + skip,
-                    out_c,
-                    ted,
-                    g,
-                    eps,
-                    1.0,
-                ));
-                if attn {
-                    attentions.push(AttentionBlock::new(
-                        b,
-                        &format!("up_blocks.{i}.attentions.{j}"),
-                        out_c,
-                        cfg.heads(out_c),
-                        ag,
-                        eps,
-                        1.0,
-                        legacy,
-                    ));
-                }
-            }
-            let resampler = (i + 1 < n).then(|| {
-                Conv::new(
-                    b,
-                    &format!("up_blocks.{i}.upsamplers.0.conv"),
-                    out_c,
-                    out_c,
-                    3,
-                    1,
-                    false,
-                )
-            });
-            up.push(Stage {
-                resnets,
-                attentions,
-                resampler,
-            });
+            let inputs: Vec<usize> = (0..layers)
+                .map(|j| {
+                    let skip = if j == layers - 1 { in_c } else { out_c };
+                    let cin = if j == 0 { prev_out } else { out_c };
+                    cin + skip
+                })
+                .collect();
+            let resampler = (i + 1 < n).then_some(("upsamplers.0.conv", 1));
+            let prefix = format!("up_blocks.{i}");
+            let attn = kind == "AttnUpBlock2D";
+            up.push(parts.stage(b, &prefix, attn, &inputs, out_c, resampler));
             prev_out = out_c;
         }
         let conv_norm_out = GroupNorm::with_groups(b, "conv_norm_out", boc[0], g, eps);
