@@ -130,10 +130,20 @@ impl<'r> Network<'r> {
 
     /// `D(x_b, sigma)` for every image (one batched evaluation).
     pub fn denoise(&self, xs: &[Vec<f64>], sigma: f64) -> Result<Vec<Vec<f64>>, SolverError> {
+        self.denoise_counting(xs, sigma, None)
+    }
+
+    /// As [`Network::denoise`], counting the evaluation only for the images marked.
+    pub fn denoise_counting(
+        &self,
+        xs: &[Vec<f64>],
+        sigma: f64,
+        counted: Option<&[bool]>,
+    ) -> Result<Vec<Vec<f64>>, SolverError> {
         let d = self
             .denoiser
             .denoise_batch(&xs.concat(), &vec![sigma; xs.len()])?;
-        Self::count(&self.nfe, None);
+        Self::count(&self.nfe, counted);
         Ok(d.chunks(self.n).map(<[f64]>::to_vec).collect())
     }
 
@@ -184,6 +194,17 @@ pub struct Linear<'a> {
 }
 
 impl Linear<'_> {
+    /// `J_b^T w_b` for every image, charged only to the images marked (whatever the
+    /// linearisation was counted for).
+    pub fn vjp_counting(
+        mut self,
+        w: &[Vec<f64>],
+        charged: &[bool],
+    ) -> Result<Vec<Vec<f64>>, SolverError> {
+        self.counted = Some(charged.to_vec());
+        self.vjp(w)
+    }
+
     /// `J_b^T w_b` for every image.
     pub fn vjp(self, w: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, SolverError> {
         let n = self.outputs.first().map_or(0, Vec::len);

@@ -24,6 +24,7 @@ pub mod ddrm;
 pub mod diffpir;
 pub mod dps;
 pub mod driver;
+pub mod map_ga;
 pub mod pigdm;
 pub mod pinv;
 pub mod red_diff;

@@ -19,6 +19,12 @@ use serde::Serialize;
 pub trait Settings: Serialize + DeserializeOwned + schemars::JsonSchema + Default {
     /// The solver, or a typed error naming the first invalid setting.
     fn into_solver(self) -> Result<Box<dyn Solver>, SolverError>;
+
+    /// Defaults of a variant that shares another solver's settings struct (vml-map-full's
+    /// `probes=1`), as pairs under the user's; the struct's own defaults otherwise.
+    fn variant_defaults() -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }
 
 /// Builds a solver from its name and its `key=value` pairs.
@@ -36,6 +42,7 @@ pub struct Declaration {
     pub uses_prior: bool,
     build: BuildFn,
     schema: fn() -> schemars::Schema,
+    variant_defaults: fn() -> &'static [(&'static str, &'static str)],
 }
 
 impl Declaration {
@@ -53,6 +60,7 @@ impl Declaration {
             uses_prior,
             build: build_with::<S>,
             schema: schema_of::<S>,
+            variant_defaults: S::variant_defaults,
         }
     }
 
@@ -63,7 +71,13 @@ impl Declaration {
 
     /// Its options, with their kinds, defaults and documentation.
     pub fn options(&self) -> Vec<OptionDoc> {
-        option_docs(&(self.schema)())
+        let mut docs = option_docs(&(self.schema)());
+        for (k, v) in (self.variant_defaults)() {
+            if let Some(d) = docs.iter_mut().find(|d| d.key == *k) {
+                d.default = v.to_string();
+            }
+        }
+        docs
     }
 }
 
@@ -79,7 +93,12 @@ fn build_with<S: Settings>(
     solver: &'static str,
     pairs: &Pairs,
 ) -> Result<Box<dyn Solver>, SolverError> {
-    from_pairs::<S>(pairs)
+    let mut all: Pairs = S::variant_defaults()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    all.extend(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    from_pairs::<S>(&all)
         .map_err(|message| SolverError::Options {
             solver,
             // serde's words for a struct, in the words of the command line.
@@ -99,6 +118,7 @@ fn schema_of<S: schemars::JsonSchema>() -> schemars::Schema {
 pub static SOLVERS: &[&Declaration] = &[
     &crate::vml_map::DECLARATION,
     &crate::vml_map::PLAIN_DECLARATION,
+    &crate::vml_map::FULL_DECLARATION,
     &crate::pinv::DECLARATION,
     &crate::tikhonov::DECLARATION,
     &crate::ddnm::DECLARATION,
@@ -108,6 +128,8 @@ pub static SOLVERS: &[&Declaration] = &[
     &crate::dps::DECLARATION,
     &crate::daps::DECLARATION,
     &crate::red_diff::DECLARATION,
+    &crate::map_ga::DECLARATION,
+    &crate::map_ga::PGDM_DECLARATION,
 ];
 
 /// Every solver name, in [`SOLVERS`]' order.

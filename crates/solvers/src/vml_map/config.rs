@@ -80,6 +80,51 @@ pub struct VmlMapConfig {
     pub lr_end: Option<f64>,
     /// sgd or adam inner steps (Adam restarted at each level, step lr × sigma).
     pub optimizer: Optimizer,
+    /// Hutchinson probes per inner step for the trace terms of the full VML (0: VML_S, the
+    /// paper's practical loss; vml-map-full takes 1). Each probe costs two more network
+    /// passes and two more VJPs.
+    pub probes: usize,
+    /// The step of the central difference of VJPs that differentiates the trace terms
+    /// (x ± trace_eps·u, u a ±1 probe).
+    pub trace_eps: f64,
+    /// Weight on the trace term −Tr Cov/(2 sigma²) = −Tr J / 2.
+    pub trace_cov: f64,
+    /// Weight on the trace term Tr(H Cov Hᵀ)/(2 sigma_y²) = sigma² Tr(H J Hᵀ)/(2 sigma_y²).
+    pub trace_h: f64,
+    /// Set by the solver's name (vml-map-full).
+    #[serde(skip)]
+    pub full: bool,
+}
+
+/// The settings of `vml-map-full`: VML-MAP's, with one Hutchinson probe for the trace
+/// terms by default.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct FullConfig(pub VmlMapConfig);
+
+impl Default for FullConfig {
+    fn default() -> Self {
+        Self(VmlMapConfig {
+            probes: 1,
+            full: true,
+            ..VmlMapConfig::default()
+        })
+    }
+}
+
+impl crate::Settings for FullConfig {
+    fn into_solver(self) -> Result<Box<dyn crate::Solver>, SolverError> {
+        Ok(Box::new(
+            VmlMapConfig {
+                full: true,
+                ..self.0
+            }
+            .check()?,
+        ))
+    }
+    fn variant_defaults() -> &'static [(&'static str, &'static str)] {
+        &[("probes", "1")]
+    }
 }
 
 /// The settings of `vml-map-plain`: VML-MAP's, without the Gram preconditioner.
@@ -152,11 +197,23 @@ impl VmlMapConfig {
             guide_below: None,
             lr_end: None,
             optimizer: Optimizer::Sgd,
+            probes: 0,
+            trace_eps: 1e-3,
+            trace_cov: 1.0,
+            trace_h: 1.0,
+            full: false,
         }
     }
 
     /// The validated solver, or a typed error naming the first invalid setting.
     pub fn check(self) -> Result<VmlMap, SolverError> {
+        crate::common::at_most("probes", self.probes)?;
+        crate::common::positive("trace_eps", self.trace_eps)?;
+        for (field, w) in [("trace_cov", self.trace_cov), ("trace_h", self.trace_h)] {
+            if !w.is_finite() {
+                return Err(invalid(field, w, "must be finite"));
+            }
+        }
         if self.steps == 0 {
             return Err(invalid("steps", self.steps, "need at least 1 reverse step"));
         }

@@ -42,8 +42,9 @@
 
 mod config;
 mod direction;
+pub mod trace;
 
-pub use config::{Optimizer, PlainConfig, Preconditioning, Start, VmlMapConfig};
+pub use config::{FullConfig, Optimizer, PlainConfig, Preconditioning, Start, VmlMapConfig};
 pub use direction::{
     final_data_step, minimise_at_sigma, plain_lipschitz, plain_step_scale, vml_direction,
     InnerOptimiser, VmlDirection,
@@ -62,6 +63,14 @@ use vmlmap_core::Denoiser;
 pub static DECLARATION: Declaration = Declaration::of::<VmlMapConfig>(
     "vml-map",
     "VML-MAP (Gutha et al. 2025): minimise the variational mode-seeking loss at each level, Gram-preconditioned",
+    Computes::Mode,
+    true,
+);
+
+/// How the registry knows VML-MAP on the full VML, trace terms included.
+pub static FULL_DECLARATION: Declaration = Declaration::of::<FullConfig>(
+    "vml-map-full",
+    "VML-MAP on the full VML of Proposition 2: the trace terms too, by Hutchinson probes and central differences of VJPs",
     Computes::Mode,
     true,
 );
@@ -117,13 +126,42 @@ impl VmlMap {
     }
 }
 
+/// VML-MAP's state: the iterates and, for the trace terms, each image's probe stream.
+pub struct VmlState {
+    xs: Vec<Vec<f64>>,
+    probe_rngs: Vec<vmlmap_core::rng::Rng>,
+}
+
+impl crate::driver::Iterates for VmlState {
+    fn iterates(&self) -> &[Vec<f64>] {
+        &self.xs
+    }
+    fn finish(self) -> Vec<Vec<f64>> {
+        self.xs
+    }
+}
+
+/// The probe streams: each image's own stream on another ChaCha stream id, so that the
+/// probes change none of the draws the rest of the run makes.
+fn probe_streams(run: &Run) -> Vec<vmlmap_core::rng::Rng> {
+    run.rngs
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.set_stream(0x7472_6163_6573);
+            r
+        })
+        .collect()
+}
+
 impl ReverseProcess for VmlMap {
-    type State = Vec<Vec<f64>>;
+    type State = VmlState;
 
     fn declaration(&self) -> &'static Declaration {
-        match self.cfg.preconditioning {
-            Preconditioning::Gram => &DECLARATION,
-            Preconditioning::Plain => &PLAIN_DECLARATION,
+        match (self.cfg.preconditioning, self.cfg.full) {
+            (_, true) => &FULL_DECLARATION,
+            (Preconditioning::Gram, false) => &DECLARATION,
+            (Preconditioning::Plain, false) => &PLAIN_DECLARATION,
         }
     }
 
@@ -132,12 +170,17 @@ impl ReverseProcess for VmlMap {
     }
 
     fn start(&self, run: &mut Run, sigma0: f64) -> Result<Self::State, SolverError> {
+        let probe_rngs = probe_streams(run);
         let xs = run.noise_start(sigma0);
-        Ok(self.shift_start(run.problems, xs))
+        Ok(VmlState {
+            xs: self.shift_start(run.problems, xs),
+            probe_rngs,
+        })
     }
 
-    fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
-        self.inner_steps(run, l, xs)?;
+    fn step(&self, run: &mut Run, l: Level, st: &mut Self::State) -> Result<(), SolverError> {
+        self.inner_steps(run, l, &mut st.xs, &mut st.probe_rngs)?;
+        let xs = &mut st.xs;
         let d = run.net.denoise(xs, l.sigma)?;
         let ddim = Ddim::new(l.sigma, l.next, self.cfg.eta);
         let last = l.next == 0.0 && self.cfg.final_data_step;
@@ -175,7 +218,13 @@ impl VmlMap {
     /// The inner steps of one level along the VML_S direction (all the batch in each
     /// network evaluation; with `inner_tol`, an image that has stopped rides along and is
     /// not charged).
-    fn inner_steps(&self, run: &mut Run, l: Level, xs: &mut [Vec<f64>]) -> Result<(), SolverError> {
+    fn inner_steps(
+        &self,
+        run: &mut Run,
+        l: Level,
+        xs: &mut [Vec<f64>],
+        probe_rngs: &mut [vmlmap_core::rng::Rng],
+    ) -> Result<(), SolverError> {
         let (n, sigma) = (run.n, l.sigma);
         let inner = match self.cfg.guide_below {
             Some(g) if sigma > g => 0,
@@ -200,7 +249,28 @@ impl VmlMap {
                 .zip(xs.iter().zip(&lin.outputs))
                 .map(|(p, (xb, db))| cotangent(p, xb, db, sigma, self.cfg.preconditioning))
                 .collect();
-            let dir = lin.vjp(&w)?;
+            let mut dir = lin.vjp(&w)?;
+            if self.cfg.probes > 0 {
+                let terms = trace::TraceTerms {
+                    probes: self.cfg.probes,
+                    eps: self.cfg.trace_eps,
+                    cov: self.cfg.trace_cov,
+                    h: self.cfg.trace_h,
+                    preconditioning: self.cfg.preconditioning,
+                };
+                let extra = trace::trace_direction(
+                    &terms,
+                    &run.net,
+                    run.problems,
+                    xs,
+                    sigma,
+                    &active,
+                    probe_rngs,
+                )?;
+                for (d, e) in dir.iter_mut().zip(&extra) {
+                    axpy(d, 1.0, e);
+                }
+            }
             for (b, (p, db)) in run.problems.iter().zip(&dir).enumerate() {
                 if !active[b] {
                     continue;
@@ -258,7 +328,7 @@ struct FromNoise<'a> {
 }
 
 impl ReverseProcess for FromNoise<'_> {
-    type State = Vec<Vec<f64>>;
+    type State = VmlState;
 
     fn declaration(&self) -> &'static Declaration {
         ReverseProcess::declaration(self.vml)
@@ -267,9 +337,12 @@ impl ReverseProcess for FromNoise<'_> {
         self.vml.levels(denoiser)
     }
     fn start(&self, run: &mut Run, sigma0: f64) -> Result<Self::State, SolverError> {
-        Ok(self
-            .vml
-            .shift_start(run.problems, vec![scale(self.noise, sigma0)]))
+        Ok(VmlState {
+            probe_rngs: probe_streams(run),
+            xs: self
+                .vml
+                .shift_start(run.problems, vec![scale(self.noise, sigma0)]),
+        })
     }
     fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
         self.vml.step(run, l, xs)
