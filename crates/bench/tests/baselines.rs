@@ -9,11 +9,25 @@ use vmlmap_core::vector::{norm, rel_err, sub};
 use vmlmap_core::{Denoiser, Shape};
 use vmlmap_operators::TaskSpec;
 use vmlmap_priors::{Covariance, GaussianPrior};
-use vmlmap_solvers::{build_solver, Problem, Silent, SolverOptions};
+use vmlmap_solvers::{build_solver, Computes, Problem, Silent, SolverOptions};
 
-const DIFFUSION: &[&str] = &[
-    "ddnm", "ddrm", "diffpir", "pigdm", "dps", "daps", "red-diff",
-];
+/// The diffusion samplers and RED-diff, from the registry, with the network passes their
+/// documented defaults make (`steps`, times `ode_steps` where there is one: DAPS).
+fn diffusion_baselines() -> Vec<(&'static str, usize)> {
+    vmlmap_solvers::SOLVERS
+        .iter()
+        .filter(|d| matches!(d.computes, Computes::Sample | Computes::RegularisedPoint))
+        .map(|d| {
+            let opts = d.options();
+            let default = |k: &str| -> usize {
+                opts.iter()
+                    .find(|o| o.key == k)
+                    .map_or(1, |o| o.default.parse().unwrap())
+            };
+            (d.name, default("steps") * default("ode_steps"))
+        })
+        .collect()
+}
 
 fn opts(extra: &[&str]) -> SolverOptions {
     SolverOptions {
@@ -88,7 +102,9 @@ fn diffusion_baselines_beat_pinv_on_noisy_problems_of_a_gaussian_prior() {
             .iter()
             .map(|_| Problem::new(op.as_ref(), y.clone(), 0.05).unwrap())
             .collect();
-        for name in DIFFUSION {
+        let baselines = diffusion_baselines();
+        assert!(baselines.len() >= 7, "{baselines:?}");
+        for (name, steps) in &baselines {
             let s = build_solver(name, &SolverOptions::default()).unwrap();
             let outs = s
                 .solve_batch(&problems, &prior, &seeds, &mut Silent)
@@ -105,12 +121,7 @@ fn diffusion_baselines_beat_pinv_on_noisy_problems_of_a_gaussian_prior() {
                 "{name:9} {task:16} error of one draw {one:.3}, of the mean of 16 {e:.3} (pinv {pinv:.3}, posterior mean {exact:.3})"
             );
             assert!(e < pinv, "{name} {task}: {e} >= pinv {pinv}");
-            let steps = match *name {
-                "dps" | "daps" | "red-diff" => 1000,
-                "ddrm" => 20,
-                _ => 100,
-            };
-            assert_eq!(outs[0].nfe, steps, "{name}");
+            assert_eq!(outs[0].nfe, *steps, "{name}");
         }
         let _ = &p;
     }
@@ -162,10 +173,12 @@ fn validate_baselines_report_bias_variance_and_the_pinv_comparison() {
         baseline_checks, baseline_solvers, computes, SAMPLER_SEEDS,
     };
     let solvers = baseline_solvers();
-    assert_eq!(
-        solvers,
-        ["tikhonov", "ddnm", "ddrm", "diffpir", "pigdm", "dps", "daps", "red-diff"]
-    );
+    // Every registered solver but the data fit and the two the VML-MAP checks cover.
+    for d in vmlmap_solvers::SOLVERS {
+        let covered =
+            d.computes != Computes::DataFit && !["vml-map", "vml-map-plain"].contains(&d.name);
+        assert_eq!(solvers.contains(&d.name), covered, "{}", d.name);
+    }
     let records = baseline_checks("sr4", 1, 0.05, &solvers);
     assert_eq!(records.len(), solvers.len());
     for r in &records {
