@@ -23,7 +23,8 @@
 //! ΠGDM guidance, `r² = sigma²/(1 + sigma²)`) and `z = mu + sqrt(sigma_next² - sigma_eps²)
 //! eps`. Noise-free (`sigma_y <= 1e-6`) it is `map-ga` without the prior term.
 //!
-//! Project choices: the levels are one Karras schedule (rho 7) from `sigma_max` to
+//! Project choices: the step is scaled down where the paper's would diverge (`‖H‖² > 1`
+//! with noise: compressed sensing; [`stable_factor`]); the levels are one Karras schedule (rho 7) from `sigma_max` to
 //! `sigma_min`, rounded to the network's grid, `sigma_eps` its last level (the paper's
 //! networks are EDM models with `sigma(t) = t`; a DDPM grid's smallest level is about
 //! 0.01); the switch of Algorithm 3 is per image, at the first level of that schedule at
@@ -178,9 +179,10 @@ impl MapGa {
                     if !ascend[b] {
                         return vec![0.0; xh.len()];
                     }
-                    let step = self.lr * (p.sigma_y * p.sigma_y + e2);
+                    let kappa = p.sigma_y * p.sigma_y / e2;
+                    let step = self.lr * (p.sigma_y * p.sigma_y + e2) * stable_factor(p, kappa);
                     let resid = sub(&p.y, &p.op.apply(xh));
-                    let mut g = p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / e2);
+                    let mut g = p.op.regularized_pinv(&resid, kappa);
                     if let Some(d) = &prior {
                         axpy(&mut g, 1.0, &sub(&d[b], xh));
                     }
@@ -197,6 +199,16 @@ impl MapGa {
         }
         Ok(())
     }
+}
+
+/// Project choice: the paper's step makes the likelihood ascent contract each spectral
+/// coordinate by `1 - (1 + kappa) s² / (s² + kappa)`, `kappa = sigma_y²/sigma_eps²`, which
+/// leaves (-1, 1), and diverges, where `s² > 1` and `kappa` is large (compressed sensing,
+/// `‖H‖² ≈ 6`, with noise). The step is scaled down to keep that factor above -0.9 at
+/// `s = ‖H‖`; it never binds where `‖H‖ <= 1` (masks, averaging, blurs: the paper's tasks).
+fn stable_factor(p: &Problem, kappa: f64) -> f64 {
+    let s2 = p.op.norm().powi(2);
+    (1.9 * (s2 + kappa) / ((1.0 + kappa) * s2)).min(1.0)
 }
 
 impl crate::Settings for MapGa {

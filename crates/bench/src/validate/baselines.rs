@@ -32,6 +32,10 @@ use vmlmap_solvers::{build_solver, Computes, Problem, Silent, SolverError, Solve
 
 /// Seeded runs of each sampler (one batch).
 pub const SAMPLER_SEEDS: usize = 64;
+/// A point estimate this many times farther from the exact MAP than pinv (or than the MAP's
+/// own norm) has diverged: the check fails.
+pub const DIVERGED: f64 = 100.0;
+
 /// Tikhonov must equal its closed form to this relative error.
 pub const TIKHONOV_TOL: f64 = 1e-6;
 
@@ -149,8 +153,13 @@ pub fn baseline_checks(task: &str, prior: usize, sigma_y: f64, solvers: &[&str])
         } else {
             let err = r.rel_err_to_map;
             let text = versus(&mut r, noisy, err, pinv_err);
-            r.pass = finite;
+            // Biased by construction is allowed; a divergence is not.
+            let diverged = err.is_nan() || err > DIVERGED * pinv_err.max(1.0);
+            r.pass = finite && !diverged;
             r.note = format!("distance to the exact MAP{text}");
+            if diverged {
+                r.note.push_str("; DIVERGED (over 100× pinv's error)");
+            }
         }
         if !finite {
             r.note.push_str("; NON-FINITE output");
