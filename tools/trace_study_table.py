@@ -3,7 +3,8 @@
 vml-map-full and vml-map at the same steps, at the same network passes (vml-map-k15), and
 between four probes and one, from a bench's results.jsonl.
 
-    python3 tools/trace_study_table.py docs/results/trace-study/results.jsonl
+    python3 tools/trace_study_table.py docs/results/trace-study/results.jsonl \
+        [docs/results/trace-study/ablation.jsonl]
 
 Each difference is over the images (paired by image), mean ± standard error; a difference
 is clear (bold) when it is more than 2 standard errors from 0, as in the fashion20 report.
@@ -14,10 +15,11 @@ import sys
 from collections import defaultdict
 
 
-def main(path):
+def main(path, *more):
     psnr = defaultdict(dict)  # (task, sigma) -> solver -> image -> psnr
     passes = {}
-    for line in open(path):
+    lines = [line for p in (path, *more) for line in open(p)]
+    for line in lines:
         r = json.loads(line)
         if r["status"] != "ok":
             continue
@@ -63,4 +65,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/results/trace-study/results.jsonl")
+    main(*(sys.argv[1:] or ["docs/results/trace-study/results.jsonl"]))
