@@ -96,8 +96,8 @@ impl ReverseProcess for Dps {
     }
 
     fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
-        let lin = run.net.linearize(xs, l.sigma)?;
-        let mut d = lin.outputs.clone();
+        let mut lin = run.net.linearize(xs, l.sigma)?;
+        let mut d = std::mem::take(&mut lin.outputs);
         if self.clip {
             d.iter_mut().for_each(|db| clamp_to_data_range(db));
         }

@@ -171,6 +171,7 @@ impl<'r> Network<'r> {
             outputs,
             vjp: &self.vjp,
             counted: counted.map(<[bool]>::to_vec),
+            n: self.n,
         })
     }
 
@@ -187,10 +188,12 @@ impl<'r> Network<'r> {
 /// A batched linearisation: the outputs `D(x_b)`, and one VJP.
 pub struct Linear<'a> {
     lin: Box<dyn Linearization + 'a>,
-    /// `D(x_b, sigma)` per image.
+    /// `D(x_b, sigma)` per image (a caller may take them; the VJP does not need them).
     pub outputs: Vec<Vec<f64>>,
     vjp: &'a [Cell<usize>],
     counted: Option<Vec<bool>>,
+    /// Values per image.
+    n: usize,
 }
 
 impl Linear<'_> {
@@ -207,7 +210,7 @@ impl Linear<'_> {
 
     /// `J_b^T w_b` for every image.
     pub fn vjp(self, w: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, SolverError> {
-        let n = self.outputs.first().map_or(0, Vec::len);
+        let n = self.n;
         let g = self.lin.vjp(&w.concat())?;
         Network::count(self.vjp, self.counted.as_deref());
         Ok(g.chunks(n.max(1)).map(<[f64]>::to_vec).collect())

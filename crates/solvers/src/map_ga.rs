@@ -265,22 +265,21 @@ impl ReverseProcess for MapGa {
         let guided: Vec<bool> = ascend.iter().map(|a| !a).collect();
         // x̂ for every image; the ΠGDM images also need its VJP.
         let (xh, guidance) = if guided.iter().any(|&g| g) {
-            let lin = run.net.linearize_counting(xs, l.sigma, None)?;
-            let r2 = l.sigma * l.sigma / (1.0 + l.sigma * l.sigma);
+            let mut lin = run.net.linearize_counting(xs, l.sigma, None)?;
+            let xh = std::mem::take(&mut lin.outputs);
             let w: Vec<Vec<f64>> = run
                 .problems
                 .iter()
-                .zip(&lin.outputs)
+                .zip(&xh)
                 .zip(&guided)
                 .map(|((p, d), &g)| {
-                    if !g {
-                        return vec![0.0; d.len()];
+                    if g {
+                        crate::pigdm::guidance_cotangent(p, d, l.sigma)
+                    } else {
+                        vec![0.0; d.len()]
                     }
-                    let resid = sub(&p.y, &p.op.apply(d));
-                    p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / r2)
                 })
                 .collect();
-            let xh = lin.outputs.clone();
             // Only the ΠGDM images are charged the VJP.
             let g = lin.vjp_counting(&w, &guided)?;
             (xh, Some(g))

@@ -14,7 +14,7 @@
 
 use crate::common::{ddpm_levels, ddpm_sigmas, unit, Ddim};
 use crate::driver::{Level, ReverseProcess, Run};
-use crate::{Computes, Declaration, SolverError};
+use crate::{Computes, Declaration, Problem, SolverError};
 use vmlmap_core::vector::{axpy, sub};
 use vmlmap_core::Denoiser;
 
@@ -59,6 +59,14 @@ impl crate::Settings for PiGdm {
     }
 }
 
+/// The vector whose VJP is ΠGDM's guidance at level `sigma`: the noisy pseudo-inverse
+/// `(HᵀH + sigma_y²/r² I)⁻¹ Hᵀ (y − H D)`, `r² = sigma²/(1 + sigma²)` (module doc).
+pub fn guidance_cotangent(p: &Problem, d: &[f64], sigma: f64) -> Vec<f64> {
+    let r2 = sigma * sigma / (1.0 + sigma * sigma);
+    let resid = sub(&p.y, &p.op.apply(d));
+    p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / r2)
+}
+
 impl ReverseProcess for PiGdm {
     type State = Vec<Vec<f64>>;
 
@@ -75,17 +83,13 @@ impl ReverseProcess for PiGdm {
     }
 
     fn step(&self, run: &mut Run, l: Level, xs: &mut Self::State) -> Result<(), SolverError> {
-        let lin = run.net.linearize(xs, l.sigma)?;
-        let d = lin.outputs.clone();
-        let r2 = l.sigma * l.sigma / (1.0 + l.sigma * l.sigma);
+        let mut lin = run.net.linearize(xs, l.sigma)?;
+        let d = std::mem::take(&mut lin.outputs);
         let w: Vec<Vec<f64>> = run
             .problems
             .iter()
             .zip(&d)
-            .map(|(p, db)| {
-                let resid = sub(&p.y, &p.op.apply(db));
-                p.op.regularized_pinv(&resid, p.sigma_y * p.sigma_y / r2)
-            })
+            .map(|(p, db)| guidance_cotangent(p, db, l.sigma))
             .collect();
         let guidance = lin.vjp(&w)?;
         let ddim = Ddim::new(l.sigma, l.next, self.eta);
