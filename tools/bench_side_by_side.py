@@ -11,7 +11,10 @@ counted as 2F, a training step as 3F).
     pip install torch guided-diffusion-sdk safetensors
     python3 tools/bench_side_by_side.py --rounds 3 --out /tmp/bench.json   # about 15 min on 2 cores
 
-Without --ffhq the 256x256 case (about 2 min a round) is left out.
+Without --ffhq the 256x256 case (about 2 min a round) is left out. `--engines` picks the
+vmlmap columns: `native`, `burn`, or `native:KERNELS` (the native engine with
+VMLMAP_SIMD=KERNELS: `avx2`, `baseline`), e.g. `--engines native,native:avx2` on an AVX-512
+machine to see both kernel sets beside PyTorch.
 """
 import argparse
 import json
@@ -47,11 +50,14 @@ def main():
     ap.add_argument("--ffhq", action="store_true", help="include the 256x256 adm-ffhq256 case")
     ap.add_argument("--only-ffhq", action="store_true", help="run the 256x256 case alone")
     ap.add_argument("--out", help="write all raw results here (JSON)")
+    ap.add_argument("--engines", default="native,burn",
+                    help="vmlmap columns, comma-separated: native, burn, native:avx2, native:baseline")
     a = ap.parse_args()
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     cases = [c for c in CASES if (a.ffhq or a.only_ffhq or not c[1].startswith("adm-ffhq"))
              and (not a.only_ffhq or c[1].startswith("adm-ffhq"))]
-    engines = ["native", "burn"]
+    engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    print(f"CPU: {cpu_model()}; flags: {simd_flags()}", file=sys.stderr)
     raw = {c[0]: {"pytorch": [], **{f"vmlmap-{e}": [] for e in engines}} for c in cases}
     started = time.time()
     for r in range(a.rounds):
@@ -63,41 +69,75 @@ def main():
                 ours.append("--train-step")
                 ref.append("--train-step")
             for e in engines:
-                raw[label][f"vmlmap-{e}"].append(run_json(ours + ["--engine", e], env))
+                engine, _, kernels = e.partition(":")
+                env_e = dict(env, VMLMAP_SIMD=kernels or "auto")
+                raw[label][f"vmlmap-{e}"].append(run_json(ours + ["--engine", engine], env_e))
             raw[label]["pytorch"].append(run_json(ref, env))
             print(f"round {r + 1}/{a.rounds}: {label} done ({time.time() - started:.0f} s)", file=sys.stderr)
             if a.out:
                 json.dump(raw, open(a.out, "w"), indent=1)
     peak = statistics.median(p["matmul_peak_gflops"] for c in raw.values() for p in c["pytorch"])
+    print(f"CPU: {cpu_model()}; SIMD flags: {simd_flags()}")
     print(f"fp32 matmul peak (PyTorch, 1024^3, {a.threads} threads): {peak:.0f} GFLOP/s; "
           f"{a.rounds} rounds, medians of per-round medians\n")
-    print("| case | measure | vmlmap native | vmlmap burn | PyTorch | ratio native | ratio burn | "
-          "native GFLOP/s (of peak) | PyTorch GFLOP/s (of peak) | vmlmap peak RSS (native / burn) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(table(raw, cases, engines, peak))
 
-    def cell(ms):
-        return "n/a" if ms is None else f"{ms:,.1f} ms"
 
-    def ratio(ms, pm):
-        return "n/a" if ms is None else f"{ms / pm:.2f}"
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
+
+def simd_flags():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                keep = [f for f in flags if f in ("avx2", "fma") or f.startswith(("avx512", "amx"))]
+                return " ".join(sorted(keep)) or "no AVX2"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def table(raw, cases, engines, peak):
+    """The markdown table: one time and ratio column per vmlmap engine, GFLOP/s of the first."""
+    head = (["case", "measure"] + [f"vmlmap {e}" for e in engines] + ["PyTorch"]
+            + [f"ratio {e}" for e in engines]
+            + [f"{engines[0]} GFLOP/s (of peak)", "PyTorch GFLOP/s (of peak)", f"vmlmap peak RSS ({' / '.join(engines)})"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, preset, model, batch, mode, runs in cases:
         p = raw[label]["pytorch"]
         gflop = p[0]["gflop_per_image"] * batch
         keys = [("train_step_ms_median", "training step", 3)] if mode == "train" else [
             ("forward_ms_median", "forward", 1), ("vjp_ms_median", "forward + VJP", 2)]
         for key, name, factor in keys:
-            med = {e: (statistics.median(x[key] for x in raw[label][f"vmlmap-{e}"])
-                       if raw[label][f"vmlmap-{e}"] else None) for e in engines}
-            rss = {e: (f"{statistics.median(x['peak_rss_mb'] for x in raw[label][f'vmlmap-{e}']):.0f}"
-                       if raw[label][f"vmlmap-{e}"] else "n/a") for e in engines}
+            runs_of = {e: raw[label][f"vmlmap-{e}"] for e in engines}
+            med = {e: statistics.median(x[key] for x in r) if r else None for e, r in runs_of.items()}
+            rss = {e: f"{statistics.median(x['peak_rss_mb'] for x in r):.0f}" if r else "n/a"
+                   for e, r in runs_of.items()}
             pm = statistics.median(x[key] for x in p)
-            best = med["native"] if med["native"] is not None else med["burn"]
-            print(f"| {label} | {name} | {cell(med['native'])} | {cell(med['burn'])} | {pm:,.1f} ms | "
-                  f"{ratio(med['native'], pm)} | {ratio(med['burn'], pm)} | "
-                  f"{factor * gflop / best * 1e3:.0f} ({factor * gflop / best * 1e3 / peak:.0%}) | "
-                  f"{factor * gflop / pm * 1e3:.0f} ({factor * gflop / pm * 1e3 / peak:.0%}) | "
-                  f"{rss['native']} / {rss['burn']} MB |")
+            best = med[engines[0]]
+            gf = "n/a" if best is None else f"{factor * gflop / best * 1e3:.0f} ({factor * gflop / best * 1e3 / peak:.0%})"
+            row = ([label, name] + [cell(med[e]) for e in engines] + [f"{pm:,.1f} ms"]
+                   + [ratio(med[e], pm) for e in engines]
+                   + [gf, f"{factor * gflop / pm * 1e3:.0f} ({factor * gflop / pm * 1e3 / peak:.0%})",
+                      " / ".join(rss[e] for e in engines) + " MB"])
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def cell(ms):
+    return "n/a" if ms is None else f"{ms:,.1f} ms"
+
+
+def ratio(ms, pm):
+    return "n/a" if ms is None else f"{ms / pm:.2f}"
 
 
 if __name__ == "__main__":

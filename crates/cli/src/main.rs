@@ -47,8 +47,11 @@ enum Command {
 fn main() -> std::process::ExitCode {
     heap::keep_freed_memory();
     // The environment is read here, at the edge: the library takes it as a setting.
-    if std::env::var("VMLMAP_SIMD").is_ok_and(|v| v == "baseline") {
-        vmlmap_models::native::force_portable();
+    if let Ok(v) = std::env::var("VMLMAP_SIMD") {
+        if let Err(e) = vmlmap_models::native::choose_simd(&v) {
+            eprintln!("error: VMLMAP_SIMD={v}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
     }
     let cli = Cli::parse();
     let result = match cli.command {

@@ -19,8 +19,10 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _vmlmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The environment is read here, at the edge, as the `vmlmap` binary does.
-    if std::env::var("VMLMAP_SIMD").is_ok_and(|v| v == "baseline") {
-        vmlmap_models::native::force_portable();
+    if let Ok(v) = std::env::var("VMLMAP_SIMD") {
+        vmlmap_models::native::choose_simd(&v).map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("VMLMAP_SIMD={v}: {e}"))
+        })?;
     }
     m.add_function(wrap_pyfunction!(degrade::degrade, m)?)?;
     m.add_function(wrap_pyfunction!(restore::restore, m)?)?;

@@ -9,6 +9,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 use vmlmap_core::Denoiser;
+use vmlmap_models::native::Simd;
 use vmlmap_models::registry::Engine;
 use vmlmap_models::{DeviceSpec, Precision};
 
@@ -108,8 +109,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map(|_| vjp())
         .collect::<anyhow::Result<Vec<f64>>>()?;
     let engine = match den.engine() {
-        Engine::Native if vmlmap_models::native::has_avx2_fma() => "native (AVX2+FMA kernels)",
-        Engine::Native => "native (portable kernels)",
+        Engine::Native => match vmlmap_models::native::simd() {
+            Simd::Avx512 => "native (AVX-512 kernels)",
+            Simd::Avx2 => "native (AVX2+FMA kernels)",
+            Simd::Portable => "native (portable kernels)",
+        },
         Engine::Burn => "burn",
     };
     let (fm, bm) = (median(f), median(b));
@@ -118,7 +122,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"engine": engine, "forward_ms_median": fm, "vjp_ms_median": bm, "peak_rss_mb": rss, "threads": threads, "size": s.h, "batch": a.batch, "model": info.preset.as_deref().unwrap_or(&info.source), "parameters": info.parameters, "runs": a.runs})
+            serde_json::json!({"engine": engine, "kernels": vmlmap_models::native::simd().name(), "forward_ms_median": fm, "vjp_ms_median": bm, "peak_rss_mb": rss, "threads": threads, "size": s.h, "batch": a.batch, "model": info.preset.as_deref().unwrap_or(&info.source), "parameters": info.parameters, "runs": a.runs})
         );
     } else {
         println!(
@@ -201,7 +205,7 @@ fn train_step(a: &Args, device: &burn::tensor::Device) -> anyhow::Result<ExitCod
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"engine": engine, "train_step_ms_median": m, "peak_rss_mb": rss, "threads": threads, "size": shape.h, "batch": a.batch, "model": preset, "runs": a.runs})
+            serde_json::json!({"engine": engine, "kernels": vmlmap_models::native::simd().name(), "train_step_ms_median": m, "peak_rss_mb": rss, "threads": threads, "size": shape.h, "batch": a.batch, "model": preset, "runs": a.runs})
         );
     } else {
         println!(

@@ -1,46 +1,142 @@
-//! The element-wise inner loops of the engine, each compiled twice: for the baseline
-//! x86-64 target and with AVX2 + FMA, chosen at run time (`is_x86_feature_detected!`), so
-//! that one binary runs on any x86-64 CPU and uses 8-wide FMA where there is one. Slices
-//! in, slices out: the callers own parallelism and blocking.
+//! The element-wise inner loops of the engine, each compiled three times: for the baseline
+//! x86-64 target, with AVX2 + FMA and with AVX-512F, chosen at run time
+//! (`is_x86_feature_detected!`), so that one binary runs on any x86-64 CPU and uses the
+//! widest FMA it has. Every loop is element-wise or reduces in a fixed order per element,
+//! so the three versions give the same bits (tests). Slices in, slices out: the callers
+//! own parallelism and blocking.
 
 use super::math;
+use std::sync::atomic::{AtomicU8, Ordering};
 
-/// The kernels' choice: 0 not yet made, 1 AVX2 + FMA, 2 the portable versions.
-static CHOICE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// Makes every later kernel call run the portable versions (what a CPU without AVX2 runs),
-/// to check them on any machine. The library reads no environment: the `vmlmap` binary and
-/// the Python package call this when `VMLMAP_SIMD=baseline`.
-pub fn force_portable() {
-    CHOICE.store(2, std::sync::atomic::Ordering::Relaxed);
+/// The instruction sets the engine's kernels come in, narrowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Simd {
+    /// The baseline x86-64 target (SSE2), or any other architecture.
+    Portable,
+    /// AVX2 + FMA: 8-wide.
+    Avx2,
+    /// AVX-512F (with AVX2 + FMA): 16-wide, 32 vector registers.
+    Avx512,
 }
 
-/// Whether the AVX2 + FMA versions run: the CPU has both and [`force_portable`] was not
-/// called. Other architectures: never.
-pub fn has_avx2_fma() -> bool {
-    use std::sync::atomic::Ordering;
-    match CHOICE.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => {
-            #[cfg(target_arch = "x86_64")]
-            let cpu = std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma");
-            #[cfg(not(target_arch = "x86_64"))]
-            let cpu = false;
-            // A concurrent force_portable wins over the detection.
-            let _ = CHOICE.compare_exchange(
-                0,
-                if cpu { 1 } else { 2 },
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-            CHOICE.load(Ordering::Relaxed) == 1
+impl Simd {
+    /// The name `VMLMAP_SIMD` takes and `bench-nfe` prints: `baseline`, `avx2`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Simd::Portable => "baseline",
+            Simd::Avx2 => "avx2",
+            Simd::Avx512 => "avx512",
+        }
+    }
+
+    /// From [`Simd::name`]'s spelling.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Simd::Portable, Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+
+    fn code(self) -> u8 {
+        self as u8 + 1
+    }
+}
+
+/// The widest kernels this CPU runs.
+pub fn detect_simd() -> Simd {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
+            return if has!("avx512f") {
+                Simd::Avx512
+            } else {
+                Simd::Avx2
+            };
+        }
+    }
+    Simd::Portable
+}
+
+/// Asked for kernels this CPU does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("this CPU has no {wanted} kernels (the widest it runs: {best})", wanted = .wanted.name(), best = .best.name())]
+pub struct SimdUnavailable {
+    pub wanted: Simd,
+    pub best: Simd,
+}
+
+/// The kernels' choice: 0 not yet made, else `Simd::code`.
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// Makes every later kernel call run `level`'s versions (`VMLMAP_SIMD`), to check the
+/// narrower ones on a wider CPU. The library reads no environment: the `vmlmap` binary
+/// and the Python package call this. Convolutions built before the call keep the layout
+/// they were built with (the direct kernel or im2col + GEMM) but run the new tiles.
+pub fn force_simd(level: Simd) -> Result<(), SimdUnavailable> {
+    let best = detect_simd();
+    if level > best {
+        return Err(SimdUnavailable {
+            wanted: level,
+            best,
+        });
+    }
+    CHOICE.store(level.code(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// A kernel set named by a setting such as `VMLMAP_SIMD`.
+#[derive(Debug, thiserror::Error)]
+pub enum SimdChoiceError {
+    #[error("unknown kernel set `{0}`: expected auto, baseline, avx2 or avx512")]
+    Unknown(String),
+    #[error(transparent)]
+    Unavailable(#[from] SimdUnavailable),
+}
+
+/// [`force_simd`] by name: `auto` (or empty) keeps the CPU's widest, else `baseline`,
+/// `avx2` or `avx512`.
+pub fn choose_simd(name: &str) -> Result<(), SimdChoiceError> {
+    match name.trim() {
+        "" | "auto" => Ok(()),
+        other => {
+            let level = Simd::parse(other).ok_or_else(|| SimdChoiceError::Unknown(other.into()))?;
+            Ok(force_simd(level)?)
         }
     }
 }
 
-/// Defines `pub fn $name(args)` whose body is compiled for baseline and for AVX2 + FMA.
+/// Makes every later kernel call run the portable versions (what a CPU without AVX2
+/// runs): `force_simd(Simd::Portable)`, which every CPU allows.
+pub fn force_portable() {
+    CHOICE.store(Simd::Portable.code(), Ordering::Relaxed);
+}
+
+/// The kernels that run: the CPU's widest unless [`force_simd`] chose narrower ones.
+pub fn simd() -> Simd {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => Simd::Portable,
+        2 => Simd::Avx2,
+        3 => Simd::Avx512,
+        _ => {
+            // A concurrent force_simd wins over the detection.
+            let _ = CHOICE.compare_exchange(
+                0,
+                detect_simd().code(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            simd()
+        }
+    }
+}
+
+/// Whether the AVX2 + FMA (or wider) versions run. Other architectures: never.
+pub fn has_avx2_fma() -> bool {
+    simd() >= Simd::Avx2
+}
+
+/// Defines `pub fn $name(args)` whose body is compiled for baseline, for AVX2 + FMA and
+/// for AVX-512F.
 macro_rules! dispatched {
     ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$m])*
@@ -56,9 +152,17 @@ macro_rules! dispatched {
                 unsafe fn fast($($arg: $ty),*) {
                     body($($arg),*)
                 }
-                if has_avx2_fma() {
-                    // SAFETY: the CPU has the features `fast` was compiled for.
-                    return unsafe { fast($($arg),*) };
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn widest($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                match simd() {
+                    // SAFETY: `simd()` names only features this CPU has (`force_simd`).
+                    Simd::Avx512 => return unsafe { widest($($arg),*) },
+                    // SAFETY: as above.
+                    Simd::Avx2 => return unsafe { fast($($arg),*) },
+                    Simd::Portable => {}
                 }
             }
             body($($arg),*)

@@ -31,5 +31,8 @@ mod unet;
 pub use act::Act;
 pub use denoiser::NativeEpsDenoiser;
 pub use grads::ParamGrads;
-pub use kernels::{force_portable, has_avx2_fma};
+pub use kernels::{
+    choose_simd, detect_simd, force_portable, force_simd, has_avx2_fma, simd, Simd,
+    SimdChoiceError, SimdUnavailable,
+};
 pub use unet::{Mode, NativeAdm};
