@@ -10,18 +10,29 @@ const PAR_MIN: usize = 1 << 15;
 /// Pixels per rayon task in the per-pixel copies.
 const PIXELS_PER_TASK: usize = 256;
 
-/// `n` zeros, written in parallel when `n` is large.
+/// `n` zeros, written in parallel when `n` is large (by `memset`, the C library's widest
+/// stores).
 pub fn zeros(n: usize) -> Vec<f32> {
     if n < PAR_MIN {
         return vec![0.0; n];
     }
     let mut v = Vec::with_capacity(n);
-    v.par_extend(rayon::iter::repeat_n(0.0f32, n));
+    v.spare_capacity_mut()[..n]
+        .par_chunks_mut(PAR_MIN)
+        .for_each(|chunk| {
+            // SAFETY: `chunk` is `chunk.len()` writable f32 slots, and all-zero bytes
+            // are the f32 0.0.
+            unsafe { std::ptr::write_bytes(chunk.as_mut_ptr(), 0, chunk.len()) }
+        });
+    // SAFETY: every chunk of the first `n` slots was written above.
+    unsafe { v.set_len(n) };
     v
 }
 
 /// `rows` copies of `row`, written once on the rayon pool: a convolution's output
-/// initialised to its bias without a zero-fill pass first.
+/// initialised to its bias without a zero-fill pass first. Each task writes its first row
+/// and doubles the written prefix with `memcpy` (a few large copies, not a store loop per
+/// row).
 pub fn repeated_rows(row: &[f32], rows: usize) -> Vec<f32> {
     let c = row.len();
     let n = rows * c;
@@ -30,9 +41,18 @@ pub fn repeated_rows(row: &[f32], rows: usize) -> Vec<f32> {
         v.spare_capacity_mut()[..n]
             .par_chunks_mut(PIXELS_PER_TASK * c)
             .for_each(|chunk| {
-                for dst in chunk.chunks_exact_mut(c) {
-                    for (d, &s) in dst.iter_mut().zip(row) {
-                        d.write(s);
+                let p = chunk.as_mut_ptr() as *mut f32;
+                let len = chunk.len();
+                // SAFETY: `p` points at `len` writable f32 slots (`len` a whole number of
+                // rows); each copy reads the written prefix `[0, done)` and writes the
+                // disjoint range after it.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), p, c);
+                    let mut done = c;
+                    while done < len {
+                        let m = done.min(len - done);
+                        std::ptr::copy_nonoverlapping(p, p.add(done), m);
+                        done += m;
                     }
                 }
             });
@@ -69,8 +89,24 @@ impl Act {
         let data = if self.data.len() < PAR_MIN {
             self.data.clone()
         } else {
-            let mut v = Vec::with_capacity(self.data.len());
-            v.par_extend(self.data.par_iter().copied());
+            let n = self.data.len();
+            let mut v = Vec::with_capacity(n);
+            v.spare_capacity_mut()[..n]
+                .par_chunks_mut(PAR_MIN)
+                .zip(self.data.par_chunks(PAR_MIN))
+                .for_each(|(dst, src)| {
+                    // SAFETY: `dst` and `src` have the same length (same chunking of
+                    // equal lengths) and do not overlap (a fresh buffer).
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            src.as_ptr(),
+                            dst.as_mut_ptr() as *mut f32,
+                            src.len(),
+                        )
+                    }
+                });
+            // SAFETY: every slot of the first `n` was written above.
+            unsafe { v.set_len(n) };
             v
         };
         Act { data, ..*self }
@@ -276,6 +312,28 @@ mod tests {
             a.data[((4 + 2) * 5 + 3) * 3 + 1],
             x[((3 + 1) * 4 + 2) * 5 + 3] as f32
         );
+    }
+
+    #[test]
+    fn parallel_fills_and_copies_write_every_value() {
+        // Sizes below and above the parallel threshold, and not a whole number of chunks.
+        for n in [0, 5, PAR_MIN - 1, PAR_MIN, 3 * PAR_MIN + 17] {
+            assert!(zeros(n).iter().all(|&v| v.to_bits() == 0), "{n} zeros");
+            let a = Act {
+                data: (0..n).map(|i| i as f32 * 0.5 - 7.0).collect(),
+                ..Act::zeros(1, 1, n, 1)
+            };
+            assert_eq!(a.par_clone(), a, "{n} values copied");
+        }
+        for (c, rows) in [(1, 1), (3, 1000), (7, 2 * PIXELS_PER_TASK + 3), (64, 4099)] {
+            let row: Vec<f32> = (0..c).map(|i| i as f32 + 0.25).collect();
+            let v = repeated_rows(&row, rows);
+            assert_eq!(v.len(), c * rows);
+            assert!(
+                v.chunks_exact(c).all(|r| r == row.as_slice()),
+                "{c} x {rows}"
+            );
+        }
     }
 
     #[test]
