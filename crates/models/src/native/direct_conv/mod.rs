@@ -184,18 +184,29 @@ impl DirectConv {
     ) {
         let (k, cin, cout, s, pad) = (self.k, self.cin, self.cout, self.stride, self.pad as isize);
         let (oh, ow) = (g.h, g.w);
-        for (tap, list) in pairs.iter_mut().enumerate() {
-            let (ky, kx) = (tap / k, tap % k);
+        for list in pairs.iter_mut() {
             list.clear();
-            for r in rows.clone() {
-                let b = r / (oh * ow);
-                let oy = (r / ow) % oh;
-                let ox = r % ow;
+        }
+        // The first pixel's image, row and column by division, the next ones by stepping.
+        let r = rows.start;
+        let (mut b, mut oy, mut ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
+        for r in rows {
+            for (tap, list) in pairs.iter_mut().enumerate() {
+                let (ky, kx) = (tap / k, tap % k);
                 let iy = (oy * s + ky) as isize - pad;
                 let ix = (ox * s + kx) as isize - pad;
                 if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
                     let src = ((b * x.h + iy as usize) * x.w + ix as usize) * cin;
                     list.push(((r * cout) as u32, src as u32));
+                }
+            }
+            ox += 1;
+            if ox == ow {
+                ox = 0;
+                oy += 1;
+                if oy == oh {
+                    oy = 0;
+                    b += 1;
                 }
             }
         }
@@ -241,15 +252,23 @@ impl<const NP: usize> RowTaps<NP> {
             ix0: [0; NP],
             row_in: [false; NP],
         };
+        // The first pixel's image, row and column by division, the next ones by stepping
+        // (three divisions per pixel were a tenth of the tile's time on small layers).
+        let (mut b, mut oy, mut ox) = (r / (px.oh * px.ow), (r / px.ow) % px.oh, r % px.ow);
         for i in 0..NP {
-            let r = r + i;
-            let b = r / (px.oh * px.ow);
-            let oy = (r / px.ow) % px.oh;
-            let ox = r % px.ow;
             let iy = (oy * s + ky) as isize - pad;
             t.row_in[i] = iy >= 0 && (iy as usize) < px.x.h;
             t.base[i] = (b * px.x.h + iy.max(0) as usize) * px.x.w;
             t.ix0[i] = (ox * s) as isize - pad;
+            ox += 1;
+            if ox == px.ow {
+                ox = 0;
+                oy += 1;
+                if oy == px.oh {
+                    oy = 0;
+                    b += 1;
+                }
+            }
         }
         t
     }
