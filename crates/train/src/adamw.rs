@@ -50,35 +50,76 @@ impl AdamW {
     /// One update of parameter `i` (visiting order) with gradient `g`, at the current
     /// `step` (already counted).
     fn update_param(&mut self, i: usize, w: &mut [f32], g: &[f32], lr: f64) {
+        self.ensure_moments(i, w.len());
+        let rule = self.rule(lr);
+        rule.apply(w, g, &mut self.m[i], &mut self.v[i]);
+    }
+
+    /// Moments for parameter `i` of `n` values (zeros when new or resized).
+    fn ensure_moments(&mut self, i: usize, n: usize) {
         if self.m.len() <= i {
             self.m.resize(i + 1, Vec::new());
             self.v.resize(i + 1, Vec::new());
         }
-        if self.m[i].len() != w.len() {
-            self.m[i] = vec![0.0; w.len()];
-            self.v[i] = vec![0.0; w.len()];
+        if self.m[i].len() != n {
+            self.m[i] = vec![0.0; n];
+            self.v[i] = vec![0.0; n];
         }
-        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
-        let c1 = 1.0 - self.beta1.powi(self.step as i32);
-        let c2 = 1.0 - self.beta2.powi(self.step as i32);
-        let (m, v) = (&mut self.m[i], &mut self.v[i]);
-        for k in 0..w.len() {
-            m[k] = b1 * m[k] + (1.0 - b1) * g[k];
-            v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
-            let mhat = m[k] as f64 / c1;
-            let vhat = v[k] as f64 / c2;
-            w[k] -=
-                (lr * (mhat / (vhat.sqrt() + self.eps) + self.weight_decay * w[k] as f64)) as f32;
+    }
+
+    fn rule(&self, lr: f64) -> Rule {
+        Rule {
+            b1: self.beta1 as f32,
+            b2: self.beta2 as f32,
+            c1: 1.0 - self.beta1.powi(self.step as i32),
+            c2: 1.0 - self.beta2.powi(self.step as i32),
+            lr,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
         }
     }
 
     /// [`AdamW::update`] on plain vectors: every parameter (visiting order) with its
     /// gradient, the same arithmetic.
     pub fn update_flat(&mut self, params: &mut [Vec<f32>], grads: &[&[f32]], lr: f64) {
+        use rayon::prelude::*;
         assert_eq!(params.len(), grads.len(), "one gradient per parameter");
         self.step += 1;
-        for (i, (w, g)) in params.iter_mut().zip(grads).enumerate() {
-            self.update_param(i, w, g, lr);
+        for (i, w) in params.iter().enumerate() {
+            self.ensure_moments(i, w.len());
+        }
+        // Parameters are independent: each is updated on the pool, with the same
+        // arithmetic per value as one at a time.
+        let rule = self.rule(lr);
+        params
+            .par_iter_mut()
+            .zip(grads.par_iter())
+            .zip(self.m.par_iter_mut().zip(self.v.par_iter_mut()))
+            .for_each(|((w, g), (m, v))| rule.apply(w, g, m, v));
+    }
+}
+
+/// One step's AdamW constants: the betas, the bias corrections `1 − β^t`, the rate.
+struct Rule {
+    b1: f32,
+    b2: f32,
+    c1: f64,
+    c2: f64,
+    lr: f64,
+    eps: f64,
+    weight_decay: f64,
+}
+
+impl Rule {
+    fn apply(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let (b1, b2) = (self.b1, self.b2);
+        for k in 0..w.len() {
+            m[k] = b1 * m[k] + (1.0 - b1) * g[k];
+            v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
+            let mhat = m[k] as f64 / self.c1;
+            let vhat = v[k] as f64 / self.c2;
+            w[k] -= (self.lr * (mhat / (vhat.sqrt() + self.eps) + self.weight_decay * w[k] as f64))
+                as f32;
         }
     }
 }

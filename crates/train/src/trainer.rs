@@ -485,11 +485,15 @@ impl TrainState {
     fn finish_step(&mut self, params: &[Vec<f32>], tc: &TrainConfig, value: f32) -> f32 {
         let n = self.opt.step as f64;
         let d = tc.ema_decay.min((1.0 + n) / (10.0 + n)) as f32;
-        for (e, p) in self.ema.iter_mut().zip(params) {
-            for (a, b) in e.iter_mut().zip(p) {
-                *a = d * *a + (1.0 - d) * b;
-            }
-        }
+        use rayon::prelude::*;
+        self.ema
+            .par_iter_mut()
+            .zip(params.par_iter())
+            .for_each(|(e, p)| {
+                for (a, b) in e.iter_mut().zip(p) {
+                    *a = d * *a + (1.0 - d) * b;
+                }
+            });
         self.losses.push((self.opt.step, value));
         value
     }
