@@ -36,8 +36,8 @@ pub fn keep_freed_memory() {
         "MALLOC_MMAP_MAX_",
         "MALLOC_ARENA_MAX",
     ]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some())
+    .iter()
+    .any(|v| std::env::var_os(v).is_some())
         || std::env::var("VMLMAP_MALLOC").is_ok_and(|v| v == "default");
     if user_set {
         return;

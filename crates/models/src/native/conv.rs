@@ -153,7 +153,11 @@ impl Conv2d {
                 h: oh,
                 w: ow,
                 c: self.cout,
-                data: act::repeated_rows(&self.bias, x.b * oh * ow),
+                data: if self.bias.iter().all(|&b| b.to_bits() == 0) {
+                    act::zeros(x.b * oh * ow * self.cout)
+                } else {
+                    act::repeated_rows(&self.bias, x.b * oh * ow)
+                },
             };
             direct.accumulate(x, &mut out);
             return out;
@@ -306,6 +310,11 @@ impl Conv2d {
     pub fn input_vjp(&self, g: &Act, in_h: usize, in_w: usize) -> Act {
         assert_eq!(g.c, self.cout, "conv gradient channels");
         let cin = self.cin;
+        if let Some(adj) = &self.adjoint {
+            // Stride 1, padding k/2: the adjoint is the flipped convolution (same size).
+            debug_assert_eq!((g.h, g.w), (in_h, in_w));
+            return adj.forward(g);
+        }
         let mut gin = Act::zeros(g.b, in_h, in_w, cin);
         let wt = |n| MatRef::row_major(&self.wmat_t, self.cout, n, n);
         if self.pointwise() {
@@ -320,11 +329,6 @@ impl Conv2d {
                     matmul(dst, cin, a, wt(cin), false);
                 });
             return gin;
-        }
-        if let Some(adj) = &self.adjoint {
-            // Stride 1, padding k/2: the adjoint is the flipped convolution (same size).
-            debug_assert_eq!((g.h, g.w), (in_h, in_w));
-            return adj.forward(g);
         }
         let k = self.k;
         let kk = k * k * cin;

@@ -245,6 +245,7 @@ struct RowTaps<const NP: usize> {
 }
 
 impl<const NP: usize> RowTaps<NP> {
+    #[inline(always)]
     fn new(conv: &DirectConv, px: &Pixels, r: usize, ky: usize) -> Self {
         let (s, pad) = (conv.stride, conv.pad as isize);
         let mut t = Self {
@@ -274,13 +275,18 @@ impl<const NP: usize> RowTaps<NP> {
     }
 
     /// Each pixel's `cin` input values at tap column `kx` (the zero row outside).
+    #[inline(always)]
     fn sources(&self, px: &Pixels, cin: usize, kx: usize) -> [*const f32; NP] {
         let mut src = [px.zeros.as_ptr(); NP];
+        let (xp, w) = (px.x.data.as_ptr(), px.x.w as isize);
         for (i, s) in src.iter_mut().enumerate() {
             let ix = self.ix0[i] + kx as isize;
-            if self.row_in[i] && ix >= 0 && (ix as usize) < px.x.w {
-                // In bounds: pixel `base + ix` of `x` has `cin` values.
-                *s = px.x.data[(self.base[i] + ix as usize) * cin..].as_ptr();
+            if self.row_in[i] && ix >= 0 && ix < w {
+                let at = (self.base[i] + ix as usize) * cin;
+                debug_assert!(at + cin <= px.x.data.len());
+                // SAFETY: pixel `base + ix` lies inside `x` (its row is inside the image,
+                // `base` is that row's start and `0 <= ix < w`), and has `cin` values.
+                *s = unsafe { xp.add(at) };
             }
         }
         src
