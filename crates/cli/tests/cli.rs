@@ -206,6 +206,51 @@ fn bench_nfe_json_line() {
     assert_eq!(v["size"], 16);
 }
 
+/// `VMLMAP_SIMD` picks the native engine's kernels, `bench-nfe` names the set it ran, and a
+/// bad value or a set the CPU lacks is an error before any work.
+#[test]
+fn vmlmap_simd_chooses_the_kernels_and_rejects_bad_values() {
+    let with = |simd: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+            .env("VMLMAP_SIMD", simd)
+            .args(["bench-nfe", "--model", &fixture("adm/tiny_a.safetensors")])
+            .args(["--runs", "1", "--json"])
+            .output()
+            .expect("runs")
+    };
+    let kernels = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["kernels"].as_str().unwrap().to_string()
+    };
+    assert_eq!(kernels(&with("baseline")), "baseline");
+    let best = vmlmap_models::native::detect_simd();
+    assert_eq!(kernels(&with("auto")), best.name());
+    for level in ["avx2", "avx512"] {
+        let wanted = vmlmap_models::native::Simd::parse(level).unwrap();
+        let out = with(level);
+        if wanted <= best {
+            assert_eq!(kernels(&out), level);
+        } else {
+            assert!(!out.status.success(), "{level} on a CPU without it");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(&format!("VMLMAP_SIMD={level}")), "{err}");
+            assert!(err.contains("this CPU has no"), "{err}");
+        }
+    }
+    let out = with("avx1024");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("VMLMAP_SIMD=avx1024: unknown kernel set `avx1024`"),
+        "{err}"
+    );
+}
+
 #[test]
 fn demo_writes_grid_and_summary_with_the_embedded_model() {
     let dir = std::env::temp_dir().join(format!("vmlmap-cli-demo-{}", std::process::id()));

@@ -148,7 +148,9 @@ def test_the_bridge_adds_nothing_to_the_numbers():
     bridged, _ = vmlmap.restore(y, meta=meta, model=Wrapped(model, "float64"))
     assert np.array_equal(direct, bridged)
     rounded, _ = vmlmap.restore(y, meta=meta, model=Wrapped(model, "float32"))
-    assert 0 < np.max(np.abs(direct - rounded)) < 1e-5
+    # Measured: 2.8e-5 on an AVX-512 machine (gemm's AVX-512 microkernels), under 1e-5 on
+    # AVX2; VML-MAP's 110 passes amplify the f32 rounding of the iterate.
+    assert 0 < np.max(np.abs(direct - rounded)) < 1e-4
     by_name, _ = vmlmap.restore(y, meta=meta, model="default")
     assert np.array_equal(direct, by_name)
 

@@ -200,15 +200,7 @@ impl DirectConv {
                     list.push(((r * cout) as u32, src as u32));
                 }
             }
-            ox += 1;
-            if ox == ow {
-                ox = 0;
-                oy += 1;
-                if oy == oh {
-                    oy = 0;
-                    b += 1;
-                }
-            }
+            next_pixel((&mut b, &mut oy, &mut ox), oh, ow);
         }
     }
 }
@@ -261,15 +253,7 @@ impl<const NP: usize> RowTaps<NP> {
             t.row_in[i] = iy >= 0 && (iy as usize) < px.x.h;
             t.base[i] = (b * px.x.h + iy.max(0) as usize) * px.x.w;
             t.ix0[i] = (ox * s) as isize - pad;
-            ox += 1;
-            if ox == px.ow {
-                ox = 0;
-                oy += 1;
-                if oy == px.oh {
-                    oy = 0;
-                    b += 1;
-                }
-            }
+            next_pixel((&mut b, &mut oy, &mut ox), px.oh, px.ow);
         }
         t
     }
@@ -290,6 +274,21 @@ impl<const NP: usize> RowTaps<NP> {
             }
         }
         src
+    }
+}
+
+/// The output pixel after `(image, row, column)` on an `oh × ow` grid, in place: the tiles
+/// and tap lists step through consecutive pixels this way instead of dividing.
+#[inline(always)]
+fn next_pixel((b, oy, ox): (&mut usize, &mut usize, &mut usize), oh: usize, ow: usize) {
+    *ox += 1;
+    if *ox == ow {
+        *ox = 0;
+        *oy += 1;
+        if *oy == oh {
+            *oy = 0;
+            *b += 1;
+        }
     }
 }
 
