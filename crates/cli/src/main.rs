@@ -42,6 +42,8 @@ enum Command {
     Restore(commands::restore::Args),
     /// Unconditional samples of a prior, as a PNG grid.
     Sample(commands::sample::Args),
+    /// Perceptual metrics: fetch their weights, calibrate, LPIPS of two images.
+    Metrics(commands::metrics::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +69,7 @@ fn main() -> std::process::ExitCode {
         Command::Degrade(a) => commands::degrade::run(a),
         Command::Restore(a) => commands::restore::run(a),
         Command::Sample(a) => commands::sample::run(a),
+        Command::Metrics(a) => commands::metrics::run(a),
     };
     match result {
         Ok(code) => code,

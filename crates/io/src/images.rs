@@ -1,4 +1,4 @@
-//! Images: PNG and JPEG in (grey or RGB, 8 or 16 bit), PNG out; pixel values map linearly
+//! Images: PNG, JPEG and BMP in (grey or RGB, 8 or 16 bit), PNG out; pixel values map linearly
 //! between `[0, 255]` and `[-1, 1]` (`x = 2 p / 255 - 1`).
 
 use crate::{write_atomic, IoError};

@@ -14,6 +14,7 @@ pub mod device;
 pub mod eps_denoiser;
 pub mod layers;
 pub mod lpips;
+pub mod metric_weights;
 pub mod native;
 pub mod registry;
 pub mod weights;

