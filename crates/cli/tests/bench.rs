@@ -6,6 +6,10 @@ use std::process::Command;
 
 fn vmlmap(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .env(
+            "VMLMAP_CACHE",
+            std::env::temp_dir().join("vmlmap-tests-empty-cache"),
+        )
         .args(args)
         .output()
         .expect("runs")
@@ -317,6 +321,10 @@ fn the_slurm_array_script_runs_shards_and_queues_the_merge() {
         c.env("PATH", &path)
             .env("QUEUED", &queued)
             .env("VMLMAP", env!("CARGO_BIN_EXE_vmlmap"))
+            .env(
+                "VMLMAP_CACHE",
+                std::env::temp_dir().join("vmlmap-tests-empty-cache"),
+            )
             .env("SLURM_ARRAY_JOB_ID", "77")
             .env("SLURM_ARRAY_TASK_COUNT", "2")
             .env("SLURM_ARRAY_TASK_MIN", "0");
@@ -391,7 +399,7 @@ fn lpips_from_a_backbone_file_is_recorded_and_matches_the_metric() {
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
-        report.contains("| solver | PSNR | SSIM | LPIPS |"),
+        report.contains("| solver | PSNR | SSIM | LPIPS-alex | NFE |"),
         "{report}"
     );
     assert!(report.contains("alex backbone from"), "{report}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixture, vmlmap};
+use common::{fixture, no_cache, vmlmap};
 use std::process::Command;
 
 #[test]
@@ -494,6 +494,7 @@ fn restore_runs_every_solver_and_checks_solver_options() {
                 args.extend(["--steps".into(), "3".into()]);
             }
             let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+                .env("VMLMAP_CACHE", no_cache())
                 .args(&args)
                 .output()
                 .unwrap();

@@ -161,6 +161,15 @@ impl LpipsNet {
             .collect()
     }
 
+    /// The smallest image side the network takes (AlexNet's strided first convolution and
+    /// two 3x3 poolings need 31 pixels; VGG-16's four 2x2 poolings 16).
+    pub fn min_side(self) -> usize {
+        match self {
+            Self::Alex => 31,
+            Self::Vgg => 16,
+        }
+    }
+
     /// Channels at the five taps.
     pub fn channels(self) -> [usize; 5] {
         match self {
@@ -207,6 +216,12 @@ pub enum LpipsError {
     NoFeatures { path: String, net: &'static str },
     #[error("LPIPS needs images of 1 or 3 channels, not {0}")]
     Channels(Shape),
+    #[error("LPIPS-{net} needs images of at least {min}x{min} pixels, not {shape}")]
+    TooSmall {
+        net: &'static str,
+        min: usize,
+        shape: Shape,
+    },
     #[error("LPIPS images differ in size or length: {0}")]
     Size(String),
     #[error("LPIPS: {0}")]
@@ -399,6 +414,14 @@ impl Lpips {
     pub fn distances(&self, a: &[f64], b: &[f64], shape: Shape) -> Result<Vec<f64>, LpipsError> {
         if shape.c != 1 && shape.c != 3 {
             return Err(LpipsError::Channels(shape));
+        }
+        let min = self.net.min_side();
+        if shape.h < min || shape.w < min {
+            return Err(LpipsError::TooSmall {
+                net: self.net.name(),
+                min,
+                shape,
+            });
         }
         let per = shape.numel();
         if a.len() != b.len() || a.is_empty() || !a.len().is_multiple_of(per) {

@@ -59,9 +59,11 @@ pub struct BenchConfig {
     pub batch: Option<usize>,
     /// Images per task drawn in the report's grids.
     pub grid_images: Option<usize>,
-    /// LPIPS: `alex=BACKBONE` or `vgg=BACKBONE`, torchvision's ImageNet file.
+    /// LPIPS: `alex=BACKBONE`, `vgg=BACKBONE` or both, comma-separated (the backbone:
+    /// torchvision's ImageNet file, or the cache's converted one), or `none`.
     pub lpips: Option<String>,
-    /// The `lpips` package's linear layers (default: the embedded v0.1 ones).
+    /// The `lpips` package's linear layers for a single LPIPS network (default: the
+    /// embedded v0.1 ones).
     pub lpips_lin: Option<String>,
     /// `--solver-opt` pairs per solver (or variant) name.
     #[serde(default)]
@@ -112,8 +114,29 @@ pub struct BenchSettings {
     pub model: String,
     pub batch: usize,
     pub grid_images: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lpips: Option<LpipsSpec>,
+    /// The LPIPS networks scored (AlexNet's into `lpips`, VGG-16's into `lpips_vgg`).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub lpips: Vec<LpipsSpec>,
+}
+
+/// A list, or one item (settings written before a bench could score two LPIPS networks),
+/// or null.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<LpipsSpec>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<LpipsSpec>),
+        One(LpipsSpec),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::Many(v)) => v,
+        Some(OneOrMany::One(x)) => vec![x],
+    })
 }
 
 /// Which LPIPS and from which files.
@@ -303,39 +326,44 @@ impl BenchConfig {
         Ok(tasks)
     }
 
-    /// The LPIPS model's files, if any.
-    fn resolve_lpips(&self) -> Result<Option<LpipsSpec>, HarnessError> {
+    /// The LPIPS networks' files: none, or AlexNet and/or VGG-16, each once.
+    fn resolve_lpips(&self) -> Result<Vec<LpipsSpec>, HarnessError> {
         let bad = |field: &str, reason: String| HarnessError::Setting {
             field: field.to_string(),
             reason,
         };
-        Ok(match &self.lpips {
-            None if self.lpips_lin.is_some() => {
-                return Err(bad(
-                    "lpips_lin",
-                    "given without lpips (NET=BACKBONE)".into(),
-                ))
-            }
-            None => None,
-            Some(spec) => {
-                let (net, backbone) = spec.split_once('=').ok_or_else(|| {
-                    bad(
-                        "lpips",
-                        format!(
-                            "{spec:?}: expected alex=BACKBONE or vgg=BACKBONE (torchvision's file)"
-                        ),
-                    )
-                })?;
-                if !["alex", "vgg"].contains(&net) {
-                    return Err(bad("lpips", format!("{net:?} is not alex or vgg")));
-                }
-                Some(LpipsSpec {
-                    net: net.to_string(),
-                    backbone: backbone.to_string(),
-                    lin: self.lpips_lin.clone(),
+        let specs = match self.lpips.as_deref().map(str::trim) {
+            None | Some("none") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|spec| {
+                    let (net, backbone) = spec.trim().split_once('=').ok_or_else(|| {
+                        bad(
+                            "lpips",
+                            format!("{spec:?}: expected alex=BACKBONE or vgg=BACKBONE (torchvision's file), comma-separated, or none"),
+                        )
+                    })?;
+                    if !["alex", "vgg"].contains(&net) {
+                        return Err(bad("lpips", format!("{net:?} is not alex or vgg")));
+                    }
+                    Ok(LpipsSpec {
+                        net: net.to_string(),
+                        backbone: backbone.to_string(),
+                        lin: self.lpips_lin.clone(),
+                    })
                 })
-            }
-        })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if self.lpips_lin.is_some() && specs.len() != 1 {
+            return Err(bad(
+                "lpips_lin",
+                "needs exactly one LPIPS network (NET=BACKBONE) to go with".into(),
+            ));
+        }
+        if specs.len() == 2 && specs[0].net == specs[1].net {
+            return Err(bad("lpips", format!("{} is named twice", specs[0].net)));
+        }
+        Ok(specs)
     }
 }
 

@@ -106,7 +106,8 @@ impl BenchState {
             .sum()
     }
 
-    fn read(dir: &Path) -> Result<Self, HarnessError> {
+    /// The state a results folder was started with (`bench.json`).
+    pub fn read(dir: &Path) -> Result<Self, HarnessError> {
         let p = dir.join("bench.json");
         let text = std::fs::read_to_string(&p).map_err(|e| HarnessError::Io {
             path: p.display().to_string(),
@@ -292,18 +293,36 @@ pub struct ReportFiles {
     pub grid_images: usize,
 }
 
+/// What the report says of its LPIPS scores.
+fn lpips_note(specs: &[config::LpipsSpec]) -> String {
+    if specs.is_empty() {
+        return "left out: no LPIPS weights (run `vmlmap metrics fetch-weights` once; benches then score LPIPS-alex and LPIPS-vgg).".to_string();
+    }
+    let nets: Vec<String> = specs
+        .iter()
+        .map(|l| {
+            format!(
+                "{} backbone from `{}`, linear layers {}",
+                l.net,
+                l.backbone,
+                l.lin
+                    .as_deref()
+                    .map_or("of the lpips package (embedded)".to_string(), |p| format!(
+                        "from `{p}`"
+                    ))
+            )
+        })
+        .collect();
+    format!(
+        "version 0.1 of Zhang et al. (2018): {}. Images in [-1, 1] go in at their own size (no resize); grey images are repeated to three channels.",
+        nets.join("; ")
+    )
+}
+
 /// Writes `report.md` and the figures of the results in `out`.
 pub fn write_report(out: &Path) -> Result<ReportFiles, HarnessError> {
     let state = BenchState::read(out)?;
-    let lpips_note = Some(match &state.settings.lpips {
-        None => "left out: no LPIPS weights were given (`--lpips alex=BACKBONE`, torchvision's ImageNet file).".to_string(),
-        Some(l) => format!(
-            "version 0.1 of Zhang et al. (2018), {} backbone from `{}`, linear layers {}; grey images replicated to three channels.",
-            l.net,
-            l.backbone,
-            l.lin.as_deref().map_or("of the lpips package (embedded)".to_string(), |p| format!("from `{p}`"))
-        ),
-    });
+    let lpips_note = Some(lpips_note(&state.settings.lpips));
     let (records, _) = read_records(&out.join("results.jsonl"))?;
     let protocol = report::Protocol {
         images: state.images.clone(),

@@ -18,7 +18,10 @@ pub struct RunRecord {
     pub status: String,
     pub psnr: Option<f64>,
     pub ssim: Option<f64>,
+    /// LPIPS-alex (the paper's LPIPS) and LPIPS-vgg.
     pub lpips: Option<f64>,
+    #[serde(default)]
+    pub lpips_vgg: Option<f64>,
     pub nfe: Option<usize>,
     pub vjp: Option<usize>,
     /// Wall time of the run's batch divided by its size.
@@ -151,6 +154,7 @@ pub(crate) mod tests {
             psnr: Some(psnr),
             ssim: Some(0.5),
             lpips: None,
+            lpips_vgg: None,
             nfe: Some(0),
             vjp: Some(0),
             seconds: 0.1,

@@ -63,7 +63,10 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
         .iter()
         .flat_map(|t| settings.sigma_y.iter().map(move |&s| (t.label.as_str(), s)))
         .collect();
-    let with_lpips = records.iter().any(|r| r.lpips.is_some());
+    let with_lpips = [
+        records.iter().any(|r| r.lpips.is_some()),
+        records.iter().any(|r| r.lpips_vgg.is_some()),
+    ];
     let mut md = String::new();
     let _ = writeln!(md, "# vmlmap bench report\n");
     let _ = writeln!(
@@ -91,7 +94,10 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
                 .collect()
         })
         .collect();
-    headline_section(&mut md, &solvers, &head, &grid);
+    headline_section(&mut md, &solvers, &head, &grid, Headline::PSNR);
+    if with_lpips[0] {
+        headline_section(&mut md, &solvers, &head, &grid, Headline::LPIPS_ALEX);
+    }
     super::versus::where_vml_wins(&mut md, settings, records, &cases, &head);
     super::versus::versus_vml(&mut md, settings, records, &cases, &head);
     sweep_section(&mut md, settings, records, &head, &cases);
@@ -101,22 +107,53 @@ pub fn markdown(settings: &BenchSettings, records: &[RunRecord], p: &Protocol) -
     md
 }
 
-/// The headline: mean PSNR per solver and case, best in bold.
-fn headline_section(md: &mut String, solvers: &[&str], head: &[String], grid: &[Vec<Cell>]) {
-    // Headline: mean PSNR, a column per case.
-    let _ = writeln!(md, "## Mean PSNR (dB)\n");
+/// A score shown as a headline table.
+struct Headline {
+    title: &'static str,
+    score: fn(&Cell) -> Option<MeanSe>,
+    decimals: usize,
+    higher_is_better: bool,
+}
+
+impl Headline {
+    const PSNR: Self = Self {
+        title: "## Mean PSNR (dB)\n",
+        score: |c| c.psnr,
+        decimals: 2,
+        higher_is_better: true,
+    };
+    const LPIPS_ALEX: Self = Self {
+        title: "\n## Mean LPIPS-alex (lower is better)\n",
+        score: |c| c.lpips,
+        decimals: 4,
+        higher_is_better: false,
+    };
+}
+
+/// A headline: the mean of one score per solver and case, best in bold.
+fn headline_section(
+    md: &mut String,
+    solvers: &[&str],
+    head: &[String],
+    grid: &[Vec<Cell>],
+    h: Headline,
+) {
+    let _ = writeln!(md, "{}", h.title);
     let best_psnr: Vec<Option<usize>> = (0..head.len())
         .map(|c| {
             best(
-                &grid.iter().map(|row| row[c].psnr).collect::<Vec<_>>(),
-                true,
+                &grid
+                    .iter()
+                    .map(|row| (h.score)(&row[c]))
+                    .collect::<Vec<_>>(),
+                h.higher_is_better,
             )
         })
         .collect();
     let psnr_cell = |i: usize, c: usize| {
         fmt(
-            grid[i][c].psnr.map(|m| MeanSe { se: 0.0, ..m }),
-            2,
+            (h.score)(&grid[i][c]).map(|m| MeanSe { se: 0.0, ..m }),
+            h.decimals,
             best_psnr[c] == Some(i),
         )
     };
@@ -145,7 +182,7 @@ fn per_case_section(
     solvers: &[&str],
     head: &[String],
     grid: &[Vec<Cell>],
-    with_lpips: bool,
+    with_lpips: [bool; 2],
 ) {
     let _ = writeln!(md, "\n## Per task and noise level\n");
     let _ = writeln!(md, "Mean ± standard error over the runs (images × seeds); best in bold (highest PSNR and SSIM, lowest LPIPS, NFE, VJP and seconds). NFE: network evaluations; VJP: vector-Jacobian products through the network; seconds: wall time per image, each batch's time divided by its size.\n");
@@ -161,9 +198,14 @@ fn per_case_section(
             pick(|x| x.nfe, false),
             pick(|x| x.vjp, false),
             pick(|x| x.seconds, false),
+            pick(|x| x.lpips_vgg, false),
         ];
         let _ = writeln!(md, "### {h}\n");
-        let lp = if with_lpips { " LPIPS |" } else { "" };
+        let names = [" LPIPS-alex |", " LPIPS-vgg |"];
+        let lp: String = (0..2)
+            .filter(|&k| with_lpips[k])
+            .map(|k| names[k])
+            .collect();
         let _ = writeln!(
             md,
             "| solver | PSNR | SSIM |{lp} NFE | VJP | seconds | runs |"
@@ -171,15 +213,17 @@ fn per_case_section(
         let _ = writeln!(
             md,
             "|---|---|---|{}---|---|---|---|",
-            if with_lpips { "---|" } else { "" }
+            "---|".repeat(with_lpips.iter().filter(|&&w| w).count())
         );
         for (i, s) in solvers.iter().enumerate() {
             let x = col[i];
-            let lp = if with_lpips {
-                format!(" {} |", fmt(x.lpips, 4, b[2] == Some(i)))
-            } else {
-                String::new()
-            };
+            let mut lp = String::new();
+            if with_lpips[0] {
+                lp += &format!(" {} |", fmt(x.lpips, 4, b[2] == Some(i)));
+            }
+            if with_lpips[1] {
+                lp += &format!(" {} |", fmt(x.lpips_vgg, 4, b[6] == Some(i)));
+            }
             let runs = if x.failed > 0 {
                 format!("{} ({} failed)", x.ok, x.failed)
             } else {

@@ -42,8 +42,10 @@ pub struct Bench<'a> {
     ops: Vec<Box<dyn LinearOperator>>,
     /// Each task's options written out (defaults included).
     task_opts: Vec<Vec<String>>,
-    /// LPIPS, when weights were given.
+    /// LPIPS-alex (scored into `lpips`) and LPIPS-vgg (into `lpips_vgg`), when weights
+    /// were given.
     pub lpips: Option<&'a dyn PerceptualMetric>,
+    pub lpips_vgg: Option<&'a dyn PerceptualMetric>,
 }
 
 /// FNV-1a of a string: a seed that stays the same across Rust versions and platforms.
@@ -160,6 +162,7 @@ impl<'a> Bench<'a> {
             ops,
             task_opts,
             lpips: None,
+            lpips_vgg: None,
         })
     }
 
@@ -227,12 +230,14 @@ impl<'a> Bench<'a> {
                 reason: e.to_string(),
             })?;
             let outcomes = self.solve(batch, solver.as_ref(), &ys, den, progress);
-            let lpips = self.lpips_of(batch, &outcomes)?;
+            let lpips = self.lpips_of(self.lpips, batch, &outcomes)?;
+            let lpips_vgg = self.lpips_of(self.lpips_vgg, batch, &outcomes)?;
             let rss = peak_rss_mb();
             let mut lines = Vec::new();
             for (k, r) in batch.runs.iter().enumerate() {
                 let mut rec = self.record(r, batch, &outcomes[k], meta, rss);
                 rec.lpips = lpips[k];
+                rec.lpips_vgg = lpips_vgg[k];
                 if let Ok(sol) = &outcomes[k].0 {
                     self.save_grid_pictures(r, &sol.x, &ys, out)?;
                 }
@@ -299,11 +304,12 @@ impl<'a> Bench<'a> {
     /// a failed run or without an LPIPS model.
     fn lpips_of(
         &self,
+        metric: Option<&dyn PerceptualMetric>,
         batch: &Batch,
         outcomes: &[Outcome],
     ) -> Result<Vec<Option<f64>>, HarnessError> {
         let n = outcomes.len();
-        let Some(m) = self.lpips else {
+        let Some(m) = metric else {
             return Ok(vec![None; n]);
         };
         let ok: Vec<usize> = (0..n).filter(|&k| outcomes[k].0.is_ok()).collect();
@@ -358,6 +364,7 @@ impl<'a> Bench<'a> {
             psnr: None,
             ssim: None,
             lpips: None,
+            lpips_vgg: None,
             nfe: None,
             vjp: None,
             seconds: outcome.1,

@@ -83,8 +83,10 @@ struct RunArgs {
     /// Images per task drawn in the report's grids (default 4).
     #[arg(long, allow_negative_numbers = true)]
     grid_images: Option<usize>,
-    /// LPIPS from torchvision's ImageNet backbone file: alex=alexnet-owt-7be5be79.pth or
-    /// vgg=vgg16-397923af.pth (without it, LPIPS is left out of the report).
+    /// LPIPS networks: alex=BACKBONE and/or vgg=BACKBONE, comma-separated (torchvision's
+    /// ImageNet file, alexnet-owt-7be5be79.pth or vgg16-397923af.pth), or none. Default:
+    /// both, from the cache that `vmlmap metrics fetch-weights` fills (a resumed bench
+    /// keeps its own setting); without them LPIPS is left out of the report.
     #[arg(long)]
     lpips: Option<String>,
     /// The lpips package's linear layers (weights/v0.1/alex.pth or vgg.pth; default: the
@@ -342,9 +344,12 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
         None => BenchConfig::default(),
     };
     let flags = flag_config(&a)?;
-    let config = file.overlay(flags);
-    let settings = config.resolve()?;
+    let mut config = file.overlay(flags);
     let out = PathBuf::from(config.out.clone().unwrap_or_else(|| "bench-out".into()));
+    if config.lpips.is_none() {
+        config.lpips = default_lpips(&out, a.resume);
+    }
+    let settings = config.resolve()?;
     let shard = a.shard.unwrap_or(Shard::WHOLE);
     let uses_prior = settings.solvers.iter().any(|s| s.uses_prior());
     // The model first (its image shape decides how images are read), then the images,
@@ -359,8 +364,13 @@ fn run_grid(a: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (images, shape) = read_images(&settings.images, model.as_ref().map(|m| m.shape()))?;
     let mut bench = harness::Bench::new(&settings, &images, shape)?;
-    let lpips = lpips_metric(&settings, &device)?;
-    bench.lpips = lpips.as_ref().map(|m| m as &dyn PerceptualMetric);
+    let lpips = lpips_metrics(&settings, &device)?;
+    for m in &lpips {
+        match m.0.net {
+            vmlmap_models::lpips::LpipsNet::Alex => bench.lpips = Some(m),
+            vmlmap_models::lpips::LpipsNet::Vgg => bench.lpips_vgg = Some(m),
+        }
+    }
     let state = BenchState {
         settings: settings.clone(),
         shard: shard.to_string(),
@@ -442,17 +452,58 @@ fn flag_config(a: &RunArgs) -> anyhow::Result<BenchConfig> {
     })
 }
 
-/// The LPIPS model the settings name, if any (a note says when LPIPS is left out).
-fn lpips_metric(
+/// LPIPS when `--lpips` is not given: a resumed bench keeps the setting it was started
+/// with; a new one scores LPIPS-alex and LPIPS-vgg when the cache holds their weights.
+fn default_lpips(out: &Path, resume: bool) -> Option<String> {
+    if resume && out.join("results.jsonl").exists() {
+        if let Ok(old) = harness::BenchState::read(out) {
+            let specs: Vec<String> = old
+                .settings
+                .lpips
+                .iter()
+                .map(|l| format!("{}={}", l.net, l.backbone))
+                .collect();
+            return Some(if specs.is_empty() {
+                "none".into()
+            } else {
+                specs.join(",")
+            });
+        }
+    }
+    let cache = vmlmap_models::metric_weights::cache_dir().ok()?;
+    let nets = [
+        vmlmap_models::lpips::LpipsNet::Alex,
+        vmlmap_models::lpips::LpipsNet::Vgg,
+    ];
+    let files: Vec<PathBuf> = nets
+        .iter()
+        .map(|&n| vmlmap_models::metric_weights::lpips_backbone_path(&cache, n))
+        .collect();
+    if files.iter().all(|f| f.is_file()) {
+        Some(
+            nets.iter()
+                .zip(&files)
+                .map(|(n, f)| format!("{}={}", n.name(), f.display()))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    } else {
+        None
+    }
+}
+
+/// The LPIPS models the settings name (a note says when LPIPS is left out).
+fn lpips_metrics(
     settings: &harness::BenchSettings,
     device: &burn::tensor::Device,
-) -> anyhow::Result<Option<LpipsMetric>> {
-    Ok(match &settings.lpips {
-        None => {
-            eprintln!("note: LPIPS is left out (no --lpips weights given)");
-            None
-        }
-        Some(l) => {
+) -> anyhow::Result<Vec<LpipsMetric>> {
+    if settings.lpips.is_empty() {
+        eprintln!("note: LPIPS is left out (no weights: run `vmlmap metrics fetch-weights` once, or give --lpips)");
+    }
+    settings
+        .lpips
+        .iter()
+        .map(|l| {
             let net = l.net.parse::<vmlmap_models::lpips::LpipsNet>()?;
             let m = vmlmap_models::lpips::Lpips::load(
                 net,
@@ -460,9 +511,9 @@ fn lpips_metric(
                 l.lin.as_deref().map(Path::new),
                 device,
             )?;
-            Some(LpipsMetric(m))
-        }
-    })
+            Ok(LpipsMetric(m))
+        })
+        .collect()
 }
 
 /// What every record of this run says of where it ran.

@@ -70,6 +70,8 @@ const PICKS: &[usize] = &[
 struct Score {
     psnr: f64,
     ssim: f64,
+    /// LPIPS-alex and LPIPS-vgg, when the cache holds their weights.
+    lpips: Option<[f64; 2]>,
     nfe: usize,
     vjp: usize,
     seconds: f64,
@@ -140,7 +142,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let cases = cases(&a, den.shape())?;
     let batch = a.batch.min(cases.len());
     let started = Instant::now();
-    let (rows, outputs) = restore_all(&a, &solvers, &cases, &den, batch)?;
+    let (mut rows, outputs) = restore_all(&a, &solvers, &cases, &den, batch)?;
+    score_lpips(&mut rows, &cases, &outputs, den.shape())?;
     let names: Vec<&str> = solvers.iter().map(|s| label(s.name())).collect();
     let grid = grid(&a, &cases, &outputs, &names, den.shape());
     // The folder is made only now, when there is something to put in it.
@@ -270,6 +273,7 @@ fn restore_all(
                 rows[at].scores.push(Score {
                     psnr: vmlmap_metrics::psnr(&sol.x, &c.x),
                     ssim: vmlmap_metrics::ssim(&sol.x, &c.x, shape)?,
+                    lpips: None,
                     nfe: sol.nfe,
                     vjp: sol.vjp,
                     seconds: sol.seconds,
@@ -282,6 +286,30 @@ fn restore_all(
     }
     progress.finish();
     Ok((rows, outputs))
+}
+
+/// LPIPS-alex and LPIPS-vgg of every output, one solver at a time, when the cache holds
+/// the weights.
+fn score_lpips(
+    rows: &mut [Row],
+    cases: &[Case],
+    outputs: &[Vec<Vec<f64>>],
+    shape: vmlmap_core::Shape,
+) -> anyhow::Result<()> {
+    let lpips = super::perceptual::CachedLpips::load()?;
+    if !lpips.available() || cases.is_empty() {
+        return Ok(());
+    }
+    let gts: Vec<f64> = cases.iter().flat_map(|c| c.x.iter().copied()).collect();
+    for j in 0..outputs[0].len() {
+        let xs: Vec<f64> = outputs.iter().flat_map(|o| o[j].iter().copied()).collect();
+        if let Some(v) = lpips.scores(&xs, &gts, shape)? {
+            for (row, l) in rows.iter_mut().zip(v) {
+                row.scores[j].lpips = Some(l);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One block per task and noise level (a line of tasks noise-free, then one noisy); in a
@@ -365,12 +393,28 @@ fn summary(
     }
     writeln!(md, "Prior: {} ({} parameters). Solvers: {} (VML-MAP: N = {}, K = 5, from the Tikhonov estimate at sigma 1 unless --solver-opt says otherwise; the others at their defaults). Grid `grid.png`: one labelled block per task and noise level (noise-free on the first line, sigma_y = 0.05 on the second); in each, a column per image and a row per ground truth, measurement and solver. Seconds are wall time per restoration: each solver ran {} restorations at a time, sharing each network evaluation, and each is given its batch's time divided by the batch size.\n", prior, parameters, names.join(", "), a.steps, batch)?;
     writeln!(md, "Noise-free Gaussian deblurring at 32x32 is solved by the pseudo-inverse itself (about 70 dB: far below 8-bit quantisation), so there a difference under 1 dB between solvers is a tie.\n")?;
+    let with_lpips = rows
+        .iter()
+        .all(|r| r.scores.iter().all(|s| s.lpips.is_some()));
+    if with_lpips {
+        writeln!(md, "{}\n", super::perceptual::LPIPS_INPUT_NOTE)?;
+    } else {
+        writeln!(
+            md,
+            "LPIPS is left out: run `vmlmap metrics fetch-weights` once to score it.\n"
+        )?;
+    }
     writeln!(md, "Means over images:\n")?;
+    let (lp_head, lp_rule) = if with_lpips {
+        (" LPIPS-alex | LPIPS-vgg |", "---|---|")
+    } else {
+        ("", "")
+    };
     writeln!(
         md,
-        "| task | sigma_y | solver | PSNR | SSIM | NFE | VJP | seconds per image |"
+        "| task | sigma_y | solver | PSNR | SSIM |{lp_head} NFE | VJP | seconds per image |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|{lp_rule}---|---|---|")?;
     for task in TASKS {
         for &sy in SIGMAS {
             let sel: Vec<&Row> = rows
@@ -381,9 +425,18 @@ fn summary(
                 let mean = |f: fn(&Score) -> f64| {
                     sel.iter().map(|r| f(&r.scores[j])).sum::<f64>() / sel.len() as f64
                 };
+                let lp = if with_lpips {
+                    format!(
+                        " {:.4} | {:.4} |",
+                        mean(|s| s.lpips.map_or(f64::NAN, |l| l[0])),
+                        mean(|s| s.lpips.map_or(f64::NAN, |l| l[1]))
+                    )
+                } else {
+                    String::new()
+                };
                 writeln!(
                     md,
-                    "| {task} | {sy:e} | {name} | {:.2} | {:.4} | {:.0} | {:.0} | {:.2} |",
+                    "| {task} | {sy:e} | {name} | {:.2} | {:.4} |{lp} {:.0} | {:.0} | {:.2} |",
                     mean(|s| s.psnr),
                     mean(|s| s.ssim),
                     mean(|s| s.nfe as f64),

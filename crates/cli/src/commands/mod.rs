@@ -8,6 +8,7 @@ pub mod denoise;
 pub mod held_out;
 pub mod metrics;
 pub mod models;
+pub mod perceptual;
 pub mod progress;
 pub mod restore;
 pub mod sample;

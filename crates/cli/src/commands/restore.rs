@@ -278,6 +278,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output))?;
     }
     read_ground_truths(&mut items)?;
+    let lpips = if items.iter().any(|it| it.ground_truth.is_some()) {
+        super::perceptual::CachedLpips::load()?
+    } else {
+        super::perceptual::CachedLpips::none()
+    };
     // pinv and tikhonov use no prior: no model is loaded (nor required).
     let prior = match loaded {
         Some(p) => p.fit(shape)?,
@@ -302,7 +307,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             &mut observer,
         )?;
         for (it, sol) in chunk.iter().zip(&sols) {
-            report(it, sol, solver.name(), shape, &a, &mut observer)?;
+            report(it, sol, solver.name(), shape, &a, &lpips, &mut observer)?;
         }
     }
     observer.progress.finish();
@@ -407,6 +412,7 @@ fn report(
     solver: &str,
     shape: Shape,
     a: &Args,
+    lpips: &super::perceptual::CachedLpips,
     observer: &mut Bar,
 ) -> anyhow::Result<()> {
     let m = &it.m;
@@ -414,23 +420,32 @@ fn report(
     let mut out = serde_json::json!({"input": m.name, "solver": solver, "task": m.task.name, "sigma_y": m.sigma_y, "nfe": sol.nfe, "vjp": sol.vjp, "seconds": sol.seconds, "batch": sol.batch, "output": it.output, "measurement_residual": sol.residual});
     let mut scores = Vec::new();
     if let Some((_, g)) = &it.ground_truth {
-        let score = |x: &[f64]| {
-            (
+        let score = |x: &[f64]| -> anyhow::Result<_> {
+            Ok((
                 vmlmap_metrics::psnr(x, g),
                 vmlmap_metrics::ssim(x, g, shape).ok(),
-            )
+                lpips.scores(x, g, shape)?.map(|v| v[0]),
+            ))
         };
-        let (p, q) = score(&sol.x);
+        let (p, q, l) = score(&sol.x)?;
         out["psnr"] = p.into();
         out["ssim"] = q.into();
-        scores.push(("float output", p, q));
+        if let Some([la, lv]) = l {
+            out["lpips_alex"] = la.into();
+            out["lpips_vgg"] = lv.into();
+        }
+        scores.push(("float output", p, q, l));
         if !it.output.to_ascii_lowercase().ends_with(".npy") {
             let (written, _) = vmlmap_io::read_array(&it.output, Some(shape), false)
                 .with_context(|| format!("reading back {}", it.output))?;
-            let (p, q) = score(&written);
+            let (p, q, l) = score(&written)?;
             out["psnr_png"] = p.into();
             out["ssim_png"] = q.into();
-            scores.push(("written PNG", p, q));
+            if let Some([la, lv]) = l {
+                out["lpips_alex_png"] = la.into();
+                out["lpips_vgg_png"] = lv.into();
+            }
+            scores.push(("written PNG", p, q, l));
         }
     }
     if a.json {
@@ -441,9 +456,12 @@ fn report(
                 "{solver} on {} ({}): {} NFE, {} VJP, {:.1} s -> {}",
                 m.name, m.task.name, sol.nfe, sol.vjp, sol.seconds, it.output
             );
-            for (what, p, q) in &scores {
+            for (what, p, q, l) in &scores {
                 let q = q.map(|q| format!("{q:.4}")).unwrap_or_else(|| "n/a".into());
-                eprintln!("  {what}: PSNR {p:.2} dB, SSIM {q}");
+                let l = l
+                    .map(|[a, v]| format!(", LPIPS-alex {a:.4}, LPIPS-vgg {v:.4}"))
+                    .unwrap_or_default();
+                eprintln!("  {what}: PSNR {p:.2} dB, SSIM {q}{l}");
             }
         });
     }

@@ -4,9 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `vmlmap ARGS`.
+/// An empty cache folder: tests see no metric weights unless they ask for them, whatever
+/// the machine's cache holds.
+pub fn no_cache() -> PathBuf {
+    std::env::temp_dir().join("vmlmap-tests-empty-cache")
+}
+
+/// Runs `vmlmap ARGS` (with [`no_cache`]).
 pub fn vmlmap(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .env("VMLMAP_CACHE", no_cache())
         .args(args)
         .output()
         .expect("runs")
@@ -19,6 +26,7 @@ pub fn fixture(p: &str) -> String {
 
 pub fn vmlmap_in(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .env("VMLMAP_CACHE", no_cache())
         .current_dir(dir)
         .args(args)
         .output()
