@@ -504,3 +504,28 @@ fn bad_arguments_name_the_problem_before_any_work() {
     assert_eq!(v["parameters"], 93_563_910);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Without the `wgpu` feature, `--device wgpu` says which build it needs, before any work.
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn wgpu_without_the_feature_says_how_to_build_it() {
+    let dir = std::env::temp_dir().join(format!("vmlmap-cli-nowgpu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("d.npy");
+    let r = vmlmap(&[
+        "denoise",
+        "--input",
+        &common::repo("assets/fashion-test/00_tshirt_t10k19.png"),
+        "--sigma",
+        "0.5",
+        "--output",
+        out.to_str().unwrap(),
+        "--device",
+        "wgpu",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("--features wgpu"), "{err}");
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

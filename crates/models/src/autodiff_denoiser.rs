@@ -95,6 +95,32 @@ pub fn common_sigma(sigmas: &[f64]) -> Option<f64> {
     sigmas.iter().all(|&s| s == first).then_some(first)
 }
 
+/// Runs `f`, turning a panic of the backend into an error: on a GPU (wgpu, CUDA) the
+/// runtime panics where it runs out of memory or loses its device. The error names the
+/// batch size and says to lower it. On the CPU backend `f` runs as is.
+fn guarded<R>(
+    device: &Device,
+    images: usize,
+    f: impl FnOnce() -> Result<R, DenoiserError>,
+) -> Result<R, DenoiserError> {
+    if *device == Device::flex() {
+        return f();
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the backend panicked".into());
+            Err(DenoiserError::Backend(format!(
+                "the network failed on {device:?} with a batch of {images} images: {msg} (if it ran out of GPU memory, lower --batch)"
+            )))
+        }
+    }
+}
+
 fn to_vec(t: Tensor<4>) -> Result<Vec<f64>, DenoiserError> {
     t.into_data()
         .convert::<f64>()
@@ -108,6 +134,8 @@ struct AutodiffLinearization {
     value: Vec<f64>,
     dims: [usize; 4],
     precision: Precision,
+    /// The (non-autodiff) device, for error messages.
+    device: Device,
 }
 
 impl Linearization for AutodiffLinearization {
@@ -117,16 +145,19 @@ impl Linearization for AutodiffLinearization {
 
     fn vjp(self: Box<Self>, v: &[f64]) -> Result<Vec<f64>, DenoiserError> {
         vmlmap_core::denoiser::check_cotangent(self.value.len(), v.len())?;
-        let device = self.out.device();
-        let vt: Tensor<4> = Tensor::from_data(
-            TensorData::new(v.to_vec(), self.dims),
-            (&device, self.precision.dtype()),
-        );
-        let grads = (self.out * vt).sum().backward();
-        let g = self.x.grad(&grads).ok_or_else(|| {
-            DenoiserError::Backend("the network output does not depend on its input".into())
-        })?;
-        to_vec(g)
+        let (plain, images) = (self.device.clone(), self.dims[0]);
+        guarded(&plain, images, move || {
+            let device = self.out.device();
+            let vt: Tensor<4> = Tensor::from_data(
+                TensorData::new(v.to_vec(), self.dims),
+                (&device, self.precision.dtype()),
+            );
+            let grads = (self.out * vt).sum().backward();
+            let g = self.x.grad(&grads).ok_or_else(|| {
+                DenoiserError::Backend("the network output does not depend on its input".into())
+            })?;
+            to_vec(g)
+        })
     }
 }
 
@@ -159,8 +190,10 @@ impl<T: TensorDenoiser> Denoiser for AutodiffDenoiser<T> {
 
     fn denoise_batch(&self, xs: &[f64], sigmas: &[f64]) -> Result<Vec<f64>, DenoiserError> {
         self.check_batch(xs, sigmas)?;
-        let xt = self.tensor(xs, sigmas.len(), &self.device);
-        to_vec(self.net.forward(xt, sigmas))
+        guarded(&self.device, sigmas.len(), || {
+            let xt = self.tensor(xs, sigmas.len(), &self.device);
+            to_vec(self.net.forward(xt, sigmas))
+        })
     }
 
     fn linearize_batch<'a>(
@@ -169,16 +202,19 @@ impl<T: TensorDenoiser> Denoiser for AutodiffDenoiser<T> {
         sigmas: &[f64],
     ) -> Result<Box<dyn Linearization + 'a>, DenoiserError> {
         self.check_batch(xs, sigmas)?;
-        let ad = self.device.clone().autodiff();
-        let xt = self.tensor(xs, sigmas.len(), &ad).require_grad();
-        let out = self.net.forward(xt.clone(), sigmas);
-        let value = to_vec(out.clone().detach())?;
-        Ok(Box::new(AutodiffLinearization {
-            x: xt,
-            out,
-            value,
-            dims: self.dims(sigmas.len()),
-            precision: self.precision,
-        }))
+        guarded(&self.device, sigmas.len(), || {
+            let ad = self.device.clone().autodiff();
+            let xt = self.tensor(xs, sigmas.len(), &ad).require_grad();
+            let out = self.net.forward(xt.clone(), sigmas);
+            let value = to_vec(out.clone().detach())?;
+            Ok(Box::new(AutodiffLinearization {
+                x: xt,
+                out,
+                value,
+                dims: self.dims(sigmas.len()),
+                precision: self.precision,
+                device: self.device.clone(),
+            }) as Box<dyn Linearization + 'a>)
+        })
     }
 }

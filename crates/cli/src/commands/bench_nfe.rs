@@ -30,7 +30,8 @@ pub struct Args {
     /// One JSON line instead of text.
     #[arg(long)]
     json: bool,
-    /// cpu, cuda or cuda:N.
+    /// cpu, cuda, cuda:N, wgpu or wgpu:N (cuda and wgpu need a build with `--features cuda`
+    /// or `--features wgpu`; networks there run on burn, the rest on the CPU).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Time one training step (batch --batch, AdamW, EMA) of a guided-diffusion preset

@@ -27,7 +27,8 @@ pub struct Args {
     /// Resample an image whose size differs from the model's.
     #[arg(long)]
     resize: bool,
-    /// cpu, cuda or cuda:N.
+    /// cpu, cuda, cuda:N, wgpu or wgpu:N (cuda and wgpu need a build with `--features cuda`
+    /// or `--features wgpu`; networks there run on burn, the rest on the CPU).
     #[arg(long, default_value = "cpu")]
     device: String,
 }

@@ -45,7 +45,8 @@ pub struct Args {
     /// Overwrite an existing output (never done unasked).
     #[arg(long)]
     force: bool,
-    /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
+    /// cpu, cuda, cuda:N, wgpu or wgpu:N (cuda and wgpu need a build with `--features cuda`
+    /// or `--features wgpu`; networks there run on burn, the rest on the CPU).
     #[arg(long, default_value = "cpu")]
     device: String,
 }
